@@ -1,0 +1,8 @@
+"""Command-line interface: ``trustecon COMMAND WORKSPACE ...`` (see ``trustecon --help``)."""
+
+from trustecon.cli._app import app
+
+# Each module registers its commands on ``app`` when imported.
+from trustecon.cli import data  # noqa: E402,F401
+
+__all__ = ["app"]

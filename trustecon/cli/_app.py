@@ -1,0 +1,41 @@
+"""The ``trustecon`` Typer application and the helpers every command shares.
+
+Commands are thin: parse arguments, make one library call, print (a rich table, or one JSON object
+with ``--json``). Each topic's commands live in their own module of this package and register on
+:data:`app`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="trustecon",
+    help="Trust-economy engine for creator-led social commerce.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+experiment_app = typer.Typer(help="Experiments that compare mechanisms on the same simulated market.")
+app.add_typer(experiment_app, name="experiment")
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+EngineOpt = typer.Option("duckdb", "--engine", help="duckdb (embedded) or spark (local PySpark).")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str, allow_nan=False) + "\n")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error (no traceback) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,474 @@
+"""The workspace: one folder with the event log, quarantine, derived tables and truth (DESIGN.md §4).
+
+Every write is a transaction that commits whole or not at all:
+
+1. new Parquet files are written aside, under ``.staging/<tx>/``;
+2. a journal ``.journal/<tx>.json`` is written atomically (temp file + rename): this is the commit
+   point; it lists the moves to make and the new manifest;
+3. the staged files are renamed into place, ``manifest.json`` is replaced atomically, replaced files
+   are deleted and the journal is removed.
+
+A crash before (2) leaves staging that the next open deletes (rolled back); a crash after (2) leaves a
+journal that the next open replays (rolled forward; each step is idempotent). Readers that go through
+the store list files from ``manifest.json``, so they never see half a batch. Writers hold an exclusive
+``fcntl`` lock on ``.lock``; readers take none.
+
+Events are deduplicated by ``event_id``: an exact repeat is skipped, a different row under a stored id
+is a conflict that goes to quarantine while the stored event stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tomllib
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import duckdb
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import tomli_w
+
+from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
+
+__all__ = ["SCHEMA_VERSION", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
+
+SCHEMA_VERSION = 1
+CONFIG = "trustecon.toml"
+MANIFEST = "manifest.json"
+
+
+class WorkspaceError(Exception):
+    """A workspace that cannot be opened or written, with the reason."""
+
+
+@dataclass
+class AppendResult:
+    """What an append did: rows read, added, skipped as duplicates, quarantined; added by kind."""
+
+    read: int = 0
+    added: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    conflicts: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+    def __iadd__(self, other: AppendResult) -> AppendResult:
+        self.read += other.read
+        self.added += other.added
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.conflicts += other.conflicts
+        self.by_kind.update(other.by_kind)
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "conflicts": self.conflicts,
+            "by_kind": dict(sorted(self.by_kind.items())),
+        }
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _empty_manifest() -> dict[str, Any]:
+    return {"version": 0, "events": [], "quarantine": [], "tables": {}, "truth": {}, "counts": {"events": 0}}
+
+
+class Workspace:
+    """A workspace folder. Open with :meth:`init` (new) or :meth:`open` (existing)."""
+
+    def __init__(self, path: Path, config: dict[str, Any]):
+        self.path = path
+        self.config = config
+
+    # ----------------------------------------------------------------- creation and opening
+    @classmethod
+    def init(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        timezone: str = "UTC",
+        currency: str = "CNY",
+        exist_ok: bool = False,
+    ) -> Workspace:
+        """Create a workspace folder (or open it if it exists and ``exist_ok``)."""
+        p = Path(path)
+        if (p / CONFIG).exists():
+            if exist_ok:
+                return cls.open(p)
+            raise WorkspaceError(f"{p}: a workspace already exists here")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise WorkspaceError(f"timezone: unknown time zone {timezone!r}") from exc
+        if not (len(currency) == 3 and currency.isalpha()):
+            raise WorkspaceError(f"currency: expected a 3-letter ISO 4217 code, got {currency!r}")
+        if p.exists() and any(p.iterdir()):
+            raise WorkspaceError(f"{p}: folder exists and is not empty; choose a new folder")
+        p.mkdir(parents=True, exist_ok=True)
+        for sub in ("events", "quarantine", "tables", "truth", "reports"):
+            (p / sub).mkdir(exist_ok=True)
+        config = {"schema_version": SCHEMA_VERSION, "timezone": timezone, "currency": currency.upper()}
+        _atomic_write_bytes(p / CONFIG, tomli_w.dumps(config).encode())
+        _atomic_write_bytes(p / MANIFEST, json.dumps(_empty_manifest()).encode())
+        return cls(p, config)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Workspace:
+        """Open a workspace, replaying or rolling back any transaction a crash interrupted."""
+        p = Path(path)
+        cfg_path = p / CONFIG
+        if not cfg_path.exists():
+            raise WorkspaceError(f"{p}: not a trustecon workspace (no {CONFIG}); run 'trustecon init {p}'")
+        try:
+            config = tomllib.loads(cfg_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise WorkspaceError(f"{cfg_path}: unreadable configuration: {exc}") from exc
+        version = config.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{cfg_path}: schema_version {version!r} is not supported (this trustecon reads {SCHEMA_VERSION})"
+            )
+        ws = cls(p, config)
+        ws._recover()
+        return ws
+
+    @property
+    def timezone(self) -> str:
+        return str(self.config.get("timezone", "UTC"))
+
+    @property
+    def currency(self) -> str:
+        return str(self.config.get("currency", "CNY"))
+
+    def set_config(self, section: str, values: Mapping[str, Any]) -> None:
+        """Record a section of ``trustecon.toml`` (e.g. provenance of a simulated or loaded log)."""
+        with self._lock():
+            self.config[section] = _toml_clean(dict(values))
+            _atomic_write_bytes(self.path / CONFIG, tomli_w.dumps(self.config).encode())
+
+    # ----------------------------------------------------------------- locking and recovery
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with open(self.path / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        journal_dir = self.path / ".journal"
+        staging = self.path / ".staging"
+        if not journal_dir.exists() and not staging.exists():
+            return
+        with self._lock():
+            for j in sorted(journal_dir.glob("*.json")) if journal_dir.exists() else []:
+                try:
+                    entry = json.loads(j.read_text())
+                except json.JSONDecodeError:
+                    # A journal is written by rename, so a torn one cannot exist; be safe anyway.
+                    j.unlink()
+                    continue
+                self._roll_forward(j, entry)
+            if staging.exists():
+                shutil.rmtree(staging)  # transactions that never reached their commit point
+
+    def _roll_forward(self, journal: Path, entry: Mapping[str, Any]) -> None:
+        for staged, final in entry["moves"]:
+            src, dst = self.path / staged, self.path / final
+            if src.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+        _atomic_write_bytes(self.path / MANIFEST, json.dumps(entry["manifest"]).encode())
+        for old in entry.get("delete", []):
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / old).unlink()
+        stage_dir = self.path / ".staging" / entry["tx"]
+        if stage_dir.exists():
+            shutil.rmtree(stage_dir)
+        journal.unlink()
+
+    def manifest(self) -> dict[str, Any]:
+        """The committed state: which files make each table."""
+        try:
+            return json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"{self.path}: {MANIFEST} is missing") from exc
+
+    # ----------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction: everything staged in the ``with`` block commits together at its end."""
+        with self._lock():
+            tx = Transaction(self)
+            try:
+                yield tx
+            except BaseException:
+                tx.abort()
+                raise
+            tx.commit()
+
+    def append(self, batch: pa.Table, **kwargs: Any) -> AppendResult:
+        """Validate and append one batch of events as one transaction (see :meth:`Transaction.append`)."""
+        with self.transaction() as tx:
+            return tx.append(batch, **kwargs)
+
+    def write_table(self, name: str, table: pa.Table, *, area: str = "tables") -> None:
+        """Replace the derived table ``name`` (or a truth table with ``area='truth'``) atomically."""
+        with self.transaction() as tx:
+            tx.write_table(name, table, area=area)
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Write a JSON document at the workspace root atomically (e.g. ``calibration.json``)."""
+        target = self.path / name
+        _atomic_write_bytes(target, json.dumps(obj, indent=2, default=str).encode())
+        return target
+
+    def read_json(self, name: str) -> Any | None:
+        target = self.path / name
+        return json.loads(target.read_text()) if target.exists() else None
+
+    # ----------------------------------------------------------------- reading
+    def event_files(self) -> list[str]:
+        return [str(self.path / f) for f in self.manifest()["events"]]
+
+    def event_count(self) -> int:
+        return int(self.manifest()["counts"]["events"])
+
+    def events(self, con: ibis.BaseBackend) -> ibis.Table:
+        """The committed event log as an Ibis table on ``con`` (DuckDB or Spark)."""
+        return _read(con, self.event_files(), SCHEMA)
+
+    def events_arrow(self) -> pa.Table:
+        """The committed event log as one Arrow table (for in-memory fast paths)."""
+        files = self.event_files()
+        if not files:
+            return SCHEMA.empty_table()
+        return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+
+    def quarantine(self, con: ibis.BaseBackend) -> ibis.Table:
+        files = [str(self.path / f) for f in self.manifest()["quarantine"]]
+        return _read(con, files, QUARANTINE_SCHEMA)
+
+    def quarantine_arrow(self) -> pa.Table:
+        files = [str(self.path / f) for f in self.manifest()["quarantine"]]
+        if not files:
+            return QUARANTINE_SCHEMA.empty_table()
+        return pa.concat_tables([pq.read_table(f) for f in files])
+
+    def table_names(self, area: str = "tables") -> list[str]:
+        return sorted(self.manifest()[area])
+
+    def has_table(self, name: str, area: str = "tables") -> bool:
+        return name in self.manifest()[area]
+
+    def table_files(self, name: str, area: str = "tables") -> list[str]:
+        entry = self.manifest()[area].get(name)
+        if entry is None:
+            hint = "run 'trustecon build'" if area == "tables" else "only simulated workspaces have truth"
+            raise WorkspaceError(f"{self.path}: no {area[:-1] if area == 'tables' else area} table {name!r} ({hint})")
+        return [str(self.path / f) for f in entry]
+
+    def table(self, con: ibis.BaseBackend, name: str, area: str = "tables") -> ibis.Table:
+        files = self.table_files(name, area)
+        schema = pq.read_schema(files[0])
+        return _read(con, files, schema)
+
+    def read_table(self, name: str, area: str = "tables") -> pa.Table:
+        return pa.concat_tables([pq.read_table(f) for f in self.table_files(name, area)])
+
+
+def _read(con: ibis.BaseBackend, files: list[str], schema: pa.Schema) -> ibis.Table:
+    if not files:
+        return ibis.memtable(schema.empty_table())
+    if con.name == "duckdb":
+        t = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+    else:
+        t = con.read_parquet(files)
+    return t.select(*[t[f.name].cast(ibis.dtype(f.type)) for f in schema])
+
+
+def _toml_clean(obj: Any) -> Any:
+    """TOML has no null: drop None values, recursively."""
+    if isinstance(obj, Mapping):
+        return {str(k): _toml_clean(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list | tuple):
+        return [_toml_clean(v) for v in obj if v is not None]
+    return obj
+
+
+class Transaction:
+    """Files staged for one commit. Made by :meth:`Workspace.transaction`."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.tx = f"{uuid.uuid4().hex[:16]}"
+        self.stage = ws.path / ".staging" / self.tx
+        self.moves: list[tuple[str, str]] = []
+        self.manifest = ws.manifest()
+        self.delete: list[str] = []
+        self._staged_events: list[str] = []
+        self._n = 0
+
+    def _stage_file(self, table: pa.Table, final: str) -> None:
+        staged = self.stage / f"{self._n:06d}.parquet"
+        self._n += 1
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, staged, compression="zstd")
+        self.moves.append((str(staged.relative_to(self.ws.path)), final))
+
+    def append(
+        self,
+        batch: pa.Table,
+        *,
+        file: str = "<batch>",
+        row_offset: int = 1,
+        row_numbers: pa.Array | None = None,
+        extra_errors: pa.Table | None = None,
+    ) -> AppendResult:
+        """Validate ``batch``, drop duplicates, quarantine conflicts and bad rows, stage the rest.
+
+        Row numbers in quarantine are ``row_offset + i`` for the batch's i-th row, or
+        ``row_numbers[i]`` when given (see :func:`trustecon.events.validate`)."""
+        res = validate(
+            batch, file=file, row_offset=row_offset, row_numbers=row_numbers, extra_errors=extra_errors
+        )
+        valid, rejected = res.valid, res.rejected
+        out = AppendResult(read=batch.num_rows + (extra_errors.num_rows if extra_errors is not None else 0))
+        if valid.num_rows:
+            valid, dup, conflicts = self._dedup(valid, res.valid_index, file, row_offset, row_numbers)
+            out.duplicates = dup
+            out.conflicts = conflicts.num_rows
+            if conflicts.num_rows:
+                rejected = pa.concat_tables([rejected, conflicts])
+        if valid.num_rows:
+            self._stage_events(valid)
+            kinds = pc.value_counts(valid["kind"]).to_pylist()
+            out.by_kind.update({d["values"]: d["counts"] for d in kinds})
+            out.added = valid.num_rows
+            self.manifest["counts"]["events"] += valid.num_rows
+        if rejected.num_rows:
+            final = f"quarantine/part-{self.tx}-{self._n:06d}.parquet"
+            self._stage_file(rejected, final)
+            self.manifest["quarantine"].append(final)
+        out.quarantined = rejected.num_rows
+        return out
+
+    def _dedup(
+        self, valid: pa.Table, index: pa.Array, file: str, row_offset: int, row_numbers: pa.Array | None
+    ) -> tuple[pa.Table, int, pa.Table]:
+        """Split valid rows into new ones, exact duplicates (count) and conflicts (quarantine rows)."""
+        con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'")
+        valid = valid.append_column("_i", index)
+        con.register("v", valid)
+        cols = [f.name for f in SCHEMA]
+        same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
+        stored = [str(self.ws.path / f) for f in self.manifest["events"]] + [
+            str(self.ws.path / f) for f in self._staged_events
+        ]
+        # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
+        con.execute(
+            "CREATE TEMP TABLE firsts AS SELECT * FROM v QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _i) = 1"
+        )
+        con.execute(
+            f"""CREATE TEMP TABLE later AS
+                SELECT b._i, (CASE WHEN {same} THEN 1 ELSE 0 END) AS same_content
+                FROM v b JOIN firsts a ON a.event_id = b.event_id AND b._i <> a._i"""
+        )
+        if stored:
+            files = ", ".join(f"'{f}'" for f in stored)
+            con.execute(
+                f"""CREATE TEMP TABLE hits AS
+                    SELECT b._i, (CASE WHEN {same} THEN 1 ELSE 0 END) AS same_content
+                    FROM firsts b JOIN (SELECT * FROM read_parquet([{files}], hive_partitioning=false)
+                                        WHERE event_id IN (SELECT event_id FROM firsts)) a
+                    ON a.event_id = b.event_id"""
+            )
+        else:
+            con.execute("CREATE TEMP TABLE hits (_i BIGINT, same_content INTEGER)")
+        con.execute("CREATE TEMP TABLE drop_rows AS SELECT * FROM later UNION ALL SELECT * FROM hits")
+        dup = con.execute("SELECT count(*) FROM drop_rows WHERE same_content = 1").fetchall()[0][0]
+        conflict_rows = con.execute(
+            "SELECT v.*, d._i FROM v JOIN drop_rows d USING (_i) WHERE d.same_content = 0 ORDER BY d._i"
+        ).fetchall()
+        keep = con.sql(
+            "SELECT * EXCLUDE (_i) FROM v WHERE _i NOT IN (SELECT _i FROM drop_rows) ORDER BY _i"
+        ).to_arrow_table()
+        con.close()
+        names = [*cols, "_i"]
+        conflicts = pa.table(
+            {
+                "file": [file] * len(conflict_rows),
+                "row": [_row_number(int(r[-1]), row_offset, row_numbers) for r in conflict_rows],
+                "field": ["event_id"] * len(conflict_rows),
+                "reason": [
+                    "event_id: conflict: an event with this id is already stored with different content"
+                ]
+                * len(conflict_rows),
+                "raw": [json.dumps(dict(zip(names[:-1], r[:-2], strict=False)), default=str) for r in conflict_rows],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        return keep.cast(SCHEMA), int(dup), conflicts
+
+    def _stage_events(self, valid: pa.Table) -> None:
+        tz = self.ws.timezone
+        local = valid["ts"].cast(pa.timestamp("us", tz=tz))
+        days = pc.strftime(local, format="%Y-%m-%d")
+        for day in pc.unique(days).to_pylist():
+            part = valid.filter(pc.equal(days, day))
+            final = f"events/day={day}/part-{self.tx}-{self._n:06d}.parquet"
+            self._stage_file(part, final)
+            self.manifest["events"].append(final)
+            self._staged_events.append(str(self.moves[-1][0]))
+
+    def write_table(self, name: str, table: pa.Table, *, area: str = "tables") -> None:
+        if area not in ("tables", "truth"):
+            raise ValueError(f"area must be 'tables' or 'truth', not {area!r}")
+        if not name.replace("_", "").isalnum():
+            raise WorkspaceError(f"table name {name!r}: use letters, digits and underscores")
+        final = f"{area}/{name}/part-{self.tx}-{self._n:06d}.parquet"
+        self._stage_file(table, final)
+        self.delete += self.manifest[area].get(name, [])
+        self.manifest[area][name] = [final]
+
+    def abort(self) -> None:
+        if self.stage.exists():
+            shutil.rmtree(self.stage)
+
+    def commit(self) -> None:
+        if not self.moves:
+            self.abort()
+            return
+        self.manifest["version"] += 1
+        journal_dir = self.ws.path / ".journal"
+        journal_dir.mkdir(exist_ok=True)
+        journal = journal_dir / f"{self.manifest['version']:012d}-{self.tx}.json"
+        entry = {"tx": self.tx, "moves": self.moves, "manifest": self.manifest, "delete": self.delete}
+        _atomic_write_bytes(journal, json.dumps(entry).encode())  # the commit point
+        self.ws._roll_forward(journal, entry)
