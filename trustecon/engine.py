@@ -57,9 +57,7 @@ def connect(engine: str = "duckdb", *, path: str | None = None, master: str | No
         try:
             session = _spark_session(master)
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError(
-                "the spark engine needs the 'spark' extra: pip install 'trustecon[spark]'"
-            ) from exc
+            raise RuntimeError("the spark engine needs the 'spark' extra: pip install 'trustecon[spark]'") from exc
         return ibis.pyspark.connect(session)
     raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 

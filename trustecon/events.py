@@ -186,7 +186,7 @@ def validate(
         if f.name == "ts":
             typed["ts"] = _ts_sql("ts" in cols)
             if "ts" in cols:
-                checks.append(("ts", "(\"ts\" IS NOT NULL AND t_ts IS NULL)", "unparsable time"))
+                checks.append(("ts", '("ts" IS NOT NULL AND t_ts IS NULL)', "unparsable time"))
             continue
         expr, bad = _sql_cast(f.name, f.type, f.name in cols)
         typed[f.name] = expr
@@ -198,7 +198,7 @@ def validate(
     # Checks on the typed values, written against t_<field> aliases.
     checks += [
         ("event_id", "t_event_id IS NULL", "missing required field event_id"),
-        ("ts", "t_ts IS NULL AND NOT (\"ts\" IS NOT NULL AND t_ts IS NULL)", "missing required field ts")
+        ("ts", 't_ts IS NULL AND NOT ("ts" IS NOT NULL AND t_ts IS NULL)', "missing required field ts")
         if "ts" in cols
         else ("ts", "FALSE", ""),
         ("kind", "t_kind IS NULL", "missing required field kind"),
@@ -241,7 +241,7 @@ def validate(
         SELECT * FROM r
     """
     con.execute(f"CREATE TEMP TABLE r AS {query}")
-    casts = ", ".join(f"t_{f.name} AS \"{f.name}\"" for f in SCHEMA)
+    casts = ", ".join(f't_{f.name} AS "{f.name}"' for f in SCHEMA)
     valid = con.sql(f"SELECT {casts}, _i FROM r WHERE _reason = '' ORDER BY _i").to_arrow_table()
     valid_index = valid["_i"].combine_chunks().cast(pa.int64())
     valid = valid.drop_columns(["_i"])

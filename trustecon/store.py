@@ -42,11 +42,16 @@ import tomli_w
 
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
 
-__all__ = ["SCHEMA_VERSION", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
+__all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
 
 SCHEMA_VERSION = 1
 CONFIG = "trustecon.toml"
 MANIFEST = "manifest.json"
+
+#: What the store writes and reads back: the event schema plus ``day``, the calendar date of ``ts`` in
+#: the workspace's time zone. Storing it (it is also the partition folder) lets every engine cut days
+#: and months in local time without engine-specific time-zone functions.
+STORED_SCHEMA = SCHEMA.append(pa.field("day", pa.date32(), nullable=False))
 
 
 class WorkspaceError(Exception):
@@ -91,6 +96,16 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _fault(point: str) -> None:
+    """Fault injection for the crash tests: ``TRUSTECON_CRASH_AT=point`` kills the process there.
+
+    The points are the instants a power cut matters: before the commit point, just after it, and
+    half-way through rolling forward. Unset (always, outside tests) this is one dict lookup.
+    """
+    if os.environ.get("TRUSTECON_CRASH_AT") == point:
+        os.kill(os.getpid(), 9)
 
 
 def _empty_manifest() -> dict[str, Any]:
@@ -198,11 +213,13 @@ class Workspace:
                 shutil.rmtree(staging)  # transactions that never reached their commit point
 
     def _roll_forward(self, journal: Path, entry: Mapping[str, Any]) -> None:
-        for staged, final in entry["moves"]:
+        for i, (staged, final) in enumerate(entry["moves"]):
             src, dst = self.path / staged, self.path / final
             if src.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
+            if i == 0:
+                _fault("mid-moves")
         _atomic_write_bytes(self.path / MANIFEST, json.dumps(entry["manifest"]).encode())
         for old in entry.get("delete", []):
             with contextlib.suppress(FileNotFoundError):
@@ -260,15 +277,16 @@ class Workspace:
         return int(self.manifest()["counts"]["events"])
 
     def events(self, con: ibis.BaseBackend) -> ibis.Table:
-        """The committed event log as an Ibis table on ``con`` (DuckDB or Spark)."""
-        return _read(con, self.event_files(), SCHEMA)
+        """The committed event log as an Ibis table on ``con`` (DuckDB or Spark), with the columns of
+        :data:`STORED_SCHEMA` (the event schema plus the local ``day``)."""
+        return _read(con, self.event_files(), STORED_SCHEMA)
 
     def events_arrow(self) -> pa.Table:
-        """The committed event log as one Arrow table (for in-memory fast paths)."""
+        """The committed event log as one Arrow table (for in-memory fast paths), :data:`STORED_SCHEMA`."""
         files = self.event_files()
         if not files:
-            return SCHEMA.empty_table()
-        return pa.concat_tables([pq.read_table(f, schema=SCHEMA) for f in files])
+            return STORED_SCHEMA.empty_table()
+        return pa.concat_tables([pq.read_table(f, schema=STORED_SCHEMA) for f in files])
 
     def quarantine(self, con: ibis.BaseBackend) -> ibis.Table:
         files = [str(self.path / f) for f in self.manifest()["quarantine"]]
@@ -307,6 +325,13 @@ def _read(con: ibis.BaseBackend, files: list[str], schema: pa.Schema) -> ibis.Ta
         return ibis.memtable(schema.empty_table())
     if con.name == "duckdb":
         t = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+    elif con.name == "pyspark":
+        # Ibis' Spark read_parquet takes one path; the manifest lists files, so read them natively.
+        # Partition discovery is off: ``day`` is a column of the files themselves.
+        df = con._session.read.option("basePath", os.path.dirname(os.path.commonpath(files))).parquet(*files)
+        name = f"trustecon_{uuid.uuid4().hex[:12]}"
+        df.createOrReplaceTempView(name)
+        t = con.table(name)
     else:
         t = con.read_parquet(files)
     return t.select(*[t[f.name].cast(ibis.dtype(f.type)) for f in schema])
@@ -354,9 +379,7 @@ class Transaction:
 
         Row numbers in quarantine are ``row_offset + i`` for the batch's i-th row, or
         ``row_numbers[i]`` when given (see :func:`trustecon.events.validate`)."""
-        res = validate(
-            batch, file=file, row_offset=row_offset, row_numbers=row_numbers, extra_errors=extra_errors
-        )
+        res = validate(batch, file=file, row_offset=row_offset, row_numbers=row_numbers, extra_errors=extra_errors)
         valid, rejected = res.valid, res.rejected
         out = AppendResult(read=batch.num_rows + (extra_errors.num_rows if extra_errors is not None else 0))
         if valid.num_rows:
@@ -371,6 +394,7 @@ class Transaction:
             out.by_kind.update({d["values"]: d["counts"] for d in kinds})
             out.added = valid.num_rows
             self.manifest["counts"]["events"] += valid.num_rows
+        rejected = self._new_rejections(rejected)
         if rejected.num_rows:
             final = f"quarantine/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(rejected, final)
@@ -393,7 +417,8 @@ class Transaction:
         ]
         # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
         con.execute(
-            "CREATE TEMP TABLE firsts AS SELECT * FROM v QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _i) = 1"
+            "CREATE TEMP TABLE firsts AS SELECT * FROM v "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _i) = 1"
         )
         con.execute(
             f"""CREATE TEMP TABLE later AS
@@ -426,9 +451,7 @@ class Transaction:
                 "file": [file] * len(conflict_rows),
                 "row": [_row_number(int(r[-1]), row_offset, row_numbers) for r in conflict_rows],
                 "field": ["event_id"] * len(conflict_rows),
-                "reason": [
-                    "event_id: conflict: an event with this id is already stored with different content"
-                ]
+                "reason": ["event_id: conflict: an event with this id is already stored with different content"]
                 * len(conflict_rows),
                 "raw": [json.dumps(dict(zip(names[:-1], r[:-2], strict=False)), default=str) for r in conflict_rows],
             },
@@ -436,10 +459,30 @@ class Transaction:
         )
         return keep.cast(SCHEMA), int(dup), conflicts
 
+    def _new_rejections(self, rejected: pa.Table) -> pa.Table:
+        """Drop rejections already in quarantine, so re-ingesting a file does not repeat them."""
+        stored = [str(self.ws.path / f) for f in self.manifest["quarantine"]]
+        if not stored or not rejected.num_rows:
+            return rejected
+        con = duckdb.connect()
+        con.register("r", rejected)
+        files = ", ".join(f"'{f}'" for f in stored)
+        out = con.sql(
+            f"""SELECT * FROM r WHERE NOT EXISTS (
+                    SELECT 1 FROM read_parquet([{files}]) q
+                    WHERE q.file IS NOT DISTINCT FROM r.file AND q.row IS NOT DISTINCT FROM r.row
+                      AND q.reason IS NOT DISTINCT FROM r.reason AND q.raw IS NOT DISTINCT FROM r.raw)"""
+        ).to_arrow_table()
+        con.close()
+        return out.cast(QUARANTINE_SCHEMA)
+
     def _stage_events(self, valid: pa.Table) -> None:
         tz = self.ws.timezone
         local = valid["ts"].cast(pa.timestamp("us", tz=tz))
         days = pc.strftime(local, format="%Y-%m-%d")
+        valid = valid.append_column(
+            STORED_SCHEMA.field("day"), pc.cast(pc.strptime(days, format="%Y-%m-%d", unit="s"), pa.date32())
+        )
         for day in pc.unique(days).to_pylist():
             part = valid.filter(pc.equal(days, day))
             final = f"events/day={day}/part-{self.tx}-{self._n:06d}.parquet"
@@ -470,5 +513,7 @@ class Transaction:
         journal_dir.mkdir(exist_ok=True)
         journal = journal_dir / f"{self.manifest['version']:012d}-{self.tx}.json"
         entry = {"tx": self.tx, "moves": self.moves, "manifest": self.manifest, "delete": self.delete}
+        _fault("before-journal")
         _atomic_write_bytes(journal, json.dumps(entry).encode())  # the commit point
+        _fault("after-journal")
         self.ws._roll_forward(journal, entry)

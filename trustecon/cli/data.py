@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
-from trustecon.cli._app import app, console, fail
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, print_json
 
 __all__: list[str] = []
 
@@ -25,3 +26,121 @@ def init(
     except WorkspaceError as exc:
         fail(str(exc))
     console.print(f"workspace created at {workspace} (timezone {timezone}, currency {currency.upper()})")
+
+
+@app.command()
+def ingest(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    files: list[Path] = typer.Argument(..., help="CSV, JSON Lines or Parquet files, or folders of them."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Validate and append event files; bad rows go to quarantine with file, row and reason."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from trustecon.ingest import ingest_files, iter_files
+
+    ws = _open(workspace)
+    paths = iter_files(files)
+    with Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("ingest", total=None)
+        report = ingest_files(ws, paths, on_progress=lambda _f, n: progress.advance(task, n))
+    summary = report.as_dict()
+    if as_json:
+        print_json(summary)
+    else:
+        t = Table(title=f"ingest into {workspace}")
+        for col in ("read", "added", "duplicates", "quarantined"):
+            t.add_column(col, justify="right")
+        t.add_row(*(f"{summary[c]:,}" for c in ("read", "added", "duplicates", "quarantined")))
+        console.print(t)
+        if report.total.by_kind:
+            k = Table(title="added by kind")
+            k.add_column("kind")
+            k.add_column("events", justify="right")
+            for kind, n in sorted(report.total.by_kind.items()):
+                k.add_row(kind, f"{n:,}")
+            console.print(k)
+        if report.total.quarantined:
+            console.print(f"{report.total.quarantined:,} rows quarantined: see 'trustecon quarantine {workspace}'")
+        for f, e in report.errors.items():
+            err_console.print(f"[red]{f}[/]: {e}", highlight=False)
+    # Non-zero only when nothing could be read at all.
+    if report.total.read == 0 and (report.errors or not report.files):
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Events by kind and by day, distinct users, creators, sessions and orders, quarantined rows."""
+    from trustecon.engine import connect
+    from trustecon.stats import log_stats
+
+    ws = _open(workspace)
+    con = connect(engine)
+    s = log_stats(ws.events(con), timezone=ws.timezone, quarantined=ws.quarantine_arrow().num_rows)
+    if as_json:
+        print_json(s)
+        return
+    t = Table(title=f"{workspace} ({ws.timezone}, {ws.currency})")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for key in ("events", "users", "creators", "sessions", "orders", "quarantined", "first", "last"):
+        v = s[key]
+        t.add_row(key, f"{v:,}" if isinstance(v, int) else str(v))
+    console.print(t)
+    k = Table(title="events by kind")
+    k.add_column("kind")
+    k.add_column("events", justify="right")
+    for kind, n in s["by_kind"].items():
+        k.add_row(kind, f"{n:,}")
+    console.print(k)
+    days = list(s["by_day"].items())
+    d = Table(title=f"events by day ({len(days)} days)")
+    d.add_column("day")
+    d.add_column("events", justify="right")
+    shown = days if len(days) <= 20 else days[:10] + [("…", None)] + days[-9:]
+    for day, n in shown:
+        d.add_row(day, "" if n is None else f"{n:,}")
+    console.print(d)
+
+
+@app.command()
+def quarantine(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    limit: int = typer.Option(20, help="Rows to show."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rejected rows with file, row, field and reason."""
+    ws = _open(workspace)
+    q = ws.quarantine_arrow()
+    rows = q.slice(0, limit).to_pylist()
+    if as_json:
+        print_json({"quarantined": q.num_rows, "rows": rows})
+        return
+    t = Table(title=f"quarantine: {q.num_rows:,} rows")
+    for c in ("file", "row", "field", "reason"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["file"], str(r["row"]), r["field"] or "", r["reason"])
+    console.print(t)
+
+
+def _open(workspace: Path):
+    from trustecon.store import Workspace, WorkspaceError
+
+    try:
+        return Workspace.open(workspace)
+    except WorkspaceError as exc:
+        fail(str(exc))

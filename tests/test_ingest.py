@@ -1,0 +1,311 @@
+"""Ingest and the store: validation reasons, idempotence, quarantine, crash safety, engines agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trustecon.events import REQUIRED, SCHEMA, validate
+from trustecon.ingest import ingest_files
+from trustecon.store import Workspace, WorkspaceError
+
+MIXED = """event_id,ts,kind,user_id,creator_id,content_id,amount,order_id
+e1,2024-03-01T10:00:00Z,view,1,2,3,,
+e2,2024-03-01T10:00:01Z,bogus,1,2,3,,
+e3,2024-03-01T10:00:02Z,like,,2,,,
+e4,notatime,like,1,2,,,
+e5,2024-03-01T10:00:03Z,order,1,2,,-5,9
+e6,2024-03-01T10:00:04Z,like,abc,2,,,
+e7,2024-03-02T10:00:04Z,order,1,2,,12.5,9
+e8,2024-03-02T10:00"""
+
+# Line numbers (header = line 1) and the reason each bad line must carry.
+EXPECTED_BAD = {
+    3: ("kind", "unknown kind"),
+    4: ("user_id", "missing required field user_id for like"),
+    5: ("ts", "unparsable time"),
+    6: ("amount", "amount must be >= 0"),
+    7: ("user_id", "wrong type: expected an integer"),
+    9: (None, "malformed line: expected 8 fields, found 2"),
+}
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_mixed_file_lands_every_good_row_and_quarantines_every_bad_one(ws, tmp_path, duck_con):
+    f = write(tmp_path / "mixed.csv", MIXED)
+    report = ingest_files(ws, [f])
+    assert report.total.read == 8
+    assert report.total.added == 2
+    assert report.total.quarantined == 6
+    ids = sorted(ws.events(duck_con).event_id.execute().tolist())
+    assert ids == ["e1", "e7"]
+    q = {r["row"]: r for r in ws.quarantine_arrow().to_pylist()}
+    assert set(q) == set(EXPECTED_BAD)
+    for row, (field, reason) in EXPECTED_BAD.items():
+        assert q[row]["file"] == str(f)
+        assert q[row]["field"] == field
+        assert reason in q[row]["reason"]
+    # The raw row is kept so nothing that was sent is lost.
+    assert json.loads(q[6]["raw"])["amount"] == "-5"
+
+
+def test_ingesting_twice_changes_nothing_duckdb(ws, tmp_path, duck_con):
+    f = write(tmp_path / "mixed.csv", MIXED)
+    ingest_files(ws, [f])
+    again = ingest_files(ws, [f])
+    assert again.total.added == 0 and again.total.duplicates == 2
+    assert again.total.quarantined == 0  # the same rejections are not repeated
+    assert ws.events(duck_con).count().execute() == 2
+    assert ws.quarantine_arrow().num_rows == 6
+
+
+@pytest.mark.spark
+def test_ingesting_twice_changes_nothing_spark(ws, tmp_path, spark_con):
+    f = write(tmp_path / "mixed.csv", MIXED)
+    ingest_files(ws, [f])
+    ingest_files(ws, [f])
+    assert ws.events(spark_con).count().execute() == 2
+
+
+def test_conflicting_event_id_goes_to_quarantine_and_stored_event_stays(ws, duck_con):
+    ws.append(
+        pa.table(
+            {
+                "event_id": ["a"],
+                "ts": ["2024-01-01T00:00:00Z"],
+                "kind": ["follow"],
+                "user_id": ["1"],
+                "creator_id": ["2"],
+            }
+        )
+    )
+    res = ws.append(
+        pa.table(
+            {
+                "event_id": ["a"],
+                "ts": ["2024-01-01T00:00:00Z"],
+                "kind": ["unfollow"],
+                "user_id": ["1"],
+                "creator_id": ["2"],
+            }
+        ),
+        file="second",
+    )
+    assert res.conflicts == 1 and res.added == 0
+    assert ws.events(duck_con).kind.execute().tolist() == ["follow"]
+    (q,) = ws.quarantine_arrow().to_pylist()
+    assert q["file"] == "second" and q["row"] == 1 and "conflict" in q["reason"]
+
+
+def test_duplicates_inside_one_batch_are_one_event(ws, duck_con):
+    row = {"event_id": "a", "ts": "2024-01-01T00:00:00Z", "kind": "like", "user_id": "1", "creator_id": "2"}
+    res = ws.append(pa.Table.from_pylist([row, row, row]))
+    assert (res.added, res.duplicates) == (1, 2)
+
+
+def test_jsonl_and_parquet_ingest(ws, tmp_path, duck_con):
+    lines = [
+        json.dumps({"event_id": "j1", "ts": "2024-01-01T00:00:00Z", "kind": "like", "user_id": 1, "creator_id": 2}),
+        "{not json",
+        json.dumps(
+            {"event_id": "j2", "ts": 1704067200000, "kind": "gift", "user_id": 1, "creator_id": 2, "amount": 3.5}
+        ),
+    ]
+    j = write(tmp_path / "e.jsonl", "\n".join(lines) + "\n")
+    p = tmp_path / "e.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "event_id": ["p1"],
+                "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+                "kind": ["notice"],
+                "creator_id": pa.array([7], pa.int64()),
+            }
+        ),
+        p,
+    )
+    report = ingest_files(ws, [j, p])
+    assert report.total.added == 3
+    (bad,) = ws.quarantine_arrow().to_pylist()
+    assert bad["row"] == 2 and bad["reason"].startswith("malformed JSON")
+    got = ws.events(duck_con).order_by("event_id").execute()
+    assert got.event_id.tolist() == ["j1", "j2", "p1"]
+    assert got.amount.tolist()[1] == 3.5
+    # epoch milliseconds and ISO strings give the same instant
+    assert got.ts.iloc[0] == got.ts.iloc[1]
+
+
+def test_unreadable_files_are_reported_and_others_land(ws, tmp_path):
+    good = write(tmp_path / "good.csv", "event_id,ts,kind,creator_id\nn1,2024-01-01,notice,5\n")
+    empty = write(tmp_path / "empty.csv", "")
+    odd = write(tmp_path / "x.xml", "<a/>")
+    report = ingest_files(ws, [good, empty, odd, tmp_path / "missing.csv"])
+    assert report.total.added == 1
+    assert set(report.errors) == {str(empty), str(odd), str(tmp_path / "missing.csv")}
+
+
+def test_days_are_cut_in_the_workspace_time_zone(tmp_path, duck_con):
+    ws = Workspace.init(tmp_path / "sh", timezone="Asia/Shanghai")
+    # 2024-01-01 20:00 UTC is 2024-01-02 04:00 in Shanghai.
+    ws.append(pa.table({"event_id": ["x"], "ts": ["2024-01-01T20:00:00Z"], "kind": ["notice"], "creator_id": ["1"]}))
+    assert str(ws.events(duck_con).day.execute().iloc[0])[:10] == "2024-01-02"
+    assert any("day=2024-01-02" in f for f in ws.event_files())
+
+
+def test_workspace_refuses_bad_settings(tmp_path):
+    with pytest.raises(WorkspaceError, match="timezone"):
+        Workspace.init(tmp_path / "a", timezone="Mars/Olympus")
+    with pytest.raises(WorkspaceError, match="currency"):
+        Workspace.init(tmp_path / "b", currency="yuan")
+    with pytest.raises(WorkspaceError, match="not a trustecon workspace"):
+        Workspace.open(tmp_path)
+
+
+def test_derived_table_is_replaced_whole(ws):
+    ws.write_table("pair_trust", pa.table({"user_id": [1], "trust": [0.5]}))
+    first = ws.table_files("pair_trust")
+    ws.write_table("pair_trust", pa.table({"user_id": [1, 2], "trust": [0.6, 0.7]}))
+    assert ws.read_table("pair_trust").num_rows == 2
+    assert not any(Path(f).exists() for f in first)
+
+
+# ---------------------------------------------------------------- crash safety (SIGKILL mid-commit)
+
+
+def _big_csv(path: Path, n: int) -> Path:
+    with open(path, "w") as fh:
+        fh.write("event_id,ts,kind,user_id,creator_id,content_id,watch_ms,duration_ms\n")
+        for i in range(n):
+            # Spread over 30 days so one commit moves many partition files.
+            fh.write(f"big{i},2024-03-{1 + i % 30:02d}T10:00:00Z,view,{i % 997},{i % 89},{i},1000,2000\n")
+    return path
+
+
+INGEST_SCRIPT = (
+    "import sys; from trustecon.store import Workspace; from trustecon.ingest import ingest_files; "
+    "ingest_files(Workspace.open(sys.argv[1]), [sys.argv[2]])"
+)
+
+
+@pytest.mark.parametrize("point,expect_all", [("before-journal", False), ("after-journal", True), ("mid-moves", True)])
+def test_sigkill_mid_commit_leaves_none_or_all(tmp_path, point, expect_all, duck_con):
+    ws = Workspace.init(tmp_path / "ws")
+    f = _big_csv(tmp_path / "big.csv", 3000)
+    env = {**os.environ, "TRUSTECON_CRASH_AT": point}
+    proc = subprocess.run([sys.executable, "-c", INGEST_SCRIPT, str(ws.path), str(f)], env=env)
+    assert proc.returncode == -signal.SIGKILL
+    reopened = Workspace.open(ws.path)  # rolls forward or back
+    n = reopened.events(duck_con).count().execute()
+    assert n == (3000 if expect_all else 0)
+    assert not (ws.path / ".journal").exists() or not list((ws.path / ".journal").iterdir())
+    # Re-running completes the batch without duplicates.
+    subprocess.run([sys.executable, "-c", INGEST_SCRIPT, str(ws.path), str(f)], check=True)
+    again = Workspace.open(ws.path)
+    assert again.events(duck_con).count().execute() == 3000
+    assert again.events(duck_con).event_id.nunique().execute() == 3000
+
+
+def test_sigkill_at_a_random_moment_leaves_none_or_all(tmp_path, duck_con):
+    ws = Workspace.init(tmp_path / "ws")
+    f = _big_csv(tmp_path / "big.csv", 60_000)
+    proc = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(ws.path), str(f)])
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n = Workspace.open(ws.path).events(duck_con).count().execute()
+    assert n in (0, 60_000)
+    subprocess.run([sys.executable, "-c", INGEST_SCRIPT, str(ws.path), str(f)], check=True)
+    assert Workspace.open(ws.path).events(duck_con).count().execute() == 60_000
+
+
+# ---------------------------------------------------------------- properties over random batches
+
+_FIELD_VALUES = {
+    "user_id": "11",
+    "creator_id": "22",
+    "content_id": "33",
+    "session_id": "44",
+    "product_id": "55",
+    "brand_id": "66",
+    "order_id": "77",
+    "campaign_id": "88",
+    "amount": "9.5",
+    "value": "4",
+}
+CORRUPTIONS = ("unknown_kind", "drop_required", "bad_time", "negative_amount", "wrong_type", "none")
+
+
+@st.composite
+def rows(draw):
+    n = draw(st.integers(1, 25))
+    out, valid = [], []
+    for i in range(n):
+        kind = draw(st.sampled_from(sorted(REQUIRED)))
+        row = {"event_id": f"r{i}", "ts": "2024-05-01T12:00:00Z", "kind": kind}
+        for req in REQUIRED[kind]:
+            name = req[0] if isinstance(req, tuple) else req
+            row[name] = _FIELD_VALUES[name]
+        corruption = draw(st.sampled_from(CORRUPTIONS))
+        if corruption == "unknown_kind":
+            row["kind"] = "teleport"
+        elif corruption == "drop_required":
+            req = REQUIRED[kind][0]
+            for name in req if isinstance(req, tuple) else (req,):
+                row.pop(name, None)
+        elif corruption == "bad_time":
+            row["ts"] = "yesterday-ish"
+        elif corruption == "negative_amount":
+            row["amount"] = "-1"
+        elif corruption == "wrong_type":
+            row["user_id"] = "eleven"
+        out.append(row)
+        valid.append(corruption == "none")
+    return out, valid
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows())
+def test_validation_loses_no_valid_row_and_admits_no_invalid_one(batch):
+    rows_, valid = batch
+    names = list(dict.fromkeys(k for r in rows_ for k in [*r, "amount", "user_id"]))
+    table = pa.table({n: pa.array([r.get(n) for r in rows_], pa.string()) for n in names})
+    res = validate(table, file="prop")
+    kept = set(res.valid["event_id"].to_pylist())
+    assert kept == {r["event_id"] for r, ok in zip(rows_, valid, strict=True) if ok}
+    assert sorted(res.rejected["row"].to_pylist()) == [i + 1 for i, ok in enumerate(valid) if not ok]
+    assert res.valid.schema.equals(SCHEMA)
+
+
+# ---------------------------------------------------------------- engines agree
+
+
+@pytest.mark.spark
+def test_same_queries_same_results_on_duckdb_and_spark(ws, tmp_path, duck_con, spark_con):
+    ingest_files(ws, [_big_csv(tmp_path / "big.csv", 2000), write(tmp_path / "mixed.csv", MIXED)])
+
+    def summary(con):
+        ev = ws.events(con)
+        by_kind = (
+            ev.group_by("kind")
+            .aggregate(n=ev.count(), amount=ev.amount.sum(), users=ev.user_id.nunique())
+            .order_by("kind")
+        )
+        by_day = ev.group_by("day").aggregate(n=ev.count(), watch=ev.watch_ms.sum()).order_by("day")
+        return by_kind.to_pyarrow().to_pylist(), by_day.to_pyarrow().to_pylist()
+
+    assert summary(duck_con) == summary(spark_con)
