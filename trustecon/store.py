@@ -412,9 +412,7 @@ class Transaction:
         con.register("v", valid)
         cols = [f.name for f in SCHEMA]
         same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
-        stored = [str(self.ws.path / f) for f in self.manifest["events"]] + [
-            str(self.ws.path / f) for f in self._staged_events
-        ]
+        stored = self._readable(self.manifest["events"])
         # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
         con.execute(
             "CREATE TEMP TABLE firsts AS SELECT * FROM v "
@@ -459,9 +457,16 @@ class Transaction:
         )
         return keep.cast(SCHEMA), int(dup), conflicts
 
+    def _readable(self, finals: list[str]) -> list[str]:
+        """Paths to read ``finals`` from now: files this transaction staged are listed in the manifest
+        under final paths that exist only after commit, so they are read from staging (this lets one
+        transaction append several batches)."""
+        staged = {final: st for st, final in self.moves}
+        return [str(self.ws.path / staged.get(f, f)) for f in finals]
+
     def _new_rejections(self, rejected: pa.Table) -> pa.Table:
         """Drop rejections already in quarantine, so re-ingesting a file does not repeat them."""
-        stored = [str(self.ws.path / f) for f in self.manifest["quarantine"]]
+        stored = self._readable(self.manifest["quarantine"])
         if not stored or not rejected.num_rows:
             return rejected
         con = duckdb.connect()
