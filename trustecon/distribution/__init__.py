@@ -1,0 +1,27 @@
+"""Distribution (DESIGN.md §6): trust-first feeds, discovery, exposure control, who-to-follow.
+
+- :mod:`.feed`: the ranker (:class:`FeedConfig`, :func:`rank_feeds`);
+- :mod:`.build`: batch feeds for all active users (``tables/feeds``) and :class:`FeedServer` for one
+  user in process;
+- :mod:`.discovery`: implicit ALS on user × creator; :mod:`.exposure`: the Gini cap;
+- :mod:`.suggest`: who-to-follow; :mod:`.policy`: the feed as a simulator policy.
+"""
+
+from trustecon.distribution.build import FeedServer, UnknownCreatorError, build_feeds
+from trustecon.distribution.discovery import CreatorALS, interaction_weights
+from trustecon.distribution.exposure import ExposureResult, cap_exposure, gini
+from trustecon.distribution.feed import FeedConfig, FeedInputs, rank_feeds
+
+__all__ = [
+    "CreatorALS",
+    "ExposureResult",
+    "FeedConfig",
+    "FeedInputs",
+    "FeedServer",
+    "UnknownCreatorError",
+    "build_feeds",
+    "cap_exposure",
+    "gini",
+    "interaction_weights",
+    "rank_feeds",
+]

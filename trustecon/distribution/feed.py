@@ -1,0 +1,255 @@
+"""The feed: trust-first private domain, discovery, exploration, notices, under an exposure cap.
+
+For each user ``u`` and the period's creators with fresh content (DESIGN.md §6):
+
+- **private domain** (``source="follow"``): creators ``u`` follows or trusts (``T(u,c) ≥
+  trust_threshold``), ranked by pair trust ``T(u,c)`` (score ``1 + T``, so it outranks discovery);
+  at most ``round(private_share · k)`` slots. Followed creators without a trust row get the prior
+  ``trust_prior``.
+- **discovery** (``source="discover"``): the other creators, scored
+  ``w_als·clip(x_u·y_c, 0, 1) + w_neighbour·nb(u,c) + w_credibility·C(c) + w_popularity·pop(c)``,
+  where ``x_u·y_c`` is implicit ALS on user × creator co-behaviour (:mod:`.discovery`),
+  ``nb(u,c) = Σ_c' T(u,c')·T(c',c) / Σ_c' T(u,c')`` the trust-graph neighbours (two hops: creators
+  trusted by the creators ``u`` trusts), ``C(c)`` creator credibility and ``pop(c) =
+  log(1+followers)/max log(1+followers)``.
+- **exploration** (``source="explore"``): ``round(exploration_rate · k)`` slots drawn at random
+  (seeded) from new and long-tail creators, weighted by credibility (Gumbel top-k sampling).
+- **notices** (``source="notice"``): each follower's undelivered creator notices, shown once, on
+  top, not counted in ``k``.
+
+All users' private and discovery slots then go through one exposure control (:mod:`.exposure`):
+a per-creator quota chosen so the period's creator-exposure Gini stays under ``gini_cap``.
+Exploration exposures count toward that Gini as a fixed base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from trustecon.distribution.discovery import CreatorALS
+from trustecon.distribution.exposure import cap_exposure, gini, topk_per_user
+
+__all__ = ["SOURCES", "FeedBatch", "FeedConfig", "FeedInputs", "rank_feeds"]
+
+SOURCES: tuple[str, ...] = ("follow", "discover", "explore", "notice")
+_FOLLOW, _DISCOVER, _EXPLORE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """Feed parameters and their defaults.
+
+    - ``k=20`` slots per feed (notices come on top).
+    - ``private_share=0.5``: at most half the slots go to followed/trusted creators, so discovery
+      always has room (the article: public traffic turns into private-domain relationships).
+    - ``gini_cap=0.6``: creator-exposure Gini of a period stays under 0.6 (platform exposure is far
+      more concentrated without control; 0.6 still lets quality win).
+    - ``exploration_rate=0.1``: 2 of 20 slots go to new and long-tail creators.
+    - ``fresh_days=3``: content published within 3 days is fresh; ``active_days=7`` for batch users;
+      ``new_days=7``: a creator first seen within 7 days is new.
+    - ``trust_threshold=0.6``: a non-followed creator with ``T ≥ 0.6`` is private domain too;
+      ``trust_prior=0.5`` for a followed creator without a trust row (the beta(1,1) mean).
+    - discovery weights ``w_als=0.6, w_neighbour=0.2, w_credibility=0.1, w_popularity=0.1``;
+      ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control.
+    - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
+    """
+
+    k: int = 20
+    private_share: float = 0.5
+    gini_cap: float = 0.6
+    exploration_rate: float = 0.1
+    fresh_days: float = 3.0
+    active_days: float = 7.0
+    new_days: float = 7.0
+    trust_threshold: float = 0.6
+    trust_prior: float = 0.5
+    w_als: float = 0.6
+    w_neighbour: float = 0.2
+    w_credibility: float = 0.1
+    w_popularity: float = 0.1
+    discovery_pool: int = 3
+    als_factors: int = 32
+    als_iterations: int = 15
+    random_state: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    @property
+    def explore_slots(self) -> int:
+        return int(round(self.exploration_rate * self.k))
+
+    @property
+    def private_slots(self) -> int:
+        return int(round(self.private_share * self.k))
+
+
+@dataclass
+class FeedInputs:
+    """What the ranker needs, as arrays aligned on ``user_ids`` (rows) and ``creator_ids`` (columns).
+
+    ``follows`` and ``trust`` are ``len(user_ids) × len(creator_ids)`` sparse matrices (0/1 and
+    ``T ∈ [0,1]``); ``creator_trust`` is ``len(creator_ids) × len(creator_ids)`` (the creators' own
+    trust toward other creators: row ``c'``, column ``c``) for the neighbour score. ``credibility``
+    and ``popularity`` (both in ``[0,1]``) and ``novel`` (exploration pool) are per creator;
+    ``als`` scores user × creator co-behaviour (``None``: no co-behaviour signal).
+    """
+
+    user_ids: np.ndarray
+    creator_ids: np.ndarray
+    follows: sp.csr_matrix
+    trust: sp.csr_matrix
+    credibility: np.ndarray
+    popularity: np.ndarray
+    novel: np.ndarray
+    creator_trust: sp.csr_matrix | None = None
+    als: CreatorALS | None = None
+    content_ids: np.ndarray | None = None
+    #: creators no discovery slot may go to (e.g. at quota in the last batch build); private is unaffected.
+    blocked: np.ndarray | None = None
+
+
+@dataclass
+class FeedBatch:
+    """Ranked feeds as parallel arrays (row indices into ``FeedInputs``), plus exposure stats."""
+
+    user_index: np.ndarray
+    creator_index: np.ndarray
+    rank: np.ndarray
+    source: np.ndarray  # 0 follow, 1 discover, 2 explore
+    score: np.ndarray
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def exposure(self, n_creators: int) -> np.ndarray:
+        return np.bincount(self.creator_index, minlength=n_creators)
+
+
+def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_rows: sp.csr_matrix) -> np.ndarray:
+    """Dense discovery score block for users ``rows`` (see module doc)."""
+    m = inp.creator_ids.size
+    s = np.zeros((rows.size, m), dtype=np.float64)
+    if inp.als is not None and cfg.w_als:
+        s += cfg.w_als * np.clip(inp.als.score_matrix(inp.user_ids[rows], inp.creator_ids), 0.0, 1.0)
+    if inp.creator_trust is not None and cfg.w_neighbour and inp.creator_trust.nnz:
+        tot = np.asarray(trust_rows.sum(axis=1)).ravel()
+        nb = (trust_rows @ inp.creator_trust).toarray()
+        s += cfg.w_neighbour * nb / np.maximum(tot, 1e-12)[:, None]
+    s += cfg.w_credibility * inp.credibility[None, :] + cfg.w_popularity * inp.popularity[None, :]
+    return s
+
+
+def _gumbel_topk(keys_logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``k`` draws without replacement per row, probability ∝ exp(log-weight) (Gumbel top-k,
+    Vieira 2014 / Kool et al. 2019); -inf log-weights are never drawn."""
+    g = keys_logw - np.log(-np.log(rng.random(keys_logw.shape)))
+    k = min(k, g.shape[1])
+    if k == 0:
+        return np.zeros((g.shape[0], 0), dtype=np.int64)
+    idx = np.argpartition(-g, k - 1, axis=1)[:, :k]
+    ok = np.take_along_axis(np.isfinite(g), idx, axis=1)
+    return np.where(ok, idx, -1)
+
+
+def rank_feeds(
+    inp: FeedInputs,
+    cfg: FeedConfig,
+    rng: np.random.Generator,
+    *,
+    apply_cap: bool = True,
+    chunk: int = 4096,
+) -> FeedBatch:
+    """Rank feeds for every row of ``inp.user_ids`` (vectorised in chunks of users).
+
+    With ``apply_cap`` the period's exposure control runs across all these feeds; without it (one
+    user served in process) the creators in ``inp.blocked`` get no discovery slot instead."""
+    n, m = inp.user_ids.size, inp.creator_ids.size
+    k_explore = min(cfg.explore_slots, m)
+    k_main = max(cfg.k - k_explore, 0)
+    n_priv = min(cfg.private_slots, k_main)
+    pool = max(cfg.discovery_pool * cfg.k, k_main)
+    follows = inp.follows.tocsr().astype(bool)
+    trust = inp.trust.tocsr()
+    # Private domain: followed ∪ trusted above threshold; score 1 + T (trust prior where no row).
+    trusted = trust >= cfg.trust_threshold
+    private = (follows + trusted).astype(bool).tocsr()
+    private.eliminate_zeros()
+    pu, pc = private.nonzero()
+    # T where the pair has a trust row (beta-model trust is never exactly 0), else the prior.
+    t_val = np.asarray(trust[pu, pc]).ravel() if pu.size else np.zeros(0)
+    p_score = 1.0 + np.where(t_val > 0, t_val, cfg.trust_prior)
+    keep = topk_per_user(pu, p_score, n_priv)
+    pu, pc, p_score = pu[keep], pc[keep], p_score[keep]
+
+    novel = inp.novel if inp.novel.any() else np.ones(m, dtype=bool)
+    log_w = np.where(novel, np.log(np.clip(inp.credibility, 1e-3, None)), -np.inf)
+    blocked = inp.blocked if inp.blocked is not None else np.zeros(m, dtype=bool)
+
+    du, dc, ds, eu, ec, es = [], [], [], [], [], []
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        s = _discovery_scores(inp, cfg, rows, trust[rows])
+        excl = private[rows].toarray()
+        # Exploration: drawn among novel creators outside the user's private domain.
+        if k_explore:
+            lw = np.where(excl, -np.inf, log_w[None, :])
+            pick = _gumbel_topk(lw, k_explore, rng)
+            r_idx = np.repeat(rows, pick.shape[1])
+            c_idx = pick.ravel()
+            ok = c_idx >= 0
+            eu.append(r_idx[ok])
+            ec.append(c_idx[ok])
+            es.append(s[r_idx[ok] - start, c_idx[ok]])
+            excl[r_idx[ok] - start, c_idx[ok]] = True
+        s = np.where(excl | blocked[None, :], -np.inf, s)
+        p = min(pool, m)
+        if p == 0:
+            continue
+        top = np.argpartition(-s, p - 1, axis=1)[:, :p]
+        vals = np.take_along_axis(s, top, axis=1)
+        ok = np.isfinite(vals)
+        du.append(np.repeat(rows, p).reshape(rows.size, p)[ok])
+        dc.append(top[ok])
+        ds.append(vals[ok])
+
+    def cat(xs: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype=dtype)
+
+    d_u, d_c, d_s = cat(du, np.int64), cat(dc, np.int64), cat(ds, np.float64)
+    e_u, e_c, e_s = cat(eu, np.int64), cat(ec, np.int64), cat(es, np.float64)
+    cu = np.concatenate([pu.astype(np.int64), d_u])
+    cc = np.concatenate([pc.astype(np.int64), d_c])
+    cs = np.concatenate([p_score, d_s])
+    src = np.concatenate([np.full(pu.size, _FOLLOW), np.full(d_u.size, _DISCOVER)])
+    base = np.bincount(e_c, minlength=m)
+    stats: dict[str, float] = {}
+    if apply_cap and cfg.gini_cap < 1.0:
+        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base)
+        sel = res.selected
+        stats.update(
+            quota=res.quota,
+            gini_before=res.gini_before,
+            relevance_cost=res.relevance_cost,
+            cap_feasible=float(res.feasible),
+        )
+    else:
+        sel = topk_per_user(cu, cs, k_main)
+        g = gini(np.bincount(cc[sel], minlength=m) + base)
+        stats.update(quota=float("inf"), gini_before=g, relevance_cost=0.0, cap_feasible=float(g <= cfg.gini_cap))
+    fu = np.concatenate([cu[sel], e_u])
+    fc = np.concatenate([cc[sel], e_c])
+    fs = np.concatenate([cs[sel], e_s])
+    fsrc = np.concatenate([src[sel], np.full(e_u.size, _EXPLORE)])
+    # Order within a feed: private first by trust, then discovery and exploration by score.
+    tier = np.where(fsrc == _FOLLOW, 0, 1)
+    order = np.lexsort((fc, -fs, tier, fu))
+    fu, fc, fs, fsrc = fu[order], fc[order], fs[order], fsrc[order]
+    start_idx = np.r_[0, np.flatnonzero(fu[1:] != fu[:-1]) + 1] if fu.size else np.zeros(0, dtype=np.int64)
+    rank = np.arange(fu.size) - np.repeat(start_idx, np.diff(np.r_[start_idx, fu.size]))
+    expo = np.bincount(fc, minlength=m)
+    stats["gini_after"] = gini(expo)
+    stats["exposed_share"] = float((expo > 0).mean()) if m else 0.0
+    stats["private_share"] = float((fsrc == _FOLLOW).mean()) if fsrc.size else 0.0
+    return FeedBatch(fu, fc, rank.astype(np.int64), fsrc.astype(np.int8), fs, stats)
