@@ -1,0 +1,170 @@
+"""Shared pieces of the KPI catalogue: local time, periods, follow spells, ratios with reasons.
+
+Everything here builds Ibis expressions only (no execution), written with operations that DuckDB and
+Spark compile alike: arithmetic, ``CASE``, ``strftime`` with ``%Y-%m-%d``, window ``lead`` /
+``row_number`` and millisecond ``delta``. Engine-specific time-zone functions are avoided on purpose
+(DuckDB's ``timezone()`` and Spark's ``from_utc_timestamp`` differ): the workspace's zone is turned
+into a piecewise-constant UTC offset with :mod:`zoneinfo`, and local time is ``ts + offset``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+
+__all__ = [
+    "INTERACTION_KINDS",
+    "Period",
+    "follow_spells",
+    "is_follower_at",
+    "local_ts",
+    "log_bounds",
+    "period_label",
+    "period_spine",
+    "ratio",
+    "with_period",
+]
+
+Period = Literal["day", "month", "all"]
+PERIODS: tuple[str, ...] = ("day", "month", "all")
+
+#: Interactions counted by the per-minute rate (DESIGN.md §9).
+INTERACTION_KINDS: tuple[str, ...] = ("like", "comment", "share", "gift", "product_click")
+
+_SCAN_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SCAN_END = dt.datetime(2070, 1, 1, tzinfo=dt.UTC)
+
+
+@lru_cache(maxsize=64)
+def utc_offsets(timezone: str) -> tuple[tuple[dt.datetime | None, int], ...]:
+    """The zone's UTC offset as ((from_instant, seconds), ...) between 1970 and 2070.
+
+    The first entry has ``from_instant=None`` (since forever). Found by scanning days and bisecting
+    each change to the second; zoneinfo exposes no public list of transitions.
+    """
+    zone = ZoneInfo(timezone)
+
+    def off(t: dt.datetime) -> int:
+        delta = t.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    out: list[tuple[dt.datetime | None, int]] = [(None, off(_SCAN_START))]
+    t, step = _SCAN_START, dt.timedelta(days=1)
+    current = out[0][1]
+    while t < _SCAN_END:
+        nxt = t + step
+        o = off(nxt)
+        if o != current:
+            lo, hi = t, nxt  # off(lo) == current, off(hi) == o
+            while (hi - lo) > dt.timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                if off(mid) == current:
+                    lo = mid
+                else:
+                    hi = mid
+            out.append((hi.replace(microsecond=0), o))
+            current = o
+        t = nxt
+    return tuple(out)
+
+
+def local_ts(ts: ir.TimestampValue, timezone: str) -> ir.TimestampValue:
+    """Wall-clock time in ``timezone`` of the UTC instant ``ts`` (a naive-by-convention timestamp)."""
+    offsets = utc_offsets(timezone)
+    if len(offsets) == 1:
+        return ts + ibis.interval(seconds=offsets[0][1]) if offsets[0][1] else ts
+    # Later transitions first, so the first matching branch is the latest one at or before ts.
+    branches = [
+        (ts >= ibis.timestamp(start.replace(tzinfo=None)), ibis.literal(seconds, "int64"))
+        for start, seconds in reversed(offsets[1:])
+    ]
+    seconds = ibis.cases(*branches, else_=ibis.literal(offsets[0][1], "int64"))
+    # An interval from a column: multiply a one-second interval (compiles on DuckDB and Spark).
+    return ts + seconds.as_interval("s")
+
+
+def period_label(ts: ir.TimestampValue, timezone: str, period: str) -> ir.StringValue:
+    """``YYYY-MM-DD`` (day), ``YYYY-MM`` (month) or ``all``, cut in ``timezone``.
+
+    Labels of one kind sort as their periods do, so ``a <= b`` compares periods.
+    """
+    check_period(period)
+    if period == "all":
+        return ibis.literal("all")
+    fmt = "%Y-%m-%d" if period == "day" else "%Y-%m"
+    return local_ts(ts, timezone).strftime(fmt)
+
+
+def check_period(period: str, allowed: Sequence[str] = PERIODS) -> None:
+    if period not in allowed:
+        raise ValueError(f"period must be one of {', '.join(allowed)}, not {period!r}")
+
+
+def with_period(t: ir.Table, timezone: str, period: str, ts: str = "ts") -> ir.Table:
+    """``t`` with a ``period`` column from its ``ts`` column."""
+    return t.mutate(period=period_label(t[ts], timezone, period))
+
+
+def period_spine(events: ir.Table, timezone: str, period: str) -> ir.Table:
+    """Every period the log touches (one row ``all`` for a non-empty log)."""
+    return with_period(events.select("ts"), timezone, period).select("period").distinct()
+
+
+def log_bounds(events: ir.Table) -> ir.Table:
+    """One row: ``log_start`` and ``log_end``, the first and last event instants."""
+    return events.aggregate(log_start=events.ts.min(), log_end=events.ts.max())
+
+
+def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    """``num / den``, null when ``den`` is 0 or null (never a division by zero, never 0 for no data)."""
+    return ibis.cases((den > 0, num.cast("float64") / den.cast("float64")), else_=ibis.null("float64"))
+
+
+def reason_if(*pairs: tuple[ir.BooleanValue, str]) -> ir.StringValue:
+    """The first reason whose condition holds, else null."""
+    return ibis.cases(*[(cond, ibis.literal(text)) for cond, text in pairs], else_=ibis.null("string"))
+
+
+def on_spine(spine: ir.Table, agg: ir.Table, keys: Sequence[str], fill: Sequence[str]) -> ir.Table:
+    """Left-join ``agg`` (keyed by ``keys``) onto ``spine``; counts in ``fill`` become 0 where absent.
+
+    So every period of the log has a row, and a period without the KPI's events shows why it is null.
+    """
+    joined = spine.left_join(agg, [spine[k] == agg[k] for k in keys])
+    cols = {c: spine[c] for c in spine.columns}
+    for c in agg.columns:
+        if c in keys:
+            continue
+        cols[c] = joined[c].fill_null(0) if c in fill else joined[c]
+    return joined.select(**cols)
+
+
+def follow_spells(events: ir.Table) -> ir.Table:
+    """Spells during which ``user_id`` followed ``creator_id``: ``start`` (a follow) to ``end`` (null = still).
+
+    Each follow starts a spell that ends at the pair's next follow/unfollow event (a repeated follow
+    just starts an adjacent spell). Ties at one instant: the follow is ordered first, so a follow and
+    an unfollow at the same instant leave the pair not following (an empty spell).
+    """
+    f = events.filter(events.kind.isin(["follow", "unfollow"])).select(
+        "user_id", "creator_id", "ts", is_follow=ibis.ifelse(events.kind == "follow", 1, 0)
+    )
+    w = ibis.window(group_by=[f.user_id, f.creator_id], order_by=[f.ts, f.is_follow.desc()])
+    f = f.mutate(end=f.ts.lead().over(w))
+    return f.filter(f.is_follow == 1).select("user_id", "creator_id", start=f.ts, end=f.end)
+
+
+def is_follower_at(spell_start: ir.TimestampValue, spell_end: ir.TimestampValue, t: ir.TimestampValue):
+    """The follower-at-instant rule: ``start <= t < end`` (an open spell has no end)."""
+    return (spell_start <= t) & (spell_end.isnull() | (t < spell_end))
+
+
+def ms_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.IntegerValue:
+    """Milliseconds from ``earlier`` to ``later`` (DuckDB ``date_diff`` / Spark ``timestampdiff``)."""
+    return later.delta(earlier, unit="millisecond")

@@ -1,0 +1,90 @@
+"""Fan content reach rate (粉丝内容到达率, DESIGN.md §9; article: 62%)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from trustecon.kpis._base import (
+    follow_spells,
+    is_follower_at,
+    log_bounds,
+    on_spine,
+    period_spine,
+    ratio,
+    reason_if,
+    with_period,
+)
+
+__all__ = ["fan_content_reach"]
+
+
+def fan_content_reach(
+    events: ir.Table,
+    *,
+    timezone: str = "UTC",
+    period: str = "all",
+    by_creator: bool = False,
+    window_days: int = 7,
+) -> ir.Table:
+    """Fan content reach rate.
+
+    Pairs: (follower f of creator c at the instant c published content x, x). A follower at an
+    instant t has a follow spell with start ≤ t < end (:func:`trustecon.kpis._base.follow_spells`:
+    the latest follow/unfollow at or before t is a follow; a follow and unfollow at one instant leave
+    the pair unfollowed). A pair is *reached* when f has an ``impression`` or a ``view`` (an opened
+    item was shown) of x with publish ≤ ts < publish + ``window_days`` days. Content published less
+    than ``window_days`` before the log's last event is left out (its window is not wholly in the
+    log); content published twice counts from its first ``publish``. value = reached pairs / pairs,
+    per period of the publish. Null with a reason when no eligible content or no follower pairs.
+    """
+    pub = events.filter((events.kind == "publish") & events.content_id.notnull())
+    pub = pub.group_by(["creator_id", "content_id"]).aggregate(published=pub.ts.min())
+    bounds = log_bounds(events)
+    pub = pub.cross_join(bounds)
+    pub = pub.filter(pub.published + ibis.interval(days=window_days) <= pub.log_end).drop("log_start", "log_end")
+
+    spells = follow_spells(events)
+    pairs = pub.join(
+        spells,
+        [spells.creator_id == pub.creator_id, is_follower_at(spells.start, spells.end, pub.published)],
+    ).select(pub.creator_id, pub.content_id, pub.published, follower=spells.user_id)
+    pairs = pairs.distinct()
+
+    seen = events.filter(events.kind.isin(["impression", "view"]) & events.content_id.notnull())
+    seen = seen.select(s_user=seen.user_id, s_content=seen.content_id, s_ts=seen.ts)
+    hits = pairs.join(
+        seen,
+        [
+            seen.s_user == pairs.follower,
+            seen.s_content == pairs.content_id,
+            seen.s_ts >= pairs.published,
+            seen.s_ts < pairs.published + ibis.interval(days=window_days),
+        ],
+    )
+    reached = hits.select("follower", "content_id").distinct().mutate(reached=1)
+    p = pairs.left_join(reached, [pairs.follower == reached.follower, pairs.content_id == reached.content_id]).select(
+        pairs, reached=reached.reached.fill_null(0)
+    )
+    p = with_period(p, timezone, period, ts="published")
+    keys = ["period", "creator_id"] if by_creator else ["period"]
+    agg = p.group_by(keys).aggregate(pairs=p.count(), reached=p.reached.sum())
+    eligible = with_period(pub, timezone, period, ts="published")
+    ec = eligible.group_by(keys).aggregate(contents=eligible.count())
+    if by_creator:
+        base = ec.select(*keys)
+    else:
+        base = period_spine(events, timezone, period)
+    t = on_spine(base, ec, keys, ["contents"])
+    t = on_spine(t, agg, keys, ["pairs", "reached"])
+    return t.select(
+        *keys,
+        contents=t.contents.cast("int64"),
+        pairs=t.pairs.cast("int64"),
+        reached=t.reached.cast("int64"),
+        value=ratio(t.reached, t.pairs),
+        reason=reason_if(
+            (t.contents == 0, f"no content published at least {window_days} days before the log's end"),
+            (t.pairs == 0, "no followers at publish time"),
+        ),
+    )
