@@ -411,6 +411,23 @@ class Transaction:
         valid = valid.append_column("_i", index)
         con.register("v", valid)
         cols = [f.name for f in SCHEMA]
+        # Through _readable: this transaction's own files are still in staging (several appends per tx).
+        stored_files = self._readable(self.manifest["events"])
+        # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
+        # read only event_id (hash aggregate and semi-join); the full comparison runs only on a hit.
+        repeats = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
+        hit = False
+        if stored_files:
+            files_sql = ", ".join(f"'{f}'" for f in stored_files)
+            hit = bool(
+                con.execute(
+                    f"SELECT count(*) FROM read_parquet([{files_sql}], hive_partitioning=false) "
+                    "WHERE event_id IN (SELECT event_id FROM v)"
+                ).fetchall()[0][0]
+            )
+        if not repeats and not hit:
+            con.close()
+            return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
         same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
         stored = self._readable(self.manifest["events"])
         # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
@@ -482,15 +499,23 @@ class Transaction:
         return out.cast(QUARANTINE_SCHEMA)
 
     def _stage_events(self, valid: pa.Table) -> None:
-        tz = self.ws.timezone
-        local = valid["ts"].cast(pa.timestamp("us", tz=tz))
-        days = pc.strftime(local, format="%Y-%m-%d")
-        valid = valid.append_column(
-            STORED_SCHEMA.field("day"), pc.cast(pc.strptime(days, format="%Y-%m-%d", unit="s"), pa.date32())
-        )
-        for day in pc.unique(days).to_pylist():
-            part = valid.filter(pc.equal(days, day))
-            final = f"events/day={day}/part-{self.tx}-{self._n:06d}.parquet"
+        con = duckdb.connect()
+        con.register("v", valid.select(["ts"]))
+        tz = self.ws.timezone.replace("'", "")
+        days = con.sql(f"SELECT CAST(timezone('{tz}', ts) AS DATE) AS day FROM v").to_arrow_table()["day"]
+        con.close()
+        days = days.combine_chunks()
+        valid = valid.append_column(STORED_SCHEMA.field("day"), days)
+        if pc.min_max(days)["min"] != pc.min_max(days)["max"]:
+            # One sort by day (stable, so the input order holds within a day), then contiguous slices.
+            valid = valid.take(pc.sort_indices(days))
+            days = valid["day"].combine_chunks()
+        runs = pc.run_end_encode(days)
+        start = 0
+        for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+            part = valid.slice(start, end - start)
+            start = end
+            final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(part, final)
             self.manifest["events"].append(final)
             self._staged_events.append(str(self.moves[-1][0]))
