@@ -356,7 +356,6 @@ class Transaction:
         self.moves: list[tuple[str, str]] = []
         self.manifest = ws.manifest()
         self.delete: list[str] = []
-        self._staged_events: list[str] = []
         self._n = 0
 
     def _stage_file(self, table: pa.Table, final: str) -> None:
@@ -518,7 +517,6 @@ class Transaction:
             final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(part, final)
             self.manifest["events"].append(final)
-            self._staged_events.append(str(self.moves[-1][0]))
 
     def write_table(self, name: str, table: pa.Table, *, area: str = "tables") -> None:
         if area not in ("tables", "truth"):
