@@ -1,0 +1,158 @@
+"""Trust commands: ``build`` (all trust tables) and ``explain`` (why a score is what it is)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+
+__all__: list[str] = []
+
+
+def _parse_as_of(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of {value!r}: expected an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00+08:00")
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _open(workspace: Path):
+    from trustecon.store import Workspace, WorkspaceError
+
+    try:
+        return Workspace.open(workspace)
+    except WorkspaceError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def build(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    engine: str = EngineOpt,
+    as_of: str | None = typer.Option(None, "--as-of", help="Score as of this instant (default: the latest event)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Build pair trust, creator credibility and seller reliability (with its ledger) in one commit."""
+    from trustecon.trust.build import build as run
+
+    ws = _open(workspace)
+    when = _parse_as_of(as_of)
+    with console.status("building trust tables…", spinner="dots") if not json_out else _null():
+        try:
+            res = run(ws, engine=engine, as_of=when)
+        except ValueError as exc:
+            fail(str(exc))
+    if json_out:
+        print_json(res.as_dict())
+        return
+    for m in res.messages:
+        console.print(f"[yellow]note:[/] {m}")
+    t = Table(title=f"trust tables as of {res.as_of.isoformat() if res.as_of else '—'}")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in res.rows.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+    if res.seed_rule:
+        console.print(f"credibility seeds: {res.seeds:,} users by the '{res.seed_rule}' rule")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+@app.command()
+def explain(
+    workspace: Path = typer.Argument(..., help="Workspace folder (after 'trustecon build')."),
+    user: int | None = typer.Option(None, "--user", help="User id: with --creator, explain T(user → creator)."),
+    creator: int | None = typer.Option(None, "--creator", help="Creator id: alone, explain C(creator)."),
+    seller: int | None = typer.Option(None, "--seller", help="Seller id: explain R(seller)."),
+    seller_kind: str = typer.Option("creator", "--seller-kind", help="creator or brand."),
+    engine: str = EngineOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Explain a trust score: the evidence that moved it, by kind and by time."""
+    from trustecon.trust.explain import explain_creator, explain_pair, explain_seller
+
+    ws = _open(workspace)
+    if not ws.has_table("pair_trust"):
+        fail(f"{workspace}: no trust tables yet; run 'trustecon build {workspace}' first")
+    if seller is None and creator is None:
+        fail("say what to explain: --user U --creator C, --creator C, or --seller S")
+    if seller is not None and (user is not None or creator is not None):
+        fail("--seller explains a seller on its own; do not combine it with --user/--creator")
+    if user is not None and creator is None:
+        fail("--user needs --creator (pair trust is user → creator)")
+    if seller is not None:
+        if seller_kind not in ("creator", "brand"):
+            fail(f"--seller-kind must be creator or brand, not {seller_kind!r}")
+        rel, led = ws.read_table("seller_reliability"), ws.read_table("seller_ledger")
+        known = set(zip(rel["seller_id"].to_pylist(), rel["seller_kind"].to_pylist(), strict=True))
+        if (seller, seller_kind) not in known:
+            why = "the workspace has no orders" if rel.num_rows == 0 else "no orders name this seller"
+            fail(f"{seller_kind} {seller}: no seller reliability ({why})")
+        out = explain_seller(seller, seller_kind, rel, led)
+    elif user is not None:
+        import pyarrow.compute as pc
+
+        from trustecon.engine import connect
+        from trustecon.trust.pair import PairTrust
+
+        pt = ws.read_table("pair_trust")
+        row = pt.filter(pc.and_(pc.equal(pt["user_id"], user), pc.equal(pt["creator_id"], creator))).to_pylist()
+        model = _model_from_config(ws, PairTrust)
+        a0, b0 = model.priors
+        if not row:
+            prior = a0 / (a0 + b0)
+            msg = (
+                f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} "
+                "with confidence 0"
+            )
+            if json_out:
+                print_json({"kind": "pair", "user_id": user, "creator_id": creator, "trust": prior,
+                            "confidence": 0.0, "channels": [], "summary": msg})
+            else:
+                console.print(msg)
+            return
+        con = connect(engine)
+        out = explain_pair(ws.events(con), row[0], weights=model.weights, prior_alpha=a0, prior_beta=b0,
+                           config=model.config)
+    else:
+        cred = ws.read_table("creator_credibility")
+        if creator not in set(cred["creator_id"].to_pylist()):
+            fail(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
+        out = explain_creator(creator, cred, ws.read_table("trust_ranks"), ws.read_table("pair_trust"))
+    if json_out:
+        print_json(out)
+        return
+    console.print(out["summary"])
+    rows = out.get("channels") or out.get("top_trusters") or out.get("orders_that_moved_it") or []
+    if rows:
+        t = Table()
+        for k in rows[0]:
+            t.add_column(k)
+        for r in rows:
+            t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
+        console.print(t)
+
+
+def _model_from_config(ws, cls):
+    """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
+    from trustecon.trust.evidence import EvidenceConfig
+
+    p = ws.config.get("trust", {}).get("pair_trust", {})
+    if not p:
+        return cls()
+    cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
+    return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"])

@@ -1,0 +1,311 @@
+"""Evidence toward a creator: which events count, how strongly, and how they decay (DESIGN.md §5).
+
+Every event a user directs at a creator becomes zero or more *evidence rows* on a named channel,
+each with a sign (positive evidence raises trust, negative lowers it) and an intensity ``i ≥ 0``.
+Evidence decays exponentially with a half-life ``h``: as of time ``τ`` an event at ``t ≤ τ`` counts
+
+    i · 2^(−(τ − t) / h)
+
+(the forgetting curve of the Beta Reputation System, Jøsang & Ismail 2002, §4). Events after ``τ``
+are ignored, so every score is "as of" the latest event or an explicit ``as_of``, never the wall
+clock. Time is read at millisecond resolution (floor of the epoch second + milliseconds), which both
+DuckDB and Spark compute identically.
+
+Channels and their intensities (one row per event unless said otherwise):
+
+==============  ====  =========================================================================
+channel         sign  intensity
+==============  ====  =========================================================================
+view            +     watch ratio ``min(watch_ms / duration_ms, 1)`` when the ratio ≥ ``short_view``
+short_view      −     1 when the watch ratio is below ``short_view`` (a skip)
+like            +     1
+comment         +     1
+share           +     1
+profile_visit   +     1
+follow          +     1
+gift            +     ``log1p(amount)`` (diminishing: the tenth yuan says less than the first)
+live_visit      +     1 per ``live_enter``
+live_minutes    +     minutes in the room per live session: last ``live_leave`` − first ``live_enter``
+                      of the user in that session, credited at the last exit
+product_click   +     1
+order           +     ``1 + log1p(amount) / log1p(135)`` per order line (135 = the article's AOV)
+repurchase      +     1 per order line after the pair's first order time (bought again)
+unfollow        −     1
+hate            −     1
+refund          −     1 per refund event, credited to the order's buyer and creator
+complaint       −     1 per complaint, credited to the order's buyer and creator
+==============  ====  =========================================================================
+
+Refunds and complaints carry an ``order_id``; they reach the pair through the ``order`` events of
+that order (the refund's own ``user_id``/``creator_id`` win when given). Impressions are not
+evidence: being shown something is not a choice. Follow *age* is not a separate channel: a follow
+that is not undone keeps contributing through the interactions that follow it, and a state that
+never decays would break "decay toward the prior" (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+__all__ = [
+    "CHANNELS",
+    "DEFAULT_WEIGHTS",
+    "NEGATIVE",
+    "POSITIVE",
+    "EvidenceConfig",
+    "as_of_of",
+    "decay_factor",
+    "event_seconds",
+    "evidence_rows",
+    "evidence_sums",
+    "order_pairs",
+    "to_seconds",
+]
+
+POSITIVE: tuple[str, ...] = (
+    "view",
+    "like",
+    "comment",
+    "share",
+    "profile_visit",
+    "follow",
+    "gift",
+    "live_visit",
+    "live_minutes",
+    "product_click",
+    "order",
+    "repurchase",
+)
+NEGATIVE: tuple[str, ...] = ("short_view", "unfollow", "hate", "refund", "complaint")
+CHANNELS: tuple[str, ...] = POSITIVE + NEGATIVE
+
+#: Default weight per unit of intensity, each with its reason. Scale: one like = 1.
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    # A fully watched video is a deliberate choice but cheap: a fifth of a like.
+    "view": 0.2,
+    # Likes are the unit; comments cost more effort; a share puts the sharer's own name on it.
+    "like": 1.0,
+    "comment": 1.5,
+    "share": 2.0,
+    # Visiting the profile is curiosity, not yet commitment.
+    "profile_visit": 0.5,
+    # Following opts into the creator's private domain: the strongest non-monetary signal.
+    "follow": 3.0,
+    # Money given with nothing in return (per log-yuan: a ¥100 gift ≈ 4.6 × 1.0).
+    "gift": 1.0,
+    # Entering a room is like a view; minutes in it are time spent, the article's core trust currency
+    # (a 24-minute visit ≈ 2.4 likes).
+    "live_visit": 0.2,
+    "live_minutes": 0.1,
+    "product_click": 0.5,
+    # Buying is trusting the seller with money (an AOV order ≈ 2 × 2 = 4 likes); buying again is the
+    # clearest proof the promise was kept, so a repurchase adds as much again.
+    "order": 2.0,
+    "repurchase": 4.0,
+    # Skipping a video is weak evidence (it may just be the wrong moment).
+    "short_view": 0.1,
+    # "Not interested" and unfollow are explicit rejections, stronger than a like is positive.
+    "hate": 3.0,
+    "unfollow": 4.0,
+    # A refund undoes an order's worth of trust and more; a complaint says the promise was broken.
+    "refund": 5.0,
+    "complaint": 8.0,
+}
+
+DAY_SECONDS = 86_400.0
+AOV_REFERENCE = 135.0
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """How events become evidence: decay half-life (days), the short-view ratio, per-channel weights.
+
+    ``half_life_days=30``: a month-old interaction counts half; KuaiRand-style two-week logs keep most
+    of their weight and last season's purchases fade (the 65% monthly repurchase rate of the article
+    is a month-scale loyalty). ``short_view=0.2``: under a fifth of a video is a skip.
+    """
+
+    half_life_days: float = 30.0
+    short_view: float = 0.2
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        if not self.half_life_days > 0:
+            raise ValueError(f"half_life_days must be > 0, got {self.half_life_days}")
+        if not 0 <= self.short_view <= 1:
+            raise ValueError(f"short_view must lie in [0, 1], got {self.short_view}")
+        unknown = set(self.weights) - set(CHANNELS)
+        if unknown:
+            raise ValueError(f"unknown evidence channels {sorted(unknown)}; known: {', '.join(CHANNELS)}")
+        bad = {k: v for k, v in self.weights.items() if not (v >= 0 and math.isfinite(v))}
+        if bad:
+            raise ValueError(f"weights must be finite and >= 0 (the sign comes from the channel): {bad}")
+
+    @property
+    def half_life_seconds(self) -> float:
+        return self.half_life_days * DAY_SECONDS
+
+    def weight(self, channel: str) -> float:
+        return float(self.weights.get(channel, DEFAULT_WEIGHTS[channel]))
+
+
+def to_seconds(ts: dt.datetime) -> float:
+    """A UTC instant as epoch seconds at millisecond resolution (the same rule as :func:`event_seconds`)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.UTC)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    us = (ts - epoch) // dt.timedelta(microseconds=1)
+    return float(us // 1_000_000) + float((us % 1_000_000) // 1000) / 1000.0
+
+
+def event_seconds(ts: ir.TimestampValue) -> ir.FloatingValue:
+    """Epoch seconds of a timestamp column at millisecond resolution, identical on DuckDB and Spark."""
+    return ts.epoch_seconds().cast("float64").floor() + ts.millisecond().cast("float64") / 1000.0
+
+
+def decay_factor(age_seconds: float, half_life_seconds: float) -> float:
+    """``2^(−age / h)``: the weight of evidence ``age_seconds`` old."""
+    return 2.0 ** (-age_seconds / half_life_seconds)
+
+
+def as_of_of(events: ir.Table, as_of: dt.datetime | None) -> dt.datetime | None:
+    """``as_of`` itself, or the latest event time (``None`` for an empty log)."""
+    if as_of is not None:
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+    latest = events.ts.max().execute()
+    if latest is None or (hasattr(latest, "value") and str(latest) == "NaT"):
+        return None
+    out = latest.to_pydatetime() if hasattr(latest, "to_pydatetime") else latest
+    return out if out.tzinfo else out.replace(tzinfo=dt.UTC)
+
+
+def order_pairs(events: ir.Table) -> ir.Table:
+    """``order_id → (buyer_id, seller creator_id)`` from ``order`` lines (min over lines: deterministic)."""
+    o = events.filter(events.kind == "order")
+    return o.group_by("order_id").aggregate(o_user=o.user_id.min(), o_creator=o.creator_id.min())
+
+
+def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
+    """One row per piece of evidence: ``user_id, creator_id, channel, t`` (epoch s), ``intensity``.
+
+    Only events at or before ``as_of`` and with both ids (after the order join) are kept; self-pairs
+    (a creator on their own content) are dropped. The ``repurchase`` channel is not here: it needs
+    the pair's first order and is added by :func:`evidence_sums`.
+    """
+    cfg = config or EvidenceConfig()
+    ev = events.filter(events.ts <= ibis.literal(as_of, type="timestamp('UTC')"))
+    t = event_seconds(ev.ts)
+    kind = ev.kind
+    one = ibis.literal(1.0)
+    ratio = ibis.ifelse(
+        (ev.duration_ms > 0) & ev.watch_ms.notnull(),
+        ev.watch_ms.cast("float64") / ev.duration_ms.cast("float64"),
+        ibis.null("float64"),
+    )
+    amount = ev.amount.fill_null(0.0).clip(lower=0.0)
+    # Each kind maps to at most one channel, so one CASE per row suffices (no union per channel).
+    cases: list[tuple[str, ir.BooleanValue, ir.FloatingValue]] = [
+        ("view", (kind == "view") & (ratio >= cfg.short_view), ratio.clip(upper=1.0)),
+        ("short_view", (kind == "view") & (ratio < cfg.short_view), one),
+        ("gift", kind == "gift", (amount + 1.0).ln()),
+        ("live_visit", kind == "live_enter", one),
+        ("order", kind == "order", 1.0 + (amount + 1.0).ln() / math.log1p(AOV_REFERENCE)),
+    ]
+    for k in ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate"):
+        cases.append((k, kind == k, one))
+    channel = ibis.cases(*[(cond, ibis.literal(name)) for name, cond, _ in cases], else_=ibis.null("string"))
+    inten = ibis.cases(*[(cond, val) for _, cond, val in cases], else_=ibis.null("float64"))
+    direct = ev.select(user_id=ev.user_id, creator_id=ev.creator_id, channel=channel, t=t, intensity=inten)
+    parts = [direct.filter(direct.channel.notnull())]
+    # Live minutes: per (user, session) the span from the first entry to the last exit, credited at
+    # that exit. A span (not enter/leave pairing) keeps the sum order-independent and monotone: a
+    # later exit or an earlier entry only lengthens it, and an incremental update needs two numbers.
+    lv = ev.filter(ev.kind.isin(["live_enter", "live_leave"]) & ev.session_id.notnull())
+    lt = event_seconds(lv.ts)
+    spans = lv.group_by(["user_id", "session_id"]).aggregate(
+        creator_id=lv.creator_id.min(),
+        enter_s=lt.min(where=lv.kind == "live_enter"),
+        leave_s=lt.max(where=lv.kind == "live_leave"),
+    )
+    spans = spans.filter(spans.enter_s.notnull() & spans.leave_s.notnull() & (spans.leave_s >= spans.enter_s))
+    parts.append(
+        spans.select(
+            user_id=spans.user_id,
+            creator_id=spans.creator_id,
+            channel=ibis.literal("live_minutes"),
+            t=spans.leave_s,
+            intensity=(spans.leave_s - spans.enter_s) / 60.0,
+        )
+    )
+    # Refunds and complaints reach the pair through the order.
+    neg = ev.filter(ev.kind.isin(["refund", "complaint"]))
+    op = order_pairs(events)
+    j = neg.left_join(op, neg.order_id == op.order_id)
+    parts.append(
+        j.select(
+            user_id=j.user_id.fill_null(j.o_user),
+            creator_id=j.creator_id.fill_null(j.o_creator),
+            channel=j.kind,
+            t=event_seconds(j.ts),
+            intensity=one,
+        )
+    )
+    rows = ibis.union(*parts, distinct=False)
+    return rows.filter(
+        rows.user_id.notnull() & rows.creator_id.notnull() & (rows.user_id != rows.creator_id)
+    )
+
+
+def evidence_sums(
+    events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None
+) -> ir.Table:
+    """Decayed evidence per pair as of ``as_of``: ``user_id, creator_id, e_<channel>`` for every
+    channel (Σ intensity · 2^(−(as_of − t)/h)), ``n_events`` (undecayed count of evidence rows),
+    ``first_s``/``last_s`` (epoch seconds of the first and last evidence).
+
+    ``e_repurchase`` sums the decayed weight ``2^(−(as_of − t)/h)`` (no intensity) over the pair's
+    order lines later than its first order time ``first_order_s``; ``e_first_order`` is the same sum
+    over the lines at that first time (the state an incremental update needs when an earlier order
+    arrives late).
+    """
+    cfg = config or EvidenceConfig()
+    h = cfg.half_life_seconds
+    ref = to_seconds(as_of)
+    rows = evidence_rows(events, as_of, cfg)
+    rows = rows.mutate(d=rows.intensity * ((rows.t - ref) / h * math.log(2.0)).exp())
+    aggs = {f"e_{c}": rows.d.sum(where=rows.channel == c).fill_null(0.0) for c in CHANNELS if c != "repurchase"}
+    sums = rows.group_by(["user_id", "creator_id"]).aggregate(
+        **aggs,
+        n_events=rows.count(),
+        first_s=rows.t.min(),
+        last_s=rows.t.max(),
+    )
+    # Repurchase: order lines strictly after the pair's first order line.
+    orders = rows.filter(rows.channel == "order")
+    first = orders.group_by(["user_id", "creator_id"]).aggregate(t0=orders.t.min())
+    oj = orders.inner_join(first, ["user_id", "creator_id"])
+    w = ((oj.t - ref) / h * math.log(2.0)).exp()
+    rep = oj.group_by(["user_id", "creator_id"]).aggregate(
+        e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
+        e_first_order=w.sum(where=oj.t == oj.t0),
+        first_order_s=oj.t0.min(),
+    )
+    out = sums.left_join(rep, ["user_id", "creator_id"])
+    cols = ["user_id", "creator_id", *[f"e_{c}" for c in CHANNELS]]
+    out = out.select(
+        user_id=out.user_id,
+        creator_id=out.creator_id,
+        **{f"e_{c}": out[f"e_{c}"].fill_null(0.0) for c in CHANNELS},
+        n_events=out.n_events,
+        first_s=out.first_s,
+        last_s=out.last_s,
+        e_first_order=out.e_first_order.fill_null(0.0),
+        first_order_s=out.first_order_s,
+    )
+    return out.select(*cols, "n_events", "first_s", "last_s", "e_first_order", "first_order_s")

@@ -1,0 +1,228 @@
+"""Explanations: "why is this 0.83?" — the evidence that moved each score, by kind and by time.
+
+- :func:`explain_pair`: T(u, c) as the prior plus each channel's weighted, decayed evidence (count,
+  decayed sum, weight, contribution to α or β, share of the evidence mass), and the same split by
+  week, from the event log (the pair's own events, refunds through their orders).
+- :func:`explain_creator`: C(c) as the credibility flowing in along each truster's edge
+  (``d · r_u · c_uc``: the truster's own rank times the share of their trust given to c), with the
+  number of seeds among the trusters.
+- :func:`explain_seller`: R(s) from its ledger: outcomes counted, the orders that moved it most
+  (by ``delta``), and the net movement by month.
+
+Each returns a plain dict (JSON-ready, no NaN) with a one-line ``summary``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from trustecon.trust.evidence import CHANNELS, POSITIVE, EvidenceConfig, evidence_rows, to_seconds
+
+__all__ = ["explain_creator", "explain_pair", "explain_seller"]
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float):
+        return None if not math.isfinite(x) else round(x, 10)
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, dt.datetime):
+        return x.isoformat()
+    return x
+
+
+def explain_pair(
+    events: ir.Table,
+    pair: dict[str, Any],
+    *,
+    weights: dict[str, float],
+    prior_alpha: float,
+    prior_beta: float,
+    config: EvidenceConfig | None = None,
+    top_weeks: int = 12,
+) -> dict[str, Any]:
+    """Explain one ``pair_trust`` row (a dict with user_id, creator_id, trust, …, as_of, e_*)."""
+    cfg = config or EvidenceConfig()
+    u, c, as_of = int(pair["user_id"]), int(pair["creator_id"]), pair["as_of"]
+    mass = float(pair["evidence"]) or 0.0
+    ev = events.filter((events.user_id == u) | events.kind.isin(["refund", "complaint"]))
+    rows = evidence_rows(ev, as_of, cfg)
+    rows = rows.filter((rows.user_id == u) & (rows.creator_id == c)).to_pyarrow()
+    counts: dict[str, int] = {}
+    for ch in rows["channel"].to_pylist():
+        counts[ch] = counts.get(ch, 0) + 1
+    channels = []
+    for ch in CHANNELS:
+        dec = float(pair.get(f"e_{ch}") or 0.0)
+        if dec == 0.0 and counts.get(ch, 0) == 0:
+            continue
+        contrib = weights[ch] * dec
+        channels.append(
+            {
+                "channel": ch,
+                "sign": "+" if ch in POSITIVE else "-",
+                "to": "alpha" if ch in POSITIVE else "beta",
+                "events": counts.get(ch, 0) if ch != "repurchase" else None,
+                "decayed": dec,
+                "weight": weights[ch],
+                "contribution": contrib,
+                "share": contrib / mass if mass > 0 else 0.0,
+            }
+        )
+    channels.sort(key=lambda r: -r["contribution"])
+    # By week: net weighted decayed evidence (repurchase is folded into its orders' weeks).
+    ref = to_seconds(as_of)
+    h = cfg.half_life_seconds
+    weeks: dict[str, dict[str, float]] = {}
+    for ch, t, inten in zip(rows["channel"].to_pylist(), rows["t"].to_pylist(), rows["intensity"].to_pylist(),
+                            strict=True):
+        wk = dt.datetime.fromtimestamp(t, dt.UTC).strftime("%G-W%V")
+        d = inten * 2.0 ** ((t - ref) / h) * weights[ch]
+        slot = weeks.setdefault(wk, {"positive": 0.0, "negative": 0.0, "events": 0})
+        slot["positive" if ch in POSITIVE else "negative"] += d
+        slot["events"] += 1
+    by_week = [{"week": k, **v} for k, v in sorted(weeks.items())][-top_weeks:]
+    top = [r["channel"] for r in channels[:3]]
+    neg = [r for r in channels if r["sign"] == "-"]
+    summary = (
+        f"T({u}→{c}) = {pair['trust']:.3f} with confidence {pair['confidence']:.2f} as of "
+        f"{as_of:%Y-%m-%d %H:%M} UTC: prior Beta({prior_alpha:.3g}, {prior_beta:.3g}) plus evidence mass "
+        f"{mass:.2f}; most from {', '.join(top) or 'nothing'}"
+        + (f"; held back by {', '.join(r['channel'] for r in neg)}" if neg else "")
+    )
+    return _clean(
+        {
+            "kind": "pair",
+            "user_id": u,
+            "creator_id": c,
+            "trust": pair["trust"],
+            "confidence": pair["confidence"],
+            "alpha": pair["alpha"],
+            "beta": pair["beta"],
+            "prior": {"alpha": prior_alpha, "beta": prior_beta, "mean": prior_alpha / (prior_alpha + prior_beta)},
+            "as_of": as_of,
+            "half_life_days": cfg.half_life_days,
+            "channels": channels,
+            "by_week": by_week,
+            "summary": summary,
+        }
+    )
+
+
+def explain_creator(
+    creator_id: int,
+    credibility: pa.Table,
+    ranks: pa.Table,
+    pair_trust: pa.Table,
+    *,
+    damping: float = 0.85,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Explain C(c) from the ``creator_credibility`` row, node ``ranks`` (node, r, is_seed) and the
+    edges in ``pair_trust`` (positive − negative evidence per truster, normalised per truster)."""
+    row = next(r for r in credibility.to_pylist() if r["creator_id"] == creator_id)
+    pt = pair_trust.to_pandas()
+    pt["w"] = (pt["positive"] - pt["negative"]).clip(lower=0.0)
+    pt = pt[(pt["w"] > 0) & (pt["user_id"] != pt["creator_id"])]
+    out_w = pt.groupby("user_id")["w"].sum()
+    inc = pt[pt["creator_id"] == creator_id].copy()
+    rk = ranks.to_pandas().set_index("node")
+    inc["share_of_trust"] = inc["w"] / inc["user_id"].map(out_w)
+    inc["truster_rank"] = inc["user_id"].map(rk["r"]).fillna(0.0)
+    inc["is_seed"] = inc["user_id"].map(rk["is_seed"]).fillna(False).astype(bool)
+    inc["inflow"] = damping * inc["truster_rank"] * inc["share_of_trust"]
+    total_in = float(inc["inflow"].sum())
+    own = rk["r"].get(creator_id, 0.0)
+    inc = inc.sort_values(["inflow", "user_id"], ascending=[False, True])
+    trusters = [
+        {
+            "user_id": int(r.user_id),
+            "is_seed": bool(r.is_seed),
+            "trust": float(r.trust),
+            "share_of_their_trust": float(r.share_of_trust),
+            "their_rank": float(r.truster_rank),
+            "inflow": float(r.inflow),
+            "share_of_inflow": float(r.inflow / total_in) if total_in > 0 else 0.0,
+        }
+        for r in inc.head(top).itertuples()
+    ]
+    n_zero = int((inc["truster_rank"] == 0).sum())
+    summary = (
+        f"C({creator_id}) = {row['credibility']:.3g} (rank {row['rank']} of {credibility.num_rows} creators, "
+        f"percentile {row['score']:.2f}): {row['in_degree']} trusters with positive net evidence, "
+        f"{row['seed_trusters']} of them seeds"
+        + (f"; {n_zero} trusters carry no credibility themselves (nobody credible trusts them) and pass on nothing"
+           if n_zero else "")
+    )
+    return _clean(
+        {
+            "kind": "creator",
+            "creator_id": creator_id,
+            **{k: row[k] for k in ("credibility", "score", "rank", "in_degree", "seed_trusters", "is_seed")},
+            "node_rank": float(own),
+            "inflow_from_trusters": total_in,
+            "top_trusters": trusters,
+            "trusters_without_credibility": n_zero,
+            "summary": summary,
+        }
+    )
+
+
+def explain_seller(
+    seller_id: int, seller_kind: str, reliability: pa.Table, ledger: pa.Table, *, top: int = 10
+) -> dict[str, Any]:
+    """Explain R(s) from its ``seller_reliability`` row and its ledger rows."""
+    rel = next(
+        r for r in reliability.to_pylist() if r["seller_id"] == seller_id and r["seller_kind"] == seller_kind
+    )
+    led = ledger.to_pandas()
+    led = led[(led["seller_id"] == seller_id) & (led["seller_kind"] == seller_kind)].copy()
+    led["abs"] = led["delta"].abs()
+    moved = led.sort_values(["abs", "order_id"], ascending=[False, True]).head(top)
+    led["month"] = [dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m") for t in led["order_s"]]
+    by_month = (
+        led.groupby("month")
+        .agg(orders=("order_id", "size"), d_alpha=("d_alpha", "sum"), d_beta=("d_beta", "sum"), delta=("delta", "sum"))
+        .reset_index()
+        .to_dict("records")
+    )
+    orders = [
+        {
+            "order_id": int(r.order_id),
+            "buyer_id": None if r.buyer_id != r.buyer_id else int(r.buyer_id),
+            "time": dt.datetime.fromtimestamp(r.order_s, dt.UTC),
+            "outcome": r.outcome,
+            "buyer_weight": float(r.buyer_weight),
+            "d_alpha": float(r.d_alpha),
+            "d_beta": float(r.d_beta),
+            "delta": float(r.delta),
+            "reason": r.reason,
+        }
+        for r in moved.itertuples()
+    ]
+    unvetted = int((led["buyer_weight"] < 1).sum())
+    summary = (
+        f"R({seller_kind} {seller_id}) = {rel['reliability']:.3f} (confidence {rel['confidence']:.2f}) from "
+        f"{rel['orders']} orders: {rel['kept']} kept, {rel['refunded']} refunded, {rel['complained']} complained, "
+        f"{rel['pending']} pending; {unvetted} orders from unvetted buyers count at reduced weight"
+    )
+    return _clean(
+        {
+            "kind": "seller",
+            "seller_id": seller_id,
+            "seller_kind": seller_kind,
+            **{k: rel[k] for k in ("reliability", "confidence", "alpha", "beta", "orders", "kept", "refunded",
+                                   "complained", "pending", "raw_kept_rate")},
+            "orders_that_moved_it": orders,
+            "by_month": by_month,
+            "summary": summary,
+        }
+    )
+

@@ -1,0 +1,279 @@
+"""OnlineTrust: pair trust updated event by event, O(1) per event, equal to a batch rebuild.
+
+Each pair keeps its decayed sums *as values at a fixed reference time* ``t_ref`` (the build's
+``as_of``): an event at ``t`` adds ``i · 2^((t − t_ref)/h)`` to its channel, whatever the order in
+which events arrive, and a score as of ``τ`` multiplies by ``2^((t_ref − τ)/h)``. Addition commutes,
+so the state after any permutation of the same events is the same (up to float rounding), and it
+equals the batch sums Σ i · 2^((t − τ)/h) (DESIGN.md §5: "incremental updates equal a batch
+rebuild"). Two channels need a little more state, still O(1) per event:
+
+- ``refund``/``complaint`` name an ``order_id``; the updater keeps ``order_id → (buyer, creator)``
+  from order lines, and holds a refund that arrives before its order until the order line comes
+  (late *and* early refunds are handled).
+- ``repurchase`` is "order lines after the pair's first order time": the pair keeps the first time,
+  the decayed weight of the lines at that time and of all lines; an earlier order arriving late
+  moves the first time back in O(1).
+
+The per-event mapping to channels mirrors :func:`trustecon.trust.evidence.evidence_rows` row for
+row (tests check equality against the engine). Events must be at or before the ``as_of`` asked of
+:meth:`OnlineTrust.score`; like the batch, later events are the future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trustecon.trust.evidence import AOV_REFERENCE, CHANNELS, EvidenceConfig, to_seconds
+from trustecon.trust.pair import PairTrust, beta_score
+
+__all__ = ["OnlineTrust", "event_channel"]
+
+_ONE = ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate")
+_LN2 = math.log(2.0)
+
+
+def event_channel(row: Mapping[str, Any], short_view: float) -> tuple[str, float] | None:
+    """The (channel, intensity) of one event that names its pair directly, or ``None``.
+
+    Refunds and complaints (through their order) and live minutes (through the session's span) are
+    resolved by :class:`OnlineTrust`.
+    """
+    kind = row["kind"]
+    if kind in _ONE:
+        return kind, 1.0
+    if kind == "view":
+        w, d = row.get("watch_ms"), row.get("duration_ms")
+        if w is None or d is None or d <= 0:
+            return None
+        r = w / d
+        return ("view", min(r, 1.0)) if r >= short_view else ("short_view", 1.0)
+    amount = max(row.get("amount") or 0.0, 0.0)
+    if kind == "gift":
+        return "gift", math.log(amount + 1.0)
+    if kind == "live_enter":
+        return "live_visit", 1.0
+    if kind == "order":
+        return "order", 1.0 + math.log(amount + 1.0) / math.log1p(AOV_REFERENCE)
+    return None
+
+
+class _Pair:
+    __slots__ = ("sums", "n_events", "first_s", "last_s", "first_order_s", "w_first_order", "w_orders")
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.n_events = 0
+        self.first_s = math.inf
+        self.last_s = -math.inf
+        self.first_order_s = math.inf
+        self.w_first_order = 0.0  # Σ 2^((t − t_ref)/h) over order lines at first_order_s
+        self.w_orders = 0.0  # the same over all order lines
+
+
+class OnlineTrust:
+    """Incremental pair trust. Start empty (``OnlineTrust(model)``) or from a build
+    (:meth:`from_table`), feed events with :meth:`update`, read with :meth:`score` / :meth:`scores`."""
+
+    def __init__(self, model: PairTrust | None = None, *, reference: dt.datetime | None = None) -> None:
+        self.model = model or PairTrust()
+        cfg: EvidenceConfig = self.model.config
+        self._h = cfg.half_life_seconds
+        self._short = cfg.short_view
+        self._ref = to_seconds(reference) if reference is not None else None
+        self._pairs: dict[tuple[int, int], _Pair] = {}
+        self._orders: dict[int, tuple[int | None, int | None]] = {}
+        self._pending: dict[int, list[tuple[str, float, int | None, int | None]]] = defaultdict(list)
+        self._sessions: dict[tuple[int, int], tuple[float, float, int]] = {}
+        self.events_seen = 0
+
+    # ------------------------------------------------------------------ state
+    @classmethod
+    def from_table(
+        cls,
+        pair_trust: pa.Table,
+        orders: pa.Table | None = None,
+        sessions: pa.Table | None = None,
+        model: PairTrust | None = None,
+    ) -> OnlineTrust:
+        """Resume from a built ``pair_trust`` table (its ``e_*`` sums as of its ``as_of``), the
+        ``trust_orders`` map (order_id, user_id, creator_id) so later refunds find their pair, and
+        ``trust_sessions`` (user_id, session_id, creator_id, enter_s, leave_s) so a live visit that
+        spans the build extends its span. ``model`` must be the one the table was built with."""
+        if pair_trust.num_rows == 0:
+            online = cls(model)
+        else:
+            as_of = pair_trust["as_of"][0].as_py()
+            online = cls(model, reference=as_of)
+            cols = {c: pair_trust[c].to_pylist() for c in pair_trust.column_names}
+            for i in range(pair_trust.num_rows):
+                p = _Pair()
+                for c in CHANNELS:
+                    v = cols[f"e_{c}"][i]
+                    if v:
+                        p.sums[c] = v
+                p.n_events = cols["n_events"][i]
+                p.first_s, p.last_s = cols["first_s"][i], cols["last_s"][i]
+                fo = cols["first_order_s"][i]
+                if fo is not None:
+                    p.first_order_s = fo
+                    p.w_first_order = cols["e_first_order"][i]
+                    p.w_orders = cols["e_first_order"][i] + cols["e_repurchase"][i]
+                online._pairs[(cols["user_id"][i], cols["creator_id"][i])] = p
+        if orders is not None:
+            for o, u, c in zip(
+                orders["order_id"].to_pylist(), orders["user_id"].to_pylist(), orders["creator_id"].to_pylist(),
+                strict=True,
+            ):
+                online._orders[o] = (u, c)
+        if sessions is not None:
+            for u, sid, c, e, lv in zip(*(sessions[k].to_pylist() for k in (
+                "user_id", "session_id", "creator_id", "enter_s", "leave_s")), strict=True):
+                online._sessions[(u, sid)] = (
+                    math.inf if e is None else e, -math.inf if lv is None else lv, c
+                )
+        return online
+
+    def _w(self, t: float) -> float:
+        if self._ref is None:
+            self._ref = t  # first event fixes the reference time of an empty start
+        return math.exp((t - self._ref) / self._h * _LN2)
+
+    def _add(self, u: int, c: int, channel: str, inten: float, t: float) -> None:
+        if u == c:
+            return
+        p = self._pairs.get((u, c))
+        if p is None:
+            p = self._pairs[(u, c)] = _Pair()
+        w = self._w(t)
+        p.sums[channel] += inten * w
+        p.n_events += 1
+        p.first_s = min(p.first_s, t)
+        p.last_s = max(p.last_s, t)
+        if channel == "order":
+            p.w_orders += w
+            if t < p.first_order_s:
+                p.first_order_s, p.w_first_order = t, w
+            elif t == p.first_order_s:
+                p.w_first_order += w
+
+    def _live(self, u: int, c: int, sid: int, kind: str, t: float) -> None:
+        """Live minutes of (u, session) = last exit − first entry, credited at the last exit: when
+        either end moves, take the old span's contribution out and put the new one in (O(1))."""
+        key = (u, sid)
+        old = self._sessions.get(key)
+        enter, leave, cc = old if old is not None else (math.inf, -math.inf, c)
+        cc = min(cc, c)
+        new_enter = min(enter, t) if kind == "live_enter" else enter
+        new_leave = max(leave, t) if kind == "live_leave" else leave
+        self._sessions[key] = (new_enter, new_leave, cc)
+        was = leave >= enter and math.isfinite(enter) and math.isfinite(leave)
+        now = new_leave >= new_enter and math.isfinite(new_enter) and math.isfinite(new_leave)
+        if (new_enter, new_leave) == (enter, leave) or not now:
+            return
+        if u == cc:
+            return
+        p = self._pairs.get((u, cc))
+        if p is None:
+            p = self._pairs[(u, cc)] = _Pair()
+        if was:
+            p.sums["live_minutes"] -= (leave - enter) / 60.0 * self._w(leave)
+        else:
+            p.n_events += 1
+        p.sums["live_minutes"] += (new_leave - new_enter) / 60.0 * self._w(new_leave)
+        p.first_s = min(p.first_s, new_leave)
+        p.last_s = max(p.last_s, new_leave)
+
+    # ------------------------------------------------------------------ updates
+    def update_one(self, row: Mapping[str, Any]) -> None:
+        """Apply one event (a dict with the event schema's fields; ``ts`` a datetime)."""
+        self.events_seen += 1
+        t = to_seconds(row["ts"]) if isinstance(row["ts"], dt.datetime) else float(row["ts"])
+        kind = row["kind"]
+        u, c = row.get("user_id"), row.get("creator_id")
+        if kind in ("refund", "complaint"):
+            oid = row.get("order_id")
+            if u is not None and c is not None:
+                self._add(u, c, kind, 1.0, t)
+            elif oid in self._orders:
+                ou, oc = self._orders[oid]
+                uu, cc = (u if u is not None else ou), (c if c is not None else oc)
+                if uu is not None and cc is not None:
+                    self._add(uu, cc, kind, 1.0, t)
+            elif oid is not None:
+                self._pending[oid].append((kind, t, u, c))
+            return
+        if kind == "order" and row.get("order_id") is not None:
+            oid = row["order_id"]
+            known = self._orders.get(oid)
+            # The batch maps an order to the min buyer/creator over its lines; keep the same rule.
+            self._orders[oid] = (
+                _min(known[0] if known else None, u),
+                _min(known[1] if known else None, c),
+            )
+            for k, tk, pu, pc in self._pending.pop(oid, []):
+                ou, oc = self._orders[oid]
+                uu, cc = (pu if pu is not None else ou), (pc if pc is not None else oc)
+                if uu is not None and cc is not None:
+                    self._add(uu, cc, k, 1.0, tk)
+        if u is None or c is None:
+            return
+        if kind in ("live_enter", "live_leave") and row.get("session_id") is not None:
+            self._live(u, c, row["session_id"], kind, t)
+        ch = event_channel(row, self._short)
+        if ch is not None:
+            self._add(u, c, ch[0], ch[1], t)
+
+    def update(self, events: pa.Table | Iterable[Mapping[str, Any]]) -> OnlineTrust:
+        """Apply a micro-batch of events in the given order (any order gives the same state)."""
+        rows = events.to_pylist() if isinstance(events, pa.Table) else events
+        for row in rows:
+            self.update_one(row)
+        return self
+
+    # ------------------------------------------------------------------ reading
+    def sums(self, user_id: int, creator_id: int, as_of: dt.datetime) -> dict[str, float] | None:
+        """Decayed evidence sums of one pair as of ``as_of`` (``None`` for an unseen pair)."""
+        p = self._pairs.get((user_id, creator_id))
+        if p is None or self._ref is None:
+            return None
+        f = math.exp((self._ref - to_seconds(as_of)) / self._h * _LN2)
+        out = {c: p.sums.get(c, 0.0) * f for c in CHANNELS if c != "repurchase"}
+        out["repurchase"] = (p.w_orders - p.w_first_order) * f
+        return out
+
+    def score(self, user_id: int, creator_id: int, as_of: dt.datetime) -> dict[str, float]:
+        """alpha, beta, trust, confidence, evidence of one pair as of ``as_of`` (prior for unseen)."""
+        s = self.sums(user_id, creator_id, as_of) or {}
+        a0, b0 = self.model.priors
+        return beta_score(s, self.model.weights, a0, b0, self.model.prior_weight)
+
+    def scores(self, as_of: dt.datetime) -> pa.Table:
+        """All pairs as of ``as_of``: user_id, creator_id, trust, confidence, alpha, beta (sorted)."""
+        keys = sorted(self._pairs)
+        rows = [self.score(u, c, as_of) for u, c in keys]
+        return pa.table(
+            {
+                "user_id": pa.array([k[0] for k in keys], pa.int64()),
+                "creator_id": pa.array([k[1] for k in keys], pa.int64()),
+                **{f: pa.array(np.array([r[f] for r in rows], dtype=float)) for f in ("trust", "confidence",
+                                                                                        "alpha", "beta")},
+            }
+        )
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
