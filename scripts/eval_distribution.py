@@ -36,7 +36,10 @@ def load_trust(name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         d = DATA / "filmtrust"
         e = pd.read_csv(d / "trust.txt", sep=" ", header=None, names=["src", "dst", "v"])[["src", "dst"]]
         r = pd.concat(
-            [pd.read_csv(d / f"ratings_{i}.txt", sep=" ", header=None, names=["user", "item", "rating"]) for i in range(4)]
+            [
+                pd.read_csv(d / f"ratings_{i}.txt", sep=" ", header=None, names=["user", "item", "rating"])
+                for i in range(4)
+            ]
         )
         r = r.drop_duplicates(["user", "item"], keep="last")
     elif name == "ciao":
@@ -145,9 +148,7 @@ def evaluate_wtf(name: str, seed: int = 0, n_boot: int = 1000) -> dict:
         pos = np.searchsorted(model_nodes, r.user.to_numpy())
         # Mean-centred ratings: agreement, not just co-rating, is the behavioural signal.
         vals = r.rating.to_numpy() - r.groupby("user").rating.transform("mean").to_numpy()
-        return sp.csr_matrix(
-            (vals + 1e-6, (pos, r.item.map(items).to_numpy())), shape=(model_nodes.size, len(items))
-        )
+        return sp.csr_matrix((vals + 1e-6, (pos, r.item.map(items).to_numpy())), shape=(model_nodes.size, len(items)))
 
     # Tune on the validation split: features from the inner graph only.
     val_pairs = sample_pairs(val, inner, all_edges, rng)
@@ -260,8 +261,21 @@ def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float 
     from trustecon.distribution.feed import FeedConfig
 
     d = DATA / "kuairand-pure"
-    cols = ["user_id", "video_id", "time_ms", "is_click", "is_like", "is_follow", "is_comment", "is_forward",
-            "is_hate", "long_view", "play_time_ms", "duration_ms", "is_profile_enter"]
+    cols = [
+        "user_id",
+        "video_id",
+        "time_ms",
+        "is_click",
+        "is_like",
+        "is_follow",
+        "is_comment",
+        "is_forward",
+        "is_hate",
+        "long_view",
+        "play_time_ms",
+        "duration_ms",
+        "is_profile_enter",
+    ]
     t0 = pd.read_csv(d / "log_standard_4_25_to_4_30_pure.csv", usecols=cols).drop_duplicates()
     t1 = pd.read_csv(d / "log_standard_5_01_to_5_08_pure.csv", usecols=cols).drop_duplicates()
     vid = pd.read_csv(d / "video_features_basic_pure.csv", usecols=["video_id", "author_id"])
@@ -270,8 +284,12 @@ def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float 
     cfg = FeedConfig()
     # Co-behaviour affinity with the engine's event weights (views, likes, comments, shares, follows).
     w = (
-        t0.is_click * 1.0 + t0.is_like * 2.0 + t0.is_comment * 3.0 + t0.is_forward * 3.0
-        + t0.is_profile_enter * 2.0 + t0.is_follow * 5.0
+        t0.is_click * 1.0
+        + t0.is_like * 2.0
+        + t0.is_comment * 3.0
+        + t0.is_forward * 3.0
+        + t0.is_profile_enter * 2.0
+        + t0.is_follow * 5.0
     )
     t0 = t0.assign(w=w)
     aff = t0[t0.w > 0].groupby(["user_id", "author_id"]).w.sum().reset_index()
@@ -286,7 +304,9 @@ def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float 
     cred = (pos + 1) / (pos + neg + 2)
     popularity = g.is_click.sum()
     # Pair trust toward an author from t0 (u's own evidence, beta mean) — rarely present (MANIFEST).
-    pair = t0.assign(p=t0.is_click + 2 * t0.long_view + 3 * (t0.is_like + t0.is_follow), n=1 - t0.is_click + 5 * t0.is_hate)
+    pair = t0.assign(
+        p=t0.is_click + 2 * t0.long_view + 3 * (t0.is_like + t0.is_follow), n=1 - t0.is_click + 5 * t0.is_hate
+    )
     pt = pair.groupby(["user_id", "author_id"])[["p", "n"]].sum()
     pt = ((pt.p + 1) / (pt.p + pt.n + 2)).rename("trust").reset_index()
 
@@ -306,26 +326,38 @@ def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float 
     engine = np.where(has_t & (trust >= cfg.trust_threshold), 1 + trust, disc)
     scores = {"engine": engine, "popularity": pop, "als": a, "credibility": c}
     users = t1.user_id.to_numpy()
-    out: dict[str, object] = {"long_view_ratio": long_view_ratio, "als_fit_seconds": round(als_s, 3),
-                              "impressions": len(t1), "users": int(np.unique(users).size)}
+    out: dict[str, object] = {
+        "long_view_ratio": long_view_ratio,
+        "als_fit_seconds": round(als_s, 3),
+        "impressions": len(t1),
+        "users": int(np.unique(users).size),
+    }
     brng = np.random.default_rng(seed + 1)
     for target in ("is_click", "lv"):
         yv = t1[target].to_numpy().astype(bool)
         df = pd.DataFrame({"u": users, "y": yv, **{k: v for k, v in scores.items()}})
         per = {}
         for k in scores:
-            per[k] = df.groupby("u").apply(lambda x, k=k: roc_auc(x.y.to_numpy(), x[k].to_numpy()), include_groups=False)
+            per[k] = df.groupby("u").apply(
+                lambda x, k=k: roc_auc(x.y.to_numpy(), x[k].to_numpy()), include_groups=False
+            )
         valid = per["engine"].notna()
         tab = pd.DataFrame({k: v[valid] for k, v in per.items()})
         res = {"users_evaluated": int(valid.sum()), "mean_user_auc": {k: float(tab[k].mean()) for k in scores}}
         arr = tab.to_numpy()
         boots = np.array([arr[brng.integers(0, len(arr), len(arr))].mean(axis=0) for _ in range(n_boot)])
-        res["ci95"] = {k: [float(np.percentile(boots[:, i], 2.5)), float(np.percentile(boots[:, i], 97.5))]
-                       for i, k in enumerate(scores)}
+        res["ci95"] = {
+            k: [float(np.percentile(boots[:, i], 2.5)), float(np.percentile(boots[:, i], 97.5))]
+            for i, k in enumerate(scores)
+        }
         ei = list(scores).index("engine")
         res["engine_minus_ci95"] = {
-            k: [float(np.percentile(boots[:, ei] - boots[:, i], 2.5)), float(np.percentile(boots[:, ei] - boots[:, i], 97.5))]
-            for i, k in enumerate(scores) if k != "engine"
+            k: [
+                float(np.percentile(boots[:, ei] - boots[:, i], 2.5)),
+                float(np.percentile(boots[:, ei] - boots[:, i], 97.5)),
+            ]
+            for i, k in enumerate(scores)
+            if k != "engine"
         }
         out[target] = res
     return out

@@ -205,7 +205,9 @@ def build_feeds(
     active_set = set(user_ids.tolist())
     new = [
         (u, c, nid)
-        for u, c, nid in zip(nt["user_id"].to_pylist(), nt["creator_id"].to_pylist(), nt["notice_id"].to_pylist(), strict=True)
+        for u, c, nid in zip(
+            nt["user_id"].to_pylist(), nt["creator_id"].to_pylist(), nt["notice_id"].to_pylist(), strict=True
+        )
         if u in active_set and (u, nid) not in seen
     ]
     new.sort(key=lambda r: (r[0], r[2]))
@@ -236,7 +238,10 @@ def build_feeds(
         schema=FEEDS_SCHEMA,
     ).sort_by([("user_id", "ascending"), ("rank", "ascending")])
     deliveries = pa.concat_tables(
-        [delivered.select(["user_id", "notice_id"]).cast(_DELIVERIES), pa.table({"user_id": pa.array(nu, pa.int64()), "notice_id": pa.array(nid, pa.string())})]
+        [
+            delivered.select(["user_id", "notice_id"]).cast(_DELIVERIES),
+            pa.table({"user_id": pa.array(nu, pa.int64()), "notice_id": pa.array(nid, pa.string())}),
+        ]
     )
     expo = batch.exposure(world.creator_ids.size)
     quota = batch.stats["quota"]
@@ -288,7 +293,9 @@ class FeedServer:
             raise ValueError(f"{ws.path}: no feeds built yet (run 'trustecon feed WORKSPACE --all')")
         fc = ws.read_table("feed_creators")
         as_of = datetime.fromisoformat(ws.config.get("feeds", {}).get("as_of")) if "feeds" in ws.config else None
-        self.world, _ = _load_world(ws, con, self.config, as_of)
+        self.world, e = _load_world(ws, con, self.config, as_of)
+        # Notices posted since the build are due in the next feed too: read them up to the last event.
+        self.world.notices = P.pending_notices(e, P.follow_state(e), None).to_pyarrow()
         dim = self.config.als_factors
         als = CreatorALS(factors=dim)
         als.user_ids_, als.user_factors_ = _factors_from_table(ws.read_table("feed_user_factors"), dim)
@@ -358,9 +365,20 @@ class FeedServer:
                 continue
             self.delivered.add((user_id, i))
             self._new_deliveries.append((user_id, i))
-            out.append({"rank": len(out), "creator_id": c, "content_id": None, "source": "notice", "score": 0.0, "notice_id": i})
+            out.append(
+                {
+                    "rank": len(out),
+                    "creator_id": c,
+                    "content_id": None,
+                    "source": "notice",
+                    "score": 0.0,
+                    "notice_id": i,
+                }
+            )
         base = len(out)
-        for r, c, s, sc in zip(b.rank.tolist(), b.creator_index.tolist(), b.source.tolist(), b.score.tolist(), strict=True):
+        for r, c, s, sc in zip(
+            b.rank.tolist(), b.creator_index.tolist(), b.source.tolist(), b.score.tolist(), strict=True
+        ):
             out.append(
                 {
                     "rank": base + r,
@@ -377,7 +395,11 @@ class FeedServer:
         """Persist notices delivered by this server into ``tables/notice_deliveries``; returns how many."""
         if not self._new_deliveries:
             return 0
-        d = self.ws.read_table("notice_deliveries") if self.ws.has_table("notice_deliveries") else _DELIVERIES.empty_table()
+        d = (
+            self.ws.read_table("notice_deliveries")
+            if self.ws.has_table("notice_deliveries")
+            else _DELIVERIES.empty_table()
+        )
         u, i = zip(*self._new_deliveries, strict=True)
         new = pa.table({"user_id": pa.array(u, pa.int64()), "notice_id": pa.array(i, pa.string())})
         self.ws.write_table("notice_deliveries", pa.concat_tables([d.cast(_DELIVERIES), new]))

@@ -116,9 +116,7 @@ class CreatorALS:
 
     def fit_table(self, table: pa.Table) -> CreatorALS:
         """Fit on an Arrow table (user_id, creator_id, weight), e.g. :func:`interaction_weights` output."""
-        return self.fit(
-            table["user_id"].to_numpy(), table["creator_id"].to_numpy(), table["weight"].to_numpy()
-        )
+        return self.fit(table["user_id"].to_numpy(), table["creator_id"].to_numpy(), table["weight"].to_numpy())
 
     def user_index(self, user_ids: np.ndarray) -> np.ndarray:
         """Row of each user id in the factors, -1 if unseen."""

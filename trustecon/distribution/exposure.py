@@ -157,7 +157,8 @@ def cap_exposure(
     repeats), ``scores`` their relevance (higher is better, non-negative for the relevance cost).
     The Gini runs over ``n_creators`` creators (default ``creators.max() + 1``), zero exposure
     included; ``base_exposure`` (per creator) is exposure already given elsewhere in the period
-    (e.g. exploration slots): it counts in the Gini but not against the quota. When no quota reaches the cap (e.g. most creators have no candidates at all), the
+    (e.g. exploration slots): it counts in the Gini but not against the quota. When no quota
+    reaches the cap (e.g. most creators have no candidates at all), the
     most even selection found is returned with ``feasible=False``.
     """
     users = np.asarray(users, dtype=np.int64)
@@ -202,10 +203,21 @@ def cap_exposure(
             a = q + 1
         else:
             b = q - 1
+    if best_sel is None:
+        # Gini is not strictly monotone in the quota, so bisection can step over a quota that meets
+        # the cap: scan the quotas downward (all of them on small periods, a geometric grid on large).
+        qs = range(hi - 1, 0, -1) if hi <= 257 else sorted({int(x) for x in np.geomspace(1, hi - 1, 64)}, reverse=True)
+        for q in qs:
+            sel, g = run(q)
+            if g <= gini_cap:
+                best_sel, best_q, best_g = sel, q, g
+                break
     if best_sel is not None:
         return ExposureResult(best_sel, float(best_q), g0, best_g, cost(best_sel), True, best_g)
     # Infeasible at every quota tried: return the most even selection seen.
-    q_min, (sel_min, g_min) = min(((q, v) for q, v in tried.items()), key=lambda t: t[1][1], default=(lo, run(lo)))
+    if not tried:
+        run(lo)
+    q_min, (sel_min, g_min) = min(tried.items(), key=lambda t: t[1][1])
     if g_min > g0:
         sel_min, q_min, g_min = base, float("inf"), g0
     return ExposureResult(sel_min, float(q_min), g0, g_min, cost(sel_min), g_min <= gini_cap, g_min)

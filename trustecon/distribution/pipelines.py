@@ -66,9 +66,7 @@ def pending_notices(
     the build; ``delivered`` (``user_id, notice_id``) holds what earlier feeds already showed, so
     each follower sees each notice exactly once, in her next follow feed."""
     e = _before(events, as_of)
-    n = e.filter((e.kind == "notice") & e.creator_id.notnull()).select(
-        "creator_id", notice_id=e.event_id, noticed=e.ts
-    )
+    n = e.filter((e.kind == "notice") & e.creator_id.notnull()).select("creator_id", notice_id=e.event_id, noticed=e.ts)
     out = n.join(follows.select("user_id", "creator_id"), "creator_id").select(
         "user_id", "creator_id", "notice_id", "noticed"
     )
@@ -99,6 +97,4 @@ def creator_stats(events: ibis.Table, as_of: datetime | None = None) -> ibis.Tab
     fol = follow_state(events, as_of)
     nf = fol.group_by("creator_id").aggregate(followers=fol.user_id.count())
     j = stats.left_join(nf, "creator_id")
-    return j.select(
-        "creator_id", "first_seen", "impressions", followers=j.followers.fill_null(0).cast("int64")
-    )
+    return j.select("creator_id", "first_seen", "impressions", followers=j.followers.fill_null(0).cast("int64"))

@@ -1,0 +1,365 @@
+"""Distribution: feeds, exposure control, notices, who-to-follow, the engine policy.
+
+Known answers on tiny hand-made logs, hypothesis properties of the exposure cap, DuckDB = Spark for
+the engine pipelines, and PPR against igraph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trustecon.distribution import (
+    FeedConfig,
+    FeedInputs,
+    FeedServer,
+    UnknownCreatorError,
+    build_feeds,
+    cap_exposure,
+    gini,
+    interaction_weights,
+    rank_feeds,
+)
+from trustecon.distribution import pipelines as P
+from trustecon.distribution.exposure import _assign_with_quota, _Segments
+from trustecon.distribution.suggest import WhoToFollow, average_precision, roc_auc, suggest_creators
+from trustecon.events import SCHEMA
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def events_table(rows: list[dict]) -> pa.Table:
+    return pa.table({f.name: [r.get(f.name) for r in rows] for f in SCHEMA}, schema=SCHEMA)
+
+
+class Log:
+    """A tiny event log written by hand: ``log.add(hours, kind, **fields)``."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, hours: float, kind: str, **kw) -> None:
+        self.rows.append(dict(event_id=f"t{len(self.rows)}", ts=T0 + dt.timedelta(hours=hours), kind=kind, **kw))
+
+    def table(self) -> pa.Table:
+        return events_table(self.rows)
+
+
+# ----------------------------------------------------------------------------- Gini and the cap
+def test_gini_known_answers():
+    assert gini(np.array([1, 1, 1, 1])) == 0.0
+    assert gini(np.array([0, 0, 0, 4])) == pytest.approx(0.75)  # (n-1)/n
+    # x = 1,2,3: Σ(2i-n-1)x = -2+0+6 = 4; 4 / (3·6) = 2/9
+    assert gini(np.array([3, 1, 2])) == pytest.approx(2 / 9)
+    assert gini(np.zeros(5)) == 0.0
+
+
+def test_cap_exposure_hand_example():
+    # Three users, three creators A,B,C, one slot each. Unconstrained everyone takes A: Gini 2/3.
+    users = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    creators = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    scores = np.array([0.9, 0.5, 0.1, 0.8, 0.7, 0.2, 0.7, 0.3, 0.6])
+    res = cap_exposure(users, creators, scores, k=1, gini_cap=0.1, n_creators=3)
+    assert res.gini_before == pytest.approx(2 / 3)
+    # Quota 1: A keeps its best fan (u0, 0.9); u1 falls to B (0.7), u2 to C (0.6). Gini 0.
+    assert res.quota == 1 and res.feasible and res.gini_after == 0.0
+    assert set(zip(users[res.selected], creators[res.selected], strict=True)) == {(0, 0), (1, 1), (2, 2)}
+    assert res.relevance_cost == pytest.approx(1 - 2.2 / 2.4)
+
+
+def test_cap_not_binding_changes_nothing():
+    users = np.array([0, 0, 1, 1])
+    creators = np.array([0, 1, 0, 1])
+    scores = np.array([0.9, 0.1, 0.1, 0.9])
+    res = cap_exposure(users, creators, scores, k=1, gini_cap=0.5)
+    assert res.relevance_cost == 0.0 and res.quota == float("inf")
+    assert list(creators[res.selected]) == [0, 1]
+
+
+@st.composite
+def worlds(draw):
+    n = draw(st.integers(1, 12))
+    m = draw(st.integers(2, 10))
+    density = draw(st.floats(0.2, 1.0))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    cand = rng.random((n, m)) < density
+    cand[np.arange(n), rng.integers(0, m, n)] = True
+    u, c = np.nonzero(cand)
+    # Skewed scores: a few creators are everybody's favourites.
+    s = rng.random(u.size) + 2.0 * (c < max(1, m // 4))
+    k = draw(st.integers(1, 4))
+    cap = draw(st.floats(0.0, 0.9))
+    return u, c, s, k, cap, m
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_property_gini_under_cap_whenever_feasible(world):
+    """Tolerance: none beyond float rounding (1e-9). Feasible = some quota q meets the cap."""
+    u, c, s, k, cap, m = world
+    res = cap_exposure(u, c, s, k, cap, n_creators=m)
+    bu, bc = _Segments(u, s), _Segments(c, s)
+    feasible = (
+        any(
+            gini(np.bincount(c[_assign_with_quota(bu, bc, c, s, k, q)], minlength=m)) <= cap
+            for q in range(1, len(u) + 2)
+        )
+        or res.gini_before <= cap
+    )
+    assert res.feasible == feasible
+    if feasible:
+        assert res.gini_after <= cap + 1e-9
+    # Never more than k per user, never a candidate that was not offered, never a creator twice per user.
+    per_user = np.bincount(u[res.selected], minlength=u.max() + 1)
+    assert per_user.max() <= k
+    assert 0.0 <= res.relevance_cost <= 1.0 + 1e-12
+
+
+# ----------------------------------------------------------------------------- the ranker
+def _inputs(n=3, m=6, follows=(), trust=(), novel=None) -> FeedInputs:
+    f = sp.csr_matrix((np.ones(len(follows)), tuple(np.array(follows).T)) if follows else (n, m), shape=(n, m))
+    t = (
+        sp.csr_matrix(([x[2] for x in trust], ([x[0] for x in trust], [x[1] for x in trust])), shape=(n, m))
+        if trust
+        else sp.csr_matrix((n, m))
+    )
+    return FeedInputs(
+        user_ids=np.arange(1, n + 1),
+        creator_ids=np.arange(101, 101 + m),
+        follows=f,
+        trust=t,
+        credibility=np.linspace(0.2, 0.7, m),
+        popularity=np.zeros(m),
+        novel=np.ones(m, dtype=bool) if novel is None else novel,
+    )
+
+
+def test_private_domain_ranked_by_trust_first():
+    # User 0 follows creators 0 (T .9) and 1 (T .7, ...) and trusts 2 at .8 without following it.
+    inp = _inputs(follows=[(0, 0), (0, 1), (0, 3)], trust=[(0, 0, 0.9), (0, 1, 0.7), (0, 2, 0.8)])
+    cfg = FeedConfig(k=4, private_share=0.75, exploration_rate=0.0, gini_cap=1.0)
+    b = rank_feeds(inp, cfg, np.random.default_rng(0))
+    mine = b.creator_index[b.user_index == 0]
+    src = b.source[b.user_index == 0]
+    # 3 private slots: T .9, .8 (trusted ≥ .6), .7; creator 3 is followed with no trust row → prior .5, left out.
+    assert list(mine[:3]) == [0, 2, 1] and list(src[:3]) == [0, 0, 0]
+    assert b.score[b.user_index == 0][:3] == pytest.approx([1.9, 1.8, 1.7])
+    # The 4th slot is discovery: the most credible of the rest (creator 5, credibility .7).
+    assert mine[3] == 5 and src[3] == 1
+    # Users without private domain get pure discovery; no creator twice in one feed.
+    for u in range(3):
+        got = b.creator_index[b.user_index == u]
+        assert len(set(got.tolist())) == len(got) == 4
+
+
+def test_exploration_slots_go_to_novel_creators_only():
+    novel = np.array([False, False, False, False, True, True])
+    inp = _inputs(n=50, novel=novel)
+    cfg = FeedConfig(k=3, exploration_rate=1 / 3, gini_cap=1.0)
+    b = rank_feeds(inp, cfg, np.random.default_rng(1))
+    explore = b.creator_index[b.source == 2]
+    assert explore.size == 50 and set(explore.tolist()) <= {4, 5}
+
+
+def test_rank_feeds_respects_gini_cap():
+    # Six creators fit in each user's discovery pool (3·k = 6), so every creator is a candidate.
+    inp = _inputs(n=40, m=6)
+    inp.credibility = np.array([1.0, 0.9, 0.1, 0.1, 0.1, 0.1])
+    loose = rank_feeds(inp, FeedConfig(k=2, exploration_rate=0.0, gini_cap=1.0), np.random.default_rng(0))
+    capped = rank_feeds(inp, FeedConfig(k=2, exploration_rate=0.0, gini_cap=0.2), np.random.default_rng(0))
+    assert loose.stats["gini_after"] == pytest.approx(2 / 3)  # everyone sees creators 0 and 1
+    assert capped.stats["gini_after"] <= 0.2 and capped.stats["relevance_cost"] > 0
+
+
+# ----------------------------------------------------------------------------- workspace feeds
+def small_log() -> Log:
+    log = Log()
+    for c in range(100, 106):
+        log.add(1, "publish", creator_id=c, content_id=c * 10)
+    rng = np.random.default_rng(3)
+    for u in range(1, 21):
+        for c in rng.choice(np.arange(100, 106), 3, replace=False):
+            log.add(2, "view", user_id=u, creator_id=int(c), content_id=int(c) * 10, watch_ms=900, duration_ms=1000)
+        log.add(3, "follow", user_id=u, creator_id=100 + u % 2)
+    log.add(4, "follow", user_id=5, creator_id=102)
+    log.add(4.5, "unfollow", user_id=5, creator_id=102)
+    log.add(5, "notice", creator_id=101)  # a leave notice to creator 101's followers (odd users)
+    return log
+
+
+def test_leave_notice_reaches_each_follower_next_follow_feed_exactly_once(ws, duck_con):
+    ws.append(small_log().table())
+    cfg = FeedConfig(k=4, als_factors=4, als_iterations=3)
+    r1 = build_feeds(ws, duck_con, cfg)
+    f1 = ws.read_table("feeds").to_pandas()
+    notes = f1[f1.source == "notice"]
+    followers = set(range(1, 21, 2))
+    assert r1["notices_delivered"] == 10
+    assert sorted(notes.user_id) == sorted(followers)  # each follower once, nobody else
+    assert (notes["rank"] == 0).all() and (notes.creator_id == 101).all()
+    # The next build (a later feed) does not show it again.
+    r2 = build_feeds(ws, duck_con, cfg)
+    assert r2["notices_delivered"] == 0
+    assert (ws.read_table("feeds").to_pandas().source != "notice").all()
+
+
+def test_notice_once_per_user_in_process(ws, duck_con):
+    log = small_log()
+    ws.append(log.table())
+    cfg = FeedConfig(k=4, als_factors=4, als_iterations=3)
+    build_feeds(ws, duck_con, cfg)
+    log.add(6, "notice", creator_id=100)  # posted after the build: even users follow 100
+    ws.append(log.table())
+    server = FeedServer(ws, duck_con, cfg)
+    first = server.feed(2)
+    assert [x["source"] for x in first].count("notice") == 1 and first[0]["creator_id"] == 100
+    assert all(x["source"] != "notice" for x in server.feed(2))
+    assert server.save_deliveries() == 1
+    assert all(x["source"] != "notice" for x in FeedServer(ws, duck_con, cfg).feed(2))
+
+
+def test_workspace_feed_private_first_cold_start_and_unknown_creator(ws, duck_con):
+    ws.append(small_log().table())
+    cfg = FeedConfig(k=4, als_factors=4, als_iterations=3, private_share=0.25)
+    rep = build_feeds(ws, duck_con, cfg)
+    assert rep["users"] == 20 and rep["creators"] == 6
+    feeds = ws.read_table("feeds").to_pandas()
+    content = feeds[feeds.source != "notice"]
+    assert content.groupby("user_id").creator_id.apply(lambda s: s.is_unique).all()
+    assert (content.groupby("user_id").size() == 4).all()
+    # Followed creator first (even users follow 100, odd follow 101); user 5's unfollow holds.
+    first = feeds[(feeds.source != "notice")].sort_values("rank").groupby("user_id").first()
+    assert (first.source == "follow").all()
+    assert (first.creator_id == 100 + first.index % 2).all()
+    server = FeedServer(ws, duck_con, cfg)
+    assert not server.is_known_user(999)
+    cold = server.feed(999)
+    assert len(cold) == 4 and all(x["source"] in ("discover", "explore") for x in cold)
+    with pytest.raises(UnknownCreatorError, match="unknown creator 555"):
+        server.check_creator(555)
+    server.check_creator(103)
+
+
+def _pipeline_outputs(ws, con):
+    e = ws.events(con)
+    as_of = T0 + dt.timedelta(hours=6)
+    f = P.follow_state(e)
+    return {
+        "follows": f.order_by(["user_id", "creator_id"]).to_pyarrow(),
+        "fresh": P.fresh_content(e, as_of, 1).order_by("creator_id").to_pyarrow(),
+        "notices": P.pending_notices(e, f, None).order_by(["user_id"]).to_pyarrow(),
+        "stats": P.creator_stats(e).order_by("creator_id").to_pyarrow(),
+        "weights": interaction_weights(e).to_pyarrow(),
+    }
+
+
+def test_pipelines_known_answers(ws, duck_con):
+    ws.append(small_log().table())
+    out = _pipeline_outputs(ws, duck_con)
+    assert out["follows"].num_rows == 20  # user 5 unfollowed 102 again
+    assert out["fresh"]["content_id"].to_pylist() == [c * 10 for c in range(100, 106)]
+    assert out["notices"]["user_id"].to_pylist() == list(range(1, 21, 2))
+    w = out["weights"].to_pandas().set_index(["user_id", "creator_id"]).weight
+    # user 5 → 102: follow (5) only if 102 not also viewed; every view weighs 1.
+    assert w.sum() == pytest.approx(60 * 1.0 + 21 * 5.0)
+
+
+@pytest.mark.spark
+def test_pipelines_duckdb_equals_spark(ws, duck_con, spark_con):
+    ws.append(small_log().table())
+    a, b = _pipeline_outputs(ws, duck_con), _pipeline_outputs(ws, spark_con)
+    for k in a:
+        assert (
+            a[k]
+            .to_pandas()
+            .sort_values(list(a[k].column_names[:2]))
+            .reset_index(drop=True)
+            .astype(str)
+            .equals(b[k].to_pandas().sort_values(list(b[k].column_names[:2])).reset_index(drop=True).astype(str))
+        ), k
+
+
+# ----------------------------------------------------------------------------- who to follow
+def test_auc_and_ap_known_answers():
+    y = np.array([1, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.3, 0.1])
+    assert roc_auc(y, s) == pytest.approx(3 / 4)
+    assert average_precision(y, s) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_ppr_equals_igraph():
+    ig = pytest.importorskip("igraph")
+    rng = np.random.default_rng(0)
+    n = 12
+    edges = {(i, (i + 1) % n) for i in range(n)} | {tuple(rng.choice(n, 2, replace=False)) for _ in range(20)}
+    src, dst = np.array([e[0] for e in edges]), np.array([e[1] for e in edges])
+    model = WhoToFollow(alpha=0.15, n_iter=300).fit(src, dst)
+    g = ig.Graph(n=n, edges=list(edges), directed=True)
+    for u in (0, 5):
+        ref = g.personalized_pagerank(reset_vertices=[u], damping=0.85, directed=True)
+        assert model.ppr(np.array([u]))[0] == pytest.approx(ref, abs=1e-9)
+
+
+def test_who_to_follow_features_and_exclusions():
+    # 1→2, 2→1 (reciprocal), 1→3, 4→1: user 1 follows 2 and 3; 4 trusts 1, so 4 is reciprocity for 1.
+    src, dst = np.array([1, 2, 1, 4, 2]), np.array([2, 1, 3, 1, 5])
+    m = WhoToFollow(weights={"ppr": 1.0, "reciprocity": 1.0}).fit(src, dst)
+    f = m.feature_matrices(np.array([1]))
+    idx = {int(x): i for i, x in enumerate(m.nodes_)}
+    assert f["reciprocity"][0, idx[4]] == 1 and f["reciprocity"][0, idx[5]] == 0
+    assert f["popularity"][0, idx[1]] == pytest.approx(np.log1p(2))
+    got = [c for c, _ in m.suggest(1, k=10)]
+    assert 1 not in got and 2 not in got and 3 not in got  # self and already followed
+    assert set(got) == {4, 5}
+    assert m.suggest(77, k=2)  # an unseen user still gets suggestions (popularity)
+
+
+def test_tune_uses_validation_pairs_only_and_finds_the_signal():
+    # Validation labels are exactly "v trusts u back": tuning must reach (AUC+AP)/2 = 1.
+    src = np.array([1, 2, 3, 1, 4, 5, 6, 6])
+    dst = np.array([2, 3, 1, 6, 1, 1, 1, 2])
+    m = WhoToFollow().fit(src, dst)
+    users = np.array([1, 1, 1, 1])
+    cands = np.array([3, 4, 5, 2])
+    labels = np.array([1, 1, 1, 0])
+    m.tune(users, cands, labels)
+    assert m.tuning_ == pytest.approx(1.0)
+    assert m.weights_["reciprocity"] > 0
+
+
+def test_suggest_creators_on_workspace(ws, duck_con):
+    ws.append(small_log().table())
+    got = suggest_creators(ws, duck_con, user=2, k=3)
+    ids = [g["creator_id"] for g in got]
+    assert 100 not in ids and len(ids) == 3  # user 2 already follows 100
+    # Co-follow: followers of 100 follow nothing else, so 101 (the other big creator) leads on popularity.
+    assert ids[0] == 101
+
+
+# ----------------------------------------------------------------------------- the engine policy
+def test_engine_policy_implements_protocol_and_ranks_follows_first():
+    pytest.importorskip("trustecon.trust.online")
+    from trustecon.distribution.policy import EnginePolicy
+    from trustecon.simulate.policy import DayContext, Policy
+
+    pol = EnginePolicy(FeedConfig(private_share=0.5, exploration_rate=0.0, als_factors=4, als_iterations=3))
+    assert isinstance(pol, Policy)
+    log = small_log()
+    pol.observe(log.table())
+    users = np.arange(1, 21)
+    creators = np.arange(100, 106)
+    fol = sp.csr_matrix((np.ones(20), (np.arange(20), (users % 2))), shape=(20, 6))
+    ctx = DayContext(day=1, date="2026-01-02", user_ids=users, creator_ids=creators, follows=fol, slots=3)
+    out = pol.exposures(ctx, np.random.default_rng(0))
+    assert out.shape == (20, 3)
+    assert (out[:, 0] == users % 2).all()  # the followed creator leads every feed
+    for row in out:
+        shown = row[row >= 0]
+        assert len(set(shown.tolist())) == len(shown)
