@@ -130,7 +130,8 @@ def _sql_cast(name: str, typ: pa.DataType, given: pa.DataType | None) -> tuple[s
     col = f'"{name}"'
     if given.equals(typ) or (pa.types.is_integer(given) and pa.types.is_int64(typ)):
         if pa.types.is_floating(typ):
-            return col, f"(isnan({col}) OR isinf({col}))"
+            # Checked in the second pass, which sees only the t_/g_ columns.
+            return col, f"(isnan(t_{name}) OR isinf(t_{name}))"
         return (f"NULLIF({col}, '')" if pa.types.is_string(typ) else col), "FALSE"
     raw = f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
     if pa.types.is_string(typ):
