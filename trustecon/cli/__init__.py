@@ -4,6 +4,10 @@ from trustecon.cli._app import app
 
 # Each module registers its commands on ``app`` when imported.
 from trustecon.cli import data  # noqa: E402,F401
+from trustecon.cli import kpis  # noqa: E402,F401
+from trustecon.cli import datasets  # noqa: E402,F401
 from trustecon.cli import trust  # noqa: E402,F401
+from trustecon.cli import report  # noqa: E402,F401
+from trustecon.cli import distribution  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -1,0 +1,36 @@
+"""``trustecon report WORKSPACE``: the self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+
+__all__: list[str] = []
+
+
+@app.command()
+def report(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    output: Path = typer.Option(None, "-o", "--output", help="HTML file (default WORKSPACE/reports/report.html)."),
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write one self-contained HTML report (KPIs beside the article, trust, creators, exposure, live)."""
+    from trustecon.engine import connect
+    from trustecon.report import build_report
+    from trustecon.store import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.open(workspace)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    result = build_report(ws, connect(engine), output)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(f"report written to [bold]{result.path}[/] ({len(result.charts)} charts)")
+    for key, why in result.left_out.items():
+        console.print(f"  left out {key}: {why}", highlight=False)
