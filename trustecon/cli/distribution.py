@@ -1,0 +1,135 @@
+"""Distribution commands: ``feed``, ``suggest``, ``experiment policies``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+
+__all__: list[str] = []
+
+
+def _open(workspace: Path, engine: str) -> tuple[Any, Any]:
+    from trustecon.engine import ENGINES, connect
+    from trustecon.store import Workspace, WorkspaceError
+
+    if engine not in ENGINES:
+        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+    try:
+        ws = Workspace.open(workspace)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    return ws, connect(engine)
+
+
+def _config(k: int, private_share: float, gini_cap: float, exploration: float) -> Any:
+    from trustecon.distribution import FeedConfig
+
+    for name, v in (("--private-share", private_share), ("--gini-cap", gini_cap), ("--exploration", exploration)):
+        if not 0.0 <= v <= 1.0:
+            fail(f"{name}: must be between 0 and 1, got {v}")
+    if k < 1:
+        fail(f"--k: must be >= 1, got {k}")
+    return FeedConfig(k=k, private_share=private_share, gini_cap=gini_cap, exploration_rate=exploration)
+
+
+KOpt = typer.Option(20, "--k", help="Feed slots (notices come on top).")
+PrivOpt = typer.Option(0.5, "--private-share", help="Max share of slots for followed/trusted creators.")
+CapOpt = typer.Option(0.6, "--gini-cap", help="Cap on the period's creator-exposure Gini.")
+ExpOpt = typer.Option(0.1, "--exploration", help="Share of slots for new and long-tail creators.")
+
+
+@app.command()
+def feed(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    user: int | None = typer.Option(None, "--user", help="Show this user's feed (from the built tables)."),
+    all_users: bool = typer.Option(False, "--all", help="Build every active user's feed into tables/feeds."),
+    creator: int | None = typer.Option(None, "--creator", help="Also say where this creator stands in the feed."),
+    k: int = KOpt,
+    private_share: float = PrivOpt,
+    gini_cap: float = CapOpt,
+    exploration: float = ExpOpt,
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build feeds (``--all``) or show one user's feed (``--user U``; builds first if none is built)."""
+    from trustecon.distribution import FeedServer, UnknownCreatorError, build_feeds
+
+    if user is None and not all_users:
+        fail("give --user U (one feed) or --all (build every active user's feed)")
+    ws, con = _open(workspace, engine)
+    cfg = _config(k, private_share, gini_cap, exploration)
+    report = None
+    if all_users or not ws.has_table("feed_creators"):
+        try:
+            report = build_feeds(ws, con, cfg)
+        except ValueError as exc:
+            fail(str(exc))
+    if user is None:
+        if as_json:
+            print_json({"workspace": str(workspace), "build": report})
+        else:
+            console.print(
+                f"built feeds for {report['users']:,} users over {report['creators']:,} creators "
+                f"({report['items']:,} items, {report['notices_delivered']:,} notices): exposure Gini "
+                f"{report['gini_before']:.3f} → {report['gini_after']:.3f} (cap {cfg.gini_cap}), relevance cost "
+                f"{report['relevance_cost']:.2%}; wrote tables/feeds"
+            )
+        return
+    server = FeedServer(ws, con, cfg)
+    if creator is not None:
+        try:
+            server.check_creator(creator)
+        except UnknownCreatorError as exc:
+            fail(str(exc))
+    items = server.feed(user)
+    server.save_deliveries()
+    known = server.is_known_user(user)
+    where = next((i["rank"] for i in items if i["creator_id"] == creator and i["source"] != "notice"), None)
+    if as_json:
+        out: dict[str, Any] = {"user_id": user, "cold_start": not known, "items": items}
+        if creator is not None:
+            out["creator"] = {"creator_id": creator, "rank": where}
+        print_json(out)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"feed of user {user}" + ("" if known else " (cold start: never seen)"))
+    for col in ("rank", "creator", "content", "source", "score"):
+        t.add_column(col, justify="right" if col != "source" else "left")
+    for i in items:
+        t.add_row(str(i["rank"]), str(i["creator_id"]), str(i["content_id"] or "—"), i["source"], f"{i['score']:.3f}")
+    console.print(t)
+    if creator is not None:
+        console.print(f"creator {creator}: " + (f"rank {where}" if where is not None else f"not in the top {cfg.k}"))
+
+
+@app.command()
+def suggest(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    user: int = typer.Option(..., "--user", help="Whom to suggest creators to."),
+    k: int = typer.Option(10, "--k", help="How many suggestions."),
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Creators to follow next ("who to trust next"): trust propagation blended with co-behaviour."""
+    from trustecon.distribution.suggest import suggest_creators
+
+    ws, con = _open(workspace, engine)
+    if k < 1:
+        fail(f"--k: must be >= 1, got {k}")
+    got = suggest_creators(ws, con, user, k)
+    if as_json:
+        print_json({"user_id": user, "suggestions": got})
+        return
+    from rich.table import Table
+
+    t = Table(title=f"creators for user {user} to follow")
+    t.add_column("creator", justify="right")
+    t.add_column("score", justify="right")
+    for g in got:
+        t.add_row(str(g["creator_id"]), f"{g['score']:.3f}")
+    console.print(t)
