@@ -334,7 +334,8 @@ def _read(con: ibis.BaseBackend, files: list[str], schema: pa.Schema) -> ibis.Ta
         t = con.table(name)
     else:
         t = con.read_parquet(files)
-    return t.select(*[t[f.name].cast(ibis.dtype(f.type)) for f in schema])
+    # ``.name``: on Spark the cast is real (its timestamps carry no zone) and would rename the column.
+    return t.select(*[t[f.name].cast(ibis.dtype(f.type)).name(f.name) for f in schema])
 
 
 def _toml_clean(obj: Any) -> Any:
