@@ -137,7 +137,7 @@ EXPECTED["kuairand"]["duplicates"] = _c(
         for kind, c in EXPECTED["kuairand"].items()
         if kind != "quarantined" and any(n < 0 for _, n in c.terms)
     ],
-    ("view repeats that are conflicts (quarantined, not duplicates)", -4),
+    ("view repeats that are conflicts, quarantined instead (measured)", -4),
 )
 
 #: Keys of :data:`EXPECTED` that are not event kinds.
