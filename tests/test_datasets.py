@@ -262,3 +262,38 @@ def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.delenv("TRUSTECON_DATA")
     monkeypatch.chdir(tmp_path)
     assert default_data_dir() == tmp_path.parent / "shared" / "data"
+
+
+def test_online_retail_rules_on_a_hand_made_file(tmp_path: Path) -> None:
+    """Refund matching, quarantine rules and BST on six lines worked out by hand (no shared data needed)."""
+    import gzip
+
+    from trustecon.datasets.online_retail import load_online_retail
+
+    lines = [
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+        "500001,A1,x,2.0,2011-01-10 10:00:00,1.5,100.0,UK",  # row 1: sale, customer 100
+        "500002,A1,x,1.0,2011-06-10 10:00:00,1.5,100.0,UK",  # row 2: later sale (BST: 09:00 UTC)
+        "C500003,A1,x,-1.0,2011-06-11 10:00:00,1.5,100.0,UK",  # row 3: refund → latest earlier sale 500002
+        "C500004,B2,y,-3.0,2011-06-11 10:00:00,2.0,100.0,UK",  # row 4: no sale of B2 → own id
+        "500005,A1,x,1.0,2011-06-12 10:00:00,1.5,,UK",  # row 5: no customer → quarantined
+        "500001,A1,x,2.0,2011-01-10 10:00:00,1.5,100.0,UK",  # row 6: exact duplicate of row 1
+    ]
+    data = tmp_path / "data" / "uci-online-retail"
+    data.mkdir(parents=True)
+    with gzip.open(data / "online_retail.csv.gz", "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    ws = Workspace.init(tmp_path / "ws", timezone="Europe/London", currency="GBP")
+    res = load_online_retail(ws, tmp_path / "data")
+    assert (dict(res.by_kind), res.duplicates, res.quarantined) == ({"order": 2, "refund": 2}, 1, 1)
+    ev = {r["event_id"]: r for r in ws.events_arrow().to_pylist()}
+    r3 = ev["online_retail:refund:C500003:A1:-1:1.5:2011-06-11T10:00:00"]
+    assert (r3["order_id"], r3["amount"], r3["quantity"]) == (500002, 1.5, 1)
+    assert r3["ts"] == datetime(2011, 6, 11, 9, tzinfo=UTC)
+    r4 = ev["online_retail:refund:C500004:B2:-3:2.0:2011-06-11T10:00:00"]
+    assert (r4["order_id"], r4["amount"], r4["quantity"]) == (1_000_500_004, 6.0, 3)
+    assert ev["online_retail:order:500001:A1:2:1.5:2011-01-10T10:00:00"]["ts"] == datetime(2011, 1, 10, 10, tzinfo=UTC)
+    q = ws.quarantine_arrow().to_pylist()
+    assert [(x["row"], x["field"]) for x in q] == [(5, "CustomerID")]
+    products = {r["source_id"]: r["id"] for r in ws.read_table("id_map").to_pylist() if r["entity"] == "product"}
+    assert products == {"A1": 1, "B2": 2}
