@@ -256,7 +256,7 @@ def evaluate_wtf(name: str, seed: int = 0, n_boot: int = 1000) -> dict:
 
 
 # ----------------------------------------------------------------------------- KuaiRand
-def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float = 1.0) -> dict:
+def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float = 0.8) -> dict:
     """Rank each user's 05-01..05-08 impressions with models built on 04-25..04-30."""
     from trustecon.distribution.feed import FeedConfig
 

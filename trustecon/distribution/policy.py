@@ -8,7 +8,10 @@ returns the creators in feed order.
 
 Signals, all from logged events:
 
-- pair trust ``T(u,c)``: :class:`trustecon.trust.online.OnlineTrust`, updated event by event;
+- pair trust ``T(u,c)``: :class:`trustecon.trust.pair.PairTrust` (the batch beta evidence model)
+  over every event logged so far, on an in-memory DuckDB table the policy appends to each day
+  (per-event Python updates are too slow at the default preset's millions of events), rebuilt
+  with ALS every ``refit_every`` days;
 - co-behaviour: :class:`~trustecon.distribution.discovery.CreatorALS` on the accumulated
   :data:`~trustecon.distribution.discovery.EVENT_WEIGHTS` affinity, refitted every ``refit_every``
   days;
@@ -29,6 +32,7 @@ import scipy.sparse as sp
 
 from trustecon.distribution.discovery import EVENT_WEIGHTS, CreatorALS
 from trustecon.distribution.feed import FeedConfig, FeedInputs, rank_feeds
+from trustecon.events import SCHEMA
 from trustecon.simulate.policy import DayContext
 
 __all__ = ["EnginePolicy"]
@@ -39,7 +43,7 @@ class EnginePolicy:
 
     Parameters: ``config`` (:class:`FeedConfig`; ``k`` is replaced by the day's slots),
     ``refit_every`` (days between ALS refits, 3), ``random_state``. Learned state (updated by
-    :meth:`observe`): ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id),
+    :meth:`observe`): ``trust_`` (PairTrust), ``als_``, ``impressions_`` (per creator id),
     ``as_of_``, ``last_stats_`` (exposure numbers of the last day ranked).
     """
 
@@ -49,9 +53,12 @@ class EnginePolicy:
         self.config = config or FeedConfig()
         self.refit_every = refit_every
         self.random_state = random_state
-        from trustecon.trust.online import OnlineTrust
+        from trustecon.engine import connect
+        from trustecon.trust.pair import PairTrust
 
-        self.trust_ = OnlineTrust()
+        self.trust_ = PairTrust()
+        self._con = connect("duckdb")
+        self._n_logged = 0
         self.als_: CreatorALS | None = None
         self.impressions_: dict[int, int] = {}
         self.as_of_: dt.datetime | None = None
@@ -60,13 +67,21 @@ class EnginePolicy:
         self._w_c: list[np.ndarray] = []
         self._w_v: list[np.ndarray] = []
         self._days_since_fit = 10**9
+        self._trust_table: pa.Table | None = None
 
     # ------------------------------------------------------------------ observing the log
     def observe(self, events: pa.Table) -> None:
         """Fold the day's logged events into trust, co-behaviour and exposure counts."""
         if events.num_rows == 0:
             return
-        self.trust_.update(events)
+        raw = self._con.con  # the DuckDB connection under Ibis: append the day's Arrow batch
+        raw.register("_batch", events.select([f.name for f in SCHEMA]).cast(SCHEMA))
+        if self._n_logged == 0:
+            raw.execute("CREATE TABLE logged AS SELECT * FROM _batch")
+        else:
+            raw.execute("INSERT INTO logged SELECT * FROM _batch")
+        raw.unregister("_batch")
+        self._n_logged += events.num_rows
         ts = pc.max(events["ts"]).as_py()
         self.as_of_ = ts if self.as_of_ is None else max(self.as_of_, ts)
         kind = events["kind"]
@@ -98,9 +113,12 @@ class EnginePolicy:
     def _trust_matrix(self, ctx: DayContext) -> tuple[sp.csr_matrix, np.ndarray]:
         """Pair trust of (active user, fresh creator) pairs with evidence; credibility per creator."""
         n, m = ctx.user_ids.size, ctx.creator_ids.size
-        if self.as_of_ is None or len(self.trust_) == 0:
+        if self.as_of_ is None or self._n_logged == 0:
             return sp.csr_matrix((n, m)), np.full(m, 0.5)
-        t = self.trust_.scores(self.as_of_)
+        if self._trust_table is None:
+            pt = self.trust_.transform(self._con.table("logged"), self.as_of_)
+            self._trust_table = pt.select("user_id", "creator_id", "trust").to_pyarrow()
+        t = self._trust_table
         tu, tc, tv = t["user_id"].to_numpy(), t["creator_id"].to_numpy(), t["trust"].to_numpy()
         ci = _lookup(ctx.creator_ids, tc)
         # Credibility: shrunk mean trust toward each creator over all users (not only today's).
@@ -121,7 +139,9 @@ class EnginePolicy:
             return out
         self._days_since_fit += 1
         if self._days_since_fit >= self.refit_every:
+            # Trust and co-behaviour are rebuilt together every ``refit_every`` days (batch cost).
             self._refit()
+            self._trust_table = None
             self._days_since_fit = 0
         trust, cred = self._trust_matrix(ctx)
         follows = sp.csr_matrix(ctx.follows, dtype=np.float64)
