@@ -297,3 +297,12 @@ def test_online_retail_rules_on_a_hand_made_file(tmp_path: Path) -> None:
     assert [(x["row"], x["field"]) for x in q] == [(5, "CustomerID")]
     products = {r["source_id"]: r["id"] for r in ws.read_table("id_map").to_pylist() if r["entity"] == "product"}
     assert products == {"A1": 1, "B2": 2}
+
+
+def test_missing_files_leave_no_workspace(tmp_path: Path) -> None:
+    (tmp_path / "data" / "filmtrust").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="ratings_0.txt: missing"):
+        load("filmtrust", tmp_path / "ws", tmp_path / "data")
+    assert not (tmp_path / "ws").exists()
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load("movielens", tmp_path / "ws", tmp_path / "data")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trustecon.datasets._common import ID_MAP_SCHEMA, LoadResult, Progress, check_workspace
+from trustecon.datasets._common import ID_MAP_SCHEMA, LoadResult, Progress, check_workspace, require_files
 from trustecon.store import Workspace
 
 __all__ = ["DATASETS", "ID_MAP_SCHEMA", "Dataset", "LoadResult", "Progress", "default_data_dir", "load"]
@@ -27,13 +27,15 @@ class Dataset:
     loader: Callable[..., LoadResult]
     timezone: str
     currency: str
+    #: The dataset's files, relative to the data folder.
+    files: dict[str, str]
 
 
 def _registry() -> dict[str, Dataset]:
     from trustecon.datasets import ciao, filmtrust, kuairand, online_retail
 
     return {
-        m.NAME: Dataset(m.NAME, getattr(m, f"load_{m.NAME}"), m.TIMEZONE, m.CURRENCY)
+        m.NAME: Dataset(m.NAME, getattr(m, f"load_{m.NAME}"), m.TIMEZONE, m.CURRENCY, m.FILES)
         for m in (kuairand, filmtrust, ciao, online_retail)
     }
 
@@ -66,5 +68,6 @@ def load(
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     ds = registry[key]
     data = Path(data_dir) if data_dir is not None else default_data_dir()
+    require_files(data, ds.files)  # before the workspace is created: a missing file leaves nothing behind
     ws: Workspace = check_workspace(Path(ws_path), ds.name, ds.timezone, ds.currency)
     return ds.loader(ws, data, progress=progress)
