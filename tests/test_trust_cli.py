@@ -1,0 +1,131 @@
+"""``trustecon build`` / ``explain``: one commit, empty and commerce-free workspaces, unknown ids,
+and resuming OnlineTrust from what build wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from test_trust_helpers import Log, at, events_table
+from typer.testing import CliRunner
+
+from trustecon.cli import app
+from trustecon.store import Workspace
+from trustecon.trust.build import TABLES
+from trustecon.trust.online import OnlineTrust
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    res = runner.invoke(app, [str(a) for a in args])
+    return res
+
+
+def _shop_log() -> Log:
+    log = Log()
+    for u in range(20, 40):
+        for d in range(0, 10):  # ten active days: long enough history for the seed rule
+            log.add("view", at(d), user_id=u, creator_id=1, content_id=5, watch_ms=900, duration_ms=1000)
+        log.add("order", at(1), user_id=u, creator_id=1, order_id=1000 + u, amount=50.0, brand_id=7)
+        log.add("order", at(2), user_id=u, creator_id=2, order_id=2000 + u, amount=50.0, brand_id=8)
+    log.add("refund", at(5), order_id=1020, amount=50.0)
+    log.add("live_enter", at(9), user_id=20, creator_id=1, session_id=77)
+    return log
+
+
+def test_build_writes_all_tables_in_one_commit(ws) -> None:
+    ws.append(_shop_log().table())
+    version = ws.manifest()["version"]
+    res = _run("build", ws.path, "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["rows"]["pair_trust"] == 40 and out["rows"]["seller_reliability"] == 4
+    assert out["seed_rule"] == "commerce" and out["seeds"] == 19  # user 20's order with creator 1 was refunded
+    assert ws.manifest()["version"] == version + 1  # one transaction for every table
+    assert set(TABLES) <= set(ws.table_names())
+    pt = ws.read_table("pair_trust")
+    assert all(0 <= t <= 1 for t in pt["trust"].to_pylist())
+    # explain each kind of score
+    pair = json.loads(_run("explain", ws.path, "--user", 21, "--creator", 1, "--json").stdout)
+    assert pair["channels"][0]["channel"] in ("order", "view") and pair["trust"] > 0.5
+    assert sum(c["share"] for c in pair["channels"]) == pytest_approx(1.0)
+    cred = json.loads(_run("explain", ws.path, "--creator", 1, "--json").stdout)
+    assert cred["seed_trusters"] == 19 and cred["rank"] in (1, 2)
+    sel = json.loads(_run("explain", ws.path, "--seller", 1, "--json").stdout)
+    assert sel["refunded"] == 1 and sel["orders_that_moved_it"][0]["order_id"] == 1020
+    assert _run("explain", ws.path, "--seller", 8, "--seller-kind", "brand").exit_code == 0
+
+
+def pytest_approx(x: float):
+    import pytest
+
+    return pytest.approx(x, abs=1e-9)
+
+
+def test_empty_workspace(ws) -> None:
+    res = _run("build", ws.path, "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["as_of"] is None and all(n == 0 for n in out["rows"].values())
+    assert "no events" in out["messages"][0]
+    res = _run("explain", ws.path, "--creator", 1)
+    assert res.exit_code == 2 and "no credibility" in res.output
+
+
+def test_no_commerce_still_scores_what_it_can(ws) -> None:
+    log = Log()
+    for u in range(1, 30):
+        for d in range(u % 5 + 1):
+            log.add("like", at(d), user_id=u, creator_id=100)
+    ws.append(log.table())
+    res = _run("build", ws.path, "--json")
+    out = json.loads(res.stdout)
+    assert out["rows"]["pair_trust"] == 29 and out["rows"]["seller_reliability"] == 0
+    assert any("no commerce" in m for m in out["messages"])
+    assert out["seed_rule"] == "activity"
+    cred = ws.read_table("creator_credibility").to_pylist()
+    assert cred[0]["credibility"] > 0 and not math.isnan(cred[0]["credibility"])
+    res = _run("explain", ws.path, "--seller", 100)
+    assert res.exit_code == 2 and "no orders" in res.output
+
+
+def test_unknown_ids_and_bad_arguments(ws) -> None:
+    res = _run("explain", ws.path, "--creator", 1)
+    assert res.exit_code == 2 and "trustecon build" in res.output
+    ws.append(_shop_log().table())
+    _run("build", ws.path)
+    out = json.loads(_run("explain", ws.path, "--user", 999, "--creator", 1, "--json").stdout)
+    assert out["trust"] == 0.5 and out["confidence"] == 0.0 and "no evidence" in out["summary"]
+    assert _run("explain", ws.path, "--user", 5).exit_code == 2
+    assert _run("explain", ws.path).exit_code == 2
+    assert _run("build", ws.path, "--as-of", "yesterday").exit_code == 2
+    assert _run("build", ws.path / "nope").exit_code == 2
+
+
+def test_resume_online_across_build(ws, duck_con, tmp_path) -> None:
+    """Build as of day 9.5 (an open live visit, orders without outcome), then a late refund, the
+    visit's exit and new orders arrive online; equal to a rebuild over everything."""
+    log = _shop_log()
+    ws.append(log.table())
+    _run("build", ws.path, "--as-of", at(9.5).isoformat())
+    online = OnlineTrust.from_table(
+        ws.read_table("pair_trust"), ws.read_table("trust_orders"), ws.read_table("trust_sessions")
+    )
+    later = Log()
+    later.rows = []
+    extra = [
+        {"event_id": "x1", "ts": at(10), "kind": "live_leave", "user_id": 20, "creator_id": 1, "session_id": 77},
+        {"event_id": "x2", "ts": at(11), "kind": "refund", "order_id": 1025, "amount": 50.0},
+        {"event_id": "x3", "ts": at(11), "kind": "complaint", "order_id": 2030},
+        {"event_id": "x4", "ts": at(12), "kind": "order", "user_id": 21, "creator_id": 1, "order_id": 9, "amount": 5.0},
+    ]
+    online.update(extra)
+    full = Workspace.init(tmp_path / "full")
+    full.append(events_table(log.rows + extra))
+    _run("build", full.path)
+    batch = {(r["user_id"], r["creator_id"]): r for r in full.read_table("pair_trust").to_pylist()}
+    for r in online.scores(at(12)).to_pylist():
+        b = batch[(r["user_id"], r["creator_id"])]
+        assert abs(r["trust"] - b["trust"]) < 1e-9 and abs(r["alpha"] - b["alpha"]) < 1e-9
+    assert batch[(20, 1)]["e_live_minutes"] > 0

@@ -1,0 +1,117 @@
+"""CreatorCredibility: personalized PageRank against networkx and igraph, fast == engine, sybils."""
+
+from __future__ import annotations
+
+import ibis
+import networkx as nx
+import numpy as np
+import pyarrow as pa
+import pytest
+from test_trust_helpers import Log, at
+
+from trustecon.trust.credibility import (
+    CreatorCredibility,
+    personalized_pagerank,
+    personalized_pagerank_engine,
+    seed_users,
+)
+
+
+def _random_graph(seed: int, n: int = 40, m: int = 160):
+    rng = np.random.default_rng(seed)
+    src, dst, w = rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m)
+    keep = src != dst
+    return src[keep], dst[keep], w[keep]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_networkx_personalized_pagerank(seed) -> None:
+    src, dst, w = _random_graph(seed)
+    pers = {0: 1.0, 3: 1.0, 5: 2.0}
+    nodes, r, _ = personalized_pagerank(src, dst, w, pers)
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes.tolist())
+    for a, b, c in zip(src.tolist(), dst.tolist(), w.tolist(), strict=True):
+        g.add_edge(a, b, weight=g[a][b]["weight"] + c if g.has_edge(a, b) else c)
+    p = {v: pers.get(v, 0.0) for v in g}
+    ref = nx.pagerank(g, alpha=0.85, personalization=p, dangling=p, tol=1e-15, max_iter=10_000)
+    assert max(abs(ref[v] - x) for v, x in zip(nodes.tolist(), r, strict=True)) < 1e-10
+    assert r.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_matches_igraph_prpack_without_dangling_nodes() -> None:
+    igraph = pytest.importorskip("igraph")
+    # A ring plus chords: every node has an out-edge, so dangling handling cannot differ.
+    n = 12
+    edges = [(i, (i + 1) % n) for i in range(n)] + [(i, (i * 5 + 2) % n) for i in range(n) if (i * 5 + 2) % n != i]
+    w = [1.0 + (i % 3) for i in range(len(edges))]
+    g = igraph.Graph(n=n, edges=edges, directed=True)
+    ref = g.personalized_pagerank(damping=0.85, reset_vertices=[0, 4], weights=w, implementation="prpack")
+    src, dst = np.array([e[0] for e in edges]), np.array([e[1] for e in edges])
+    _, r, _ = personalized_pagerank(src, dst, np.array(w), {0: 1.0, 4: 1.0})
+    assert np.max(np.abs(np.array(ref) - r)) < 1e-9
+
+
+def test_fast_path_equals_engine_path(duck_con) -> None:
+    for seed in (2, 3):
+        src, dst, w = _random_graph(seed, n=30, m=100)
+        nodes, r, _ = personalized_pagerank(src, dst, w, {1: 1.0, 2: 3.0})
+        e = ibis.memtable(pa.table({"src": src, "dst": dst, "weight": w}))
+        p = ibis.memtable(pa.table({"node": np.array([1, 2], np.int64), "p": [1.0, 3.0]}))
+        res, _ = personalized_pagerank_engine(duck_con, e, p)
+        got = dict(zip(*(res.to_pyarrow()[k].to_pylist() for k in ("node", "r")), strict=True))
+        assert max(abs(got[v] - x) for v, x in zip(nodes.tolist(), r, strict=True)) < 1e-6
+
+
+def _pairs(edges: list[tuple[int, int, float]]) -> ibis.Table:
+    return ibis.memtable(
+        pa.table(
+            {
+                "user_id": pa.array([e[0] for e in edges], pa.int64()),
+                "creator_id": pa.array([e[1] for e in edges], pa.int64()),
+                "trust": [0.8] * len(edges),
+                "positive": [e[2] for e in edges],
+                "negative": [0.0] * len(edges),
+            }
+        )
+    )
+
+
+def test_sybil_ring_buys_nothing() -> None:
+    # 20 honest users (seeds) split their trust over creators 100 (12 fans) and 101 (8 fans).
+    honest = [(u, 100 if u < 12 else 101, 5.0) for u in range(20)]
+    seeds = list(range(20))
+    clean = CreatorCredibility(seeds=seeds).fit(_pairs(honest)).credibility_.to_pylist()
+    # 200 fake accounts, trusting creator 101 heavily and each other: more in-degree than anyone.
+    ring = [(1000 + i, 101, 50.0) for i in range(200)] + [(1000 + i, 1000 + (i + 1) % 200, 50.0) for i in range(200)]
+    attacked = CreatorCredibility(seeds=seeds).fit(_pairs(honest + ring)).credibility_
+    a = {r["creator_id"]: r for r in attacked.to_pylist()}
+    c = {r["creator_id"]: r for r in clean}
+    assert a[101]["credibility"] == pytest.approx(c[101]["credibility"], abs=1e-12)
+    assert a[100]["rank"] == 1 and a[101]["in_degree"] == 208  # in-degree would rank 101 first
+    # Hand answer: each seed's teleport mass (0.15/20) flows one step to its creator; creators have no
+    # out-edges, so their mass returns to the seeds. Stationary: r_creator = 0.85 · Σ fans' r.
+    # With s = mass per seed, 20 s + r100 + r101 = 1, r100 = 0.85·12 s, r101 = 0.85·8 s.
+    s = 1 / (20 + 0.85 * 20)
+    assert c[100]["credibility"] == pytest.approx(0.85 * 12 * s, abs=1e-10)
+    assert c[101]["credibility"] == pytest.approx(0.85 * 8 * s, abs=1e-10)
+
+
+def test_seed_rule_commerce_then_activity(duck_con) -> None:
+    log = Log()
+    for u in range(1, 13):  # 12 buyers who kept orders from two creators over 8 days
+        for d in range(8):
+            log.add("like", at(d), user_id=u, creator_id=100)
+        log.add("order", at(1), user_id=u, creator_id=100, order_id=u, amount=1.0)
+        log.add("order", at(2), user_id=u, creator_id=101, order_id=100 + u, amount=1.0)
+    log.add("refund", at(3), order_id=101, amount=1.0)  # user 1's second order is refunded: one seller kept
+    seeds, rule = seed_users(ibis.memtable(log.table()), min_seeds=10)
+    got = sorted(seeds.to_pyarrow()["user_id"].to_pylist())
+    assert rule == "commerce" and got == list(range(2, 13))
+    seeds, rule = seed_users(ibis.memtable(log.table()), min_seeds=50, fraction=0.25)
+    assert rule == "activity" and len(seeds.to_pyarrow()) == 3
+
+
+def test_no_seeds_gives_zero_not_nan() -> None:
+    cred = CreatorCredibility(seeds=[]).fit(_pairs([(1, 100, 1.0)])).credibility_
+    assert cred["credibility"].to_pylist() == [0.0]

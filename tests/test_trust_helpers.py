@@ -1,0 +1,88 @@
+"""Shared builders for the trust tests (tiny event logs written by hand or by hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import pyarrow as pa
+from hypothesis import strategies as st
+
+from trustecon.events import SCHEMA
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def at(days: float) -> dt.datetime:
+    return T0 + dt.timedelta(days=days)
+
+
+class Log:
+    """Append events with generated ids; ``table()`` gives the Arrow event table."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, kind: str, ts: dt.datetime, **fields: Any) -> Log:
+        self.rows.append({"event_id": f"t{len(self.rows)}", "ts": ts, "kind": kind, **fields})
+        return self
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=SCHEMA)
+
+
+def events_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def scores(con, rows: list[dict[str, Any]] | pa.Table, as_of: dt.datetime, model=None) -> dict[tuple[int, int], dict]:
+    """Batch pair trust on ``con`` as ``{(user, creator): row}``."""
+    from trustecon.trust.pair import PairTrust
+
+    t = rows if isinstance(rows, pa.Table) else events_table(rows)
+    out = con.to_pyarrow((model or PairTrust()).transform(ibis.memtable(t), as_of)).to_pylist()
+    return {(r["user_id"], r["creator_id"]): r for r in out}
+
+
+USERS = (1, 2, 3)
+CREATORS = (10, 11)
+SIMPLE_KINDS = ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate", "gift")
+
+
+@st.composite
+def event_logs(draw: st.DrawFn, max_events: int = 14) -> list[dict[str, Any]]:
+    """Random small logs over 3 users × 2 creators: views, interactions, live visits, orders and
+    refunds/complaints (after their order, or for orders that never arrive)."""
+    n = draw(st.integers(0, max_events))
+    rows: list[dict[str, Any]] = []
+    orders: list[tuple[int, float]] = []
+    for i in range(n):
+        u, c = draw(st.sampled_from(USERS)), draw(st.sampled_from(CREATORS))
+        day = draw(st.integers(0, 40)) + draw(st.sampled_from([0.0, 0.25, 0.5]))
+        kind = draw(st.sampled_from(["view", "simple", "live", "order", "refund", "complaint"]))
+        base = {"event_id": f"h{i}", "ts": at(day), "user_id": u, "creator_id": c}
+        if kind == "view":
+            dur = draw(st.integers(1, 60_000))
+            rows.append({**base, "kind": "view", "content_id": 1, "duration_ms": dur,
+                         "watch_ms": draw(st.integers(0, 2 * dur))})
+        elif kind == "simple":
+            k = draw(st.sampled_from(SIMPLE_KINDS))
+            rows.append({**base, "kind": k, **({"amount": float(draw(st.integers(0, 500)))} if k == "gift" else {})})
+        elif kind == "live":
+            sid = draw(st.integers(100, 102))
+            rows.append({**base, "kind": draw(st.sampled_from(["live_enter", "live_leave"])), "session_id": sid})
+        elif kind == "order":
+            oid = 1000 + i
+            rows.append({**base, "kind": "order", "order_id": oid, "amount": float(draw(st.integers(0, 400)))})
+            orders.append((oid, day))
+        else:
+            if orders and draw(st.booleans()):
+                oid, oday = draw(st.sampled_from(orders))
+                ts = at(oday + draw(st.integers(0, 10)))
+            else:
+                oid, ts = 9999, base["ts"]  # an order that never arrives: no pair to credit
+            rows.append({"event_id": f"h{i}", "ts": ts, "kind": kind, "order_id": oid,
+                         **({"amount": 1.0} if kind == "refund" else {})})
+    return rows

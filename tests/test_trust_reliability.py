@@ -1,0 +1,92 @@
+"""SellerReliability: a hand-computed ledger, leave-one-out deltas, brushing and fake refunds."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+from test_trust_helpers import Log, at
+
+from trustecon.trust.reliability import SellerReliability
+
+
+def _run(con, log: Log, as_of, **kw):
+    rel, led = SellerReliability(**kw).transform(ibis.memtable(log.table()), as_of)
+    return (
+        {(r["seller_kind"], r["seller_id"]): r for r in con.to_pyarrow(rel).to_pylist()},
+        {(r["seller_kind"], r["seller_id"], r["order_id"]): r for r in con.to_pyarrow(led).to_pylist()},
+    )
+
+
+def test_known_answer_ledger(duck_con) -> None:
+    log = Log()
+    # Buyer 10 is vetted: kept, matured orders from creators 1 and 2.
+    log.add("order", at(0), user_id=10, creator_id=1, order_id=1, amount=100.0, brand_id=7, product_id=70)
+    log.add("order", at(0), user_id=10, creator_id=2, order_id=2, amount=10.0)
+    # Buyer 11 (unvetted) is refunded in full.
+    log.add("order", at(0), user_id=11, creator_id=1, order_id=3, amount=40.0)
+    log.add("refund", at(2), order_id=3, amount=40.0)
+    # A fresh order: pending, moves nothing.
+    log.add("order", at(89), user_id=10, creator_id=1, order_id=4, amount=5.0)
+    rel, led = _run(duck_con, log, at(90))  # one half-life (90 days) after day 0
+    r1 = rel[("creator", 1)]
+    # alpha = 1 + 1·0.5 (order 1), beta = 1 + 0.25·0.5·1 (order 3)
+    assert r1["alpha"] == pytest.approx(1.5, abs=1e-12)
+    assert r1["beta"] == pytest.approx(1.125, abs=1e-12)
+    assert r1["reliability"] == pytest.approx(1.5 / 2.625, abs=1e-12)
+    assert (r1["orders"], r1["kept"], r1["refunded"], r1["complained"], r1["pending"]) == (3, 1, 1, 0, 1)
+    assert r1["raw_kept_rate"] == pytest.approx(0.5)
+    o1 = led[("creator", 1, 1)]
+    assert o1["outcome"] == "kept" and o1["buyer_weight"] == 1.0 and o1["reason"] == "kept, vetted buyer"
+    assert o1["delta"] == pytest.approx(1.5 / 2.625 - 1.0 / 2.125, abs=1e-12)
+    o3 = led[("creator", 1, 3)]
+    assert o3["outcome"] == "refunded" and o3["buyer_weight"] == 0.25
+    assert o3["delta"] == pytest.approx(1.5 / 2.625 - 1.5 / 2.5, abs=1e-12)
+    assert led[("creator", 1, 4)]["delta"] == 0.0 and led[("creator", 1, 4)]["outcome"] == "pending"
+    # The brand of order 1 gets the same evidence.
+    assert rel[("brand", 7)]["alpha"] == pytest.approx(1.5, abs=1e-12)
+
+
+def test_partial_refund_and_complaint(duck_con) -> None:
+    log = Log().add("order", at(0), user_id=10, creator_id=1, order_id=1, amount=100.0)
+    log.add("refund", at(1), order_id=1, amount=25.0)
+    log.add("order", at(0), user_id=10, creator_id=1, order_id=2, amount=100.0)
+    log.add("complaint", at(1), order_id=2)
+    rel, led = _run(duck_con, log, at(0) + (at(1) - at(0)) * 30, half_life_days=1e9)  # no decay
+    o1, o2 = led[("creator", 1, 1)], led[("creator", 1, 2)]
+    assert o1["refunded_fraction"] == 0.25
+    assert o1["d_alpha"] == pytest.approx(0.25 * 0.75) and o1["d_beta"] == pytest.approx(0.25 * 0.25)
+    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.25 * 2)
+
+
+def test_brushing_moves_reliability_less_than_raw_kept_rate(duck_con) -> None:
+    # An honest seller 1 and a seller 2 with the same real record (8 kept, 2 refunded, vetted buyers);
+    # then 30 fake accounts each place 3 kept orders with seller 2 only.
+    def base() -> Log:
+        log = Log()
+        oid = 0
+        for s in (1, 2):
+            for b in range(10):
+                buyer = 100 * s + b
+                oid += 1
+                log.add("order", at(1), user_id=buyer, creator_id=s, order_id=oid, amount=10.0)
+                if b < 2:
+                    log.add("refund", at(3), order_id=oid, amount=10.0)
+                oid += 1  # the same buyer keeps an order from a third seller: vetted
+                log.add("order", at(1), user_id=buyer, creator_id=3, order_id=oid, amount=10.0)
+        return log
+
+    clean, _ = _run(duck_con, base(), at(30))
+    log = base()
+    for f in range(30):
+        for k in range(3):
+            log.add("order", at(2 + k), user_id=5000 + f, creator_id=2, order_id=10_000 + 3 * f + k, amount=10.0)
+    attacked, _ = _run(duck_con, log, at(30))
+    raw_shift = attacked[("creator", 2)]["raw_kept_rate"] - clean[("creator", 2)]["raw_kept_rate"]
+    rel_shift = attacked[("creator", 2)]["reliability"] - clean[("creator", 2)]["reliability"]
+    assert raw_shift > 0.15
+    assert 0 < rel_shift < raw_shift
+
+
+def test_no_orders_is_an_error_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="empty event log"):
+        SellerReliability().ledger(ibis.memtable(Log().table()))
