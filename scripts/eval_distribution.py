@@ -256,109 +256,152 @@ def evaluate_wtf(name: str, seed: int = 0, n_boot: int = 1000) -> dict:
 
 
 # ----------------------------------------------------------------------------- KuaiRand
-def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float = 0.8) -> dict:
-    """Rank each user's 05-01..05-08 impressions with models built on 04-25..04-30."""
-    from trustecon.distribution.feed import FeedConfig
+_KR_COLS = [
+    "user_id",
+    "video_id",
+    "date",
+    "time_ms",
+    "is_click",
+    "is_like",
+    "is_follow",
+    "is_comment",
+    "is_forward",
+    "is_hate",
+    "long_view",
+    "play_time_ms",
+    "duration_ms",
+    "is_profile_enter",
+]
 
-    d = DATA / "kuairand-pure"
-    cols = [
-        "user_id",
-        "video_id",
-        "time_ms",
-        "is_click",
-        "is_like",
-        "is_follow",
-        "is_comment",
-        "is_forward",
-        "is_hate",
-        "long_view",
-        "play_time_ms",
-        "duration_ms",
-        "is_profile_enter",
-    ]
-    t0 = pd.read_csv(d / "log_standard_4_25_to_4_30_pure.csv", usecols=cols).drop_duplicates()
-    t1 = pd.read_csv(d / "log_standard_5_01_to_5_08_pure.csv", usecols=cols).drop_duplicates()
-    vid = pd.read_csv(d / "video_features_basic_pure.csv", usecols=["video_id", "author_id"])
-    t0 = t0.merge(vid, on="video_id")
-    t1 = t1.merge(vid, on="video_id")
-    cfg = FeedConfig()
-    # Co-behaviour affinity with the engine's event weights (views, likes, comments, shares, follows).
+
+def _kr_signals(train: pd.DataFrame, cfg, seed: int) -> dict:
+    """Everything the engine's feed score needs, built from a training window only."""
     w = (
-        t0.is_click * 1.0
-        + t0.is_like * 2.0
-        + t0.is_comment * 3.0
-        + t0.is_forward * 3.0
-        + t0.is_profile_enter * 2.0
-        + t0.is_follow * 5.0
+        train.is_click * 1.0
+        + train.is_like * 2.0
+        + train.is_comment * 3.0
+        + train.is_forward * 3.0
+        + train.is_profile_enter * 2.0
+        + train.is_follow * 5.0
     )
-    t0 = t0.assign(w=w)
-    aff = t0[t0.w > 0].groupby(["user_id", "author_id"]).w.sum().reset_index()
+    aff = train.assign(w=w)
+    aff = aff[aff.w > 0].groupby(["user_id", "author_id"]).w.sum().reset_index()
     als = CreatorALS(factors=cfg.als_factors, iterations=cfg.als_iterations, random_state=seed)
-    tt = time.perf_counter()
+    t = time.perf_counter()
     als.fit(aff.user_id.to_numpy(), aff.author_id.to_numpy(), aff.w.to_numpy())
-    als_s = time.perf_counter() - tt
-    # Engine signals per author from t0: trust evidence rate (beta mean of positive vs negative).
-    g = t0.groupby("author_id")
+    als_s = time.perf_counter() - t
+    # Creator credibility stand-in: beta mean of an author's positive vs negative evidence
+    # (clicks, long views, likes/follows/comments vs hates and skipped impressions).
+    g = train.groupby("author_id")
     pos = g.is_click.sum() + 2 * g.long_view.sum() + 3 * (g.is_like.sum() + g.is_follow.sum() + g.is_comment.sum())
     neg = g.is_hate.sum() * 5 + (g.size() - g.is_click.sum())
     cred = (pos + 1) / (pos + neg + 2)
-    popularity = g.is_click.sum()
-    # Pair trust toward an author from t0 (u's own evidence, beta mean) — rarely present (MANIFEST).
-    pair = t0.assign(
-        p=t0.is_click + 2 * t0.long_view + 3 * (t0.is_like + t0.is_follow), n=1 - t0.is_click + 5 * t0.is_hate
+    # Pair trust from u's own evidence toward the author (beta mean) — rarely present (MANIFEST).
+    pair = train.assign(
+        p=train.is_click + 2 * train.long_view + 3 * (train.is_like + train.is_follow),
+        n=1 - train.is_click + 5 * train.is_hate,
     )
     pt = pair.groupby(["user_id", "author_id"])[["p", "n"]].sum()
     pt = ((pt.p + 1) / (pt.p + pt.n + 2)).rename("trust").reset_index()
+    return {"als": als, "als_s": als_s, "cred": cred, "pop": g.is_click.sum(), "pair": pt}
 
-    t1 = t1.assign(
-        lv=(t1.play_time_ms >= long_view_ratio * t1.duration_ms) & (t1.duration_ms > 0),
-    )
-    t1 = t1.merge(pt, on=["user_id", "author_id"], how="left")
-    a = als.score(t1.user_id.to_numpy(), t1.author_id.to_numpy())
-    c = t1.author_id.map(cred).fillna(0.5).to_numpy()
-    pop = np.log1p(t1.author_id.map(popularity).fillna(0).to_numpy())
+
+def _kr_scores(sig: dict, target: pd.DataFrame, cfg) -> dict[str, np.ndarray]:
+    t = target.merge(sig["pair"], on=["user_id", "author_id"], how="left")
+    a = sig["als"].score(t.user_id.to_numpy(), t.author_id.to_numpy())
+    c = t.author_id.map(sig["cred"]).fillna(0.5).to_numpy()
+    pop = np.log1p(t.author_id.map(sig["pop"]).fillna(0).to_numpy())
     popn = pop / pop.max()
-    has_t = t1.trust.notna().to_numpy()
-    trust = t1.trust.fillna(cfg.trust_prior).to_numpy()
-    # The engine's feed score (trustecon.distribution.feed): private tier 1+T where trusted, else the
-    # discovery blend (no follow graph or trust-graph neighbours on this slice).
+    trust = t.trust.fillna(cfg.trust_prior).to_numpy()
+    has_t = t.trust.notna().to_numpy()
+    # The engine's feed score (trustecon.distribution.feed): private tier 1 + T where trusted, else
+    # the discovery blend (this slice has no follow graph and no trust-graph neighbours).
     disc = cfg.w_als * np.clip(a, 0, 1) + cfg.w_credibility * c + cfg.w_popularity * popn
     engine = np.where(has_t & (trust >= cfg.trust_threshold), 1 + trust, disc)
-    scores = {"engine": engine, "popularity": pop, "als": a, "credibility": c}
+    return {"engine": engine, "popularity": pop, "als": a, "credibility": c}
+
+
+def _user_auc(users: np.ndarray, y: np.ndarray, s: np.ndarray) -> pd.Series:
+    df = pd.DataFrame({"u": users, "y": y, "s": s})
+    return df.groupby("u").apply(lambda x: roc_auc(x.y.to_numpy(), x.s.to_numpy()), include_groups=False)
+
+
+def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float = 0.8) -> dict:
+    """Rank each user's 05-01..05-08 impressions with signals built on 04-25..04-30.
+
+    Engine weights: the feed's defaults, and a variant whose discovery weights are tuned on a
+    validation split inside the training window (build 04-25..04-28, validate 04-29..04-30)."""
+    import dataclasses
+
+    from trustecon.distribution.feed import FeedConfig
+
+    d = DATA / "kuairand-pure"
+    t0 = pd.read_csv(d / "log_standard_4_25_to_4_30_pure.csv", usecols=_KR_COLS).drop_duplicates()
+    t1 = pd.read_csv(d / "log_standard_5_01_to_5_08_pure.csv", usecols=_KR_COLS).drop_duplicates()
+    vid = pd.read_csv(d / "video_features_basic_pure.csv", usecols=["video_id", "author_id"])
+    t0, t1 = t0.merge(vid, on="video_id"), t1.merge(vid, on="video_id")
+    cfg = FeedConfig()
+    # Validation inside the training window only.
+    inner, val = t0[t0.date <= 20220428], t0[t0.date > 20220428]
+    sig_v = _kr_signals(inner, cfg, seed)
+    best, best_w = -1.0, None
+    grid = (0.0, 0.1, 0.3, 0.6, 1.0)
+    for wa in grid:
+        for wc in grid:
+            for wp in grid:
+                if wa == wc == wp == 0:
+                    continue
+                c2 = dataclasses.replace(cfg, w_als=wa, w_credibility=wc, w_popularity=wp)
+                auc = _user_auc(
+                    val.user_id.to_numpy(), val.is_click.to_numpy(), _kr_scores(sig_v, val, c2)["engine"]
+                ).mean()
+                if auc > best + 1e-9:
+                    best, best_w = auc, (wa, wc, wp)
+    tuned = dataclasses.replace(cfg, w_als=best_w[0], w_credibility=best_w[1], w_popularity=best_w[2])
+    sig = _kr_signals(t0, cfg, seed)
+    t1 = t1.assign(lv=(t1.play_time_ms >= long_view_ratio * t1.duration_ms) & (t1.duration_ms > 0))
+    scores = _kr_scores(sig, t1, cfg)
+    scores = {
+        "engine": scores["engine"],
+        "engine_tuned": _kr_scores(sig, t1, tuned)["engine"],
+        **{k: v for k, v in scores.items() if k != "engine"},
+    }
     users = t1.user_id.to_numpy()
     out: dict[str, object] = {
         "long_view_ratio": long_view_ratio,
-        "als_fit_seconds": round(als_s, 3),
+        "als_fit_seconds": round(sig["als_s"], 3),
         "impressions": len(t1),
         "users": int(np.unique(users).size),
+        "tuned_weights": {"w_als": best_w[0], "w_credibility": best_w[1], "w_popularity": best_w[2]},
+        "validation_click_auc": float(best),
     }
     brng = np.random.default_rng(seed + 1)
     for target in ("is_click", "lv"):
         yv = t1[target].to_numpy().astype(bool)
-        df = pd.DataFrame({"u": users, "y": yv, **{k: v for k, v in scores.items()}})
-        per = {}
-        for k in scores:
-            per[k] = df.groupby("u").apply(
-                lambda x, k=k: roc_auc(x.y.to_numpy(), x[k].to_numpy()), include_groups=False
-            )
+        per = {k: _user_auc(users, yv, v) for k, v in scores.items()}
         valid = per["engine"].notna()
         tab = pd.DataFrame({k: v[valid] for k, v in per.items()})
-        res = {"users_evaluated": int(valid.sum()), "mean_user_auc": {k: float(tab[k].mean()) for k in scores}}
         arr = tab.to_numpy()
         boots = np.array([arr[brng.integers(0, len(arr), len(arr))].mean(axis=0) for _ in range(n_boot)])
-        res["ci95"] = {
-            k: [float(np.percentile(boots[:, i], 2.5)), float(np.percentile(boots[:, i], 97.5))]
-            for i, k in enumerate(scores)
+        names = list(scores)
+        res = {
+            "users_evaluated": int(valid.sum()),
+            "mean_user_auc": {k: float(tab[k].mean()) for k in names},
+            "ci95": {
+                k: [float(np.percentile(boots[:, i], 2.5)), float(np.percentile(boots[:, i], 97.5))]
+                for i, k in enumerate(names)
+            },
         }
-        ei = list(scores).index("engine")
-        res["engine_minus_ci95"] = {
-            k: [
-                float(np.percentile(boots[:, ei] - boots[:, i], 2.5)),
-                float(np.percentile(boots[:, ei] - boots[:, i], 97.5)),
-            ]
-            for i, k in enumerate(scores)
-            if k != "engine"
-        }
+        for e in ("engine", "engine_tuned"):
+            ei = names.index(e)
+            res[f"{e}_minus_ci95"] = {
+                k: [
+                    float(np.percentile(boots[:, ei] - boots[:, i], 2.5)),
+                    float(np.percentile(boots[:, ei] - boots[:, i], 97.5)),
+                ]
+                for i, k in enumerate(names)
+                if not k.startswith("engine")
+            }
         out[target] = res
     return out
 

@@ -363,3 +363,28 @@ def test_engine_policy_implements_protocol_and_ranks_follows_first():
     for row in out:
         shown = row[row >= 0]
         assert len(set(shown.tolist())) == len(shown)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_feed_suggest_and_unknown_creator(ws, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+
+    ws.append(small_log().table())
+    run = CliRunner()
+    r = run.invoke(app, ["feed", str(ws.path), "--all", "--k", "4", "--json"])
+    assert r.exit_code == 0, r.output
+    build = json.loads(r.output)["build"]
+    assert build["users"] == 20 and build["notices_delivered"] == 10
+    r = run.invoke(app, ["feed", str(ws.path), "--user", "2", "--k", "4", "--json"])
+    out = json.loads(r.output)
+    assert r.exit_code == 0 and not out["cold_start"] and out["items"][0]["creator_id"] == 100
+    r = run.invoke(app, ["feed", str(ws.path), "--user", "424242", "--k", "4", "--json"])
+    assert json.loads(r.output)["cold_start"] is True
+    r = run.invoke(app, ["feed", str(ws.path), "--user", "2", "--creator", "555"])
+    assert r.exit_code == 2 and "unknown creator 555" in r.output
+    r = run.invoke(app, ["suggest", str(ws.path), "--user", "2", "--k", "2", "--json"])
+    assert r.exit_code == 0 and len(json.loads(r.output)["suggestions"]) == 2
