@@ -306,3 +306,24 @@ def test_missing_files_leave_no_workspace(tmp_path: Path) -> None:
     assert not (tmp_path / "ws").exists()
     with pytest.raises(ValueError, match="unknown dataset"):
         load("movielens", tmp_path / "ws", tmp_path / "data")
+
+
+def test_filmtrust_malformed_lines_are_quarantined_with_line_and_reason(tmp_path: Path) -> None:
+    """Mixed line endings parse; bad lines name their line number and reason; blank lines are skipped."""
+    from trustecon.datasets.filmtrust import FILES, load_filmtrust
+
+    data = tmp_path / "data"
+    (data / "filmtrust").mkdir(parents=True)
+    for rel in FILES.values():
+        (data / rel).write_text("")
+    (data / FILES["ratings_0"]).write_text("1 10 3.5\r\n2 10 x\n")
+    (data / FILES["trust"]).write_text("1 2 1\n\n3 4 2\n5 6\n")
+    ws = Workspace.init(tmp_path / "ws")
+    res = load_filmtrust(ws, data)
+    assert dict(res.by_kind) == {"rate": 1, "follow": 1}
+    q = {(r["file"], r["row"]): (r["field"], r["raw"]) for r in ws.quarantine_arrow().to_pylist()}
+    assert q == {
+        ("filmtrust/ratings_0.txt", 2): ("line", "2 10 x"),
+        ("filmtrust/trust.txt", 3): ("value", "3 4 2"),
+        ("filmtrust/trust.txt", 4): ("line", "5 6"),
+    }

@@ -30,11 +30,14 @@ __all__ = [
     "LoadResult",
     "Progress",
     "append_events",
+    "check_workspace",
     "connect_duckdb",
     "events_table",
     "fingerprint",
+    "ids_table",
     "quarantine_rows",
     "record_provenance",
+    "require_files",
     "to_batch",
 ]
 
@@ -121,15 +124,20 @@ def fingerprint(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256_16": h.hexdigest()[:16]}
 
 
-def quarantine_rows(file: str, rows: Iterable[int], reason: str, field_name: str, raws: Iterable[str]) -> pa.Table:
-    """Adapter-level rejects in the quarantine schema (the store adds them to ``quarantine/``)."""
+def quarantine_rows(
+    file: str, rows: Iterable[int], reasons: str | list[str], fields: str | list[str], raws: Iterable[str]
+) -> pa.Table:
+    """Adapter-level rejects in the quarantine schema (the store adds them to ``quarantine/``).
+
+    ``reasons`` and ``fields`` are one value for every row or one per row."""
     rows = list(rows)
+    n = len(rows)
     return pa.table(
         {
-            "file": [file] * len(rows),
+            "file": [file] * n,
             "row": rows,
-            "field": [field_name] * len(rows),
-            "reason": [reason] * len(rows),
+            "field": [fields] * n if isinstance(fields, str) else fields,
+            "reason": [reasons] * n if isinstance(reasons, str) else reasons,
             "raw": list(raws),
         },
         schema=QUARANTINE_SCHEMA,
@@ -245,7 +253,3 @@ def ids_table(source: str, entity: str, source_ids: Iterable[Any], ids: Iterable
         },
         schema=ID_MAP_SCHEMA,
     )
-
-
-def empty_rejects() -> pa.Table:
-    return QUARANTINE_SCHEMA.empty_table()

@@ -86,14 +86,11 @@ def _batch(file: str, path: Path, trust: bool) -> tuple[Batch, int]:
     raw_lines = path.read_text(encoding="utf-8").splitlines()
     rejected = quarantine_rows(
         file,
-        [b[0] for b in bad],
-        "",
-        "",
-        [raw_lines[b[0] - 1] for b in bad],
+        [line for line, _, _ in bad],
+        [f"{fld}: {why}" for _, fld, why in bad],
+        [fld for _, fld, _ in bad],
+        [raw_lines[line - 1] for line, _, _ in bad],
     )
-    if bad:
-        rejected = rejected.set_column(2, "field", pa.array([b[1] for b in bad], pa.string()))
-        rejected = rejected.set_column(3, "reason", pa.array([f"{b[1]}: {b[2]}" for b in bad], pa.string()))
     n = len(good)
     if trust:
         cols = {
