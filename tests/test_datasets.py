@@ -128,6 +128,10 @@ def test_kuairand_first_line_by_hand(loaded) -> None:
     # column says 20220425: the logger's hour bucket; time_ms is what the adapter uses).
     files = [f for f in Workspace.open(path).event_files() if "day=2022-04-24" in f]
     assert any(key + ":view" in pq.read_table(f, columns=["event_id"])["event_id"].to_pylist() for f in files)
+    # The 4 quarantined rows are view conflicts (a key repeated with another play_time_ms), named by file row.
+    q = Workspace.open(path).quarantine_arrow().to_pylist()
+    assert len(q) == 4 and all(json.loads(r["raw"])["event_id"].endswith(":view") for r in q)
+    assert all(r["file"].startswith("kuairand-pure/log_standard_") and r["row"] > 1 for r in q)
     pub = _row(ev, "kuairand:publish:5239")
     assert pub["ts"] == datetime(2022, 4, 10, 16, 0, tzinfo=UTC)  # 2022-04-11 00:00 Asia/Shanghai
     assert (pub["creator_id"], pub["content_id"], pub["duration_ms"]) == (1_000_000_000 + 8079479, 5239, 49866)
