@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import vl_convert as vlc
 
@@ -46,12 +47,31 @@ def kpi_vs_article(df: pd.DataFrame) -> alt.Chart:
 
 
 def histogram(values: pd.Series, title: str, x_title: str, bins: int = 20) -> alt.Chart:
-    df = pd.DataFrame({"v": values.astype(float)})
+    """Binned in numpy first: the page carries ``bins`` rows, not one per value (logs have millions)."""
+    v = values.astype(float).to_numpy()
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.005, hi + 0.005
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    df = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
     return (
         _base(df, title)
         .mark_bar()
-        .encode(x=alt.X("v:Q", bin=alt.Bin(maxbins=bins), title=x_title), y=alt.Y("count():Q", title="count"))
+        .encode(
+            x=alt.X("start:Q", title=x_title, scale=alt.Scale(domain=[lo, hi])),
+            x2="end:Q",
+            y=alt.Y("count:Q", title="count"),
+        )
     )
+
+
+def thin(df: pd.DataFrame, max_points: int = 400) -> pd.DataFrame:
+    """Every k-th row (first and last kept) so a curve stays a few hundred points on the page."""
+    if len(df) <= max_points:
+        return df
+    idx = np.unique(np.r_[np.linspace(0, len(df) - 1, max_points).round().astype(int), len(df) - 1])
+    return df.iloc[idx]
 
 
 def line(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, color: str | None = None):
@@ -65,7 +85,7 @@ def lorenz(df: pd.DataFrame, gini: float | None) -> alt.Chart:
     """Lorenz curve of exposure (creators sorted by exposure) against the line of equality."""
     title = "Lorenz curve of exposure across creators" + (f" (Gini {gini:.3f})" if gini is not None else "")
     curve = (
-        _base(df, title)
+        _base(thin(df.sort_values("creator_share")), title)
         .mark_line()
         .encode(
             x=alt.X("creator_share:Q", title="share of creators (fewest exposures first)"),

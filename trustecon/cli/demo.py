@@ -1,0 +1,71 @@
+"""``trustecon demo [WORKSPACE]``: the whole job on the embedded engine, with progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, print_json
+
+__all__: list[str] = []
+
+
+@app.command()
+def demo(
+    workspace: Path = typer.Argument(Path("trustecon-demo"), help="Workspace folder (created if absent)."),
+    preset: str = typer.Option("default", "--preset", help="Simulator preset: small, default or large."),
+    seed: int = typer.Option(0, "--seed", help="Simulator seed."),
+    days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the preset's)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the workspace first and simulate anew."),
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Simulate the default world, build trust, feeds and KPIs, write the report, print the KPI table."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from trustecon.demo import DEMO_STEPS, run_demo
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+    ) as bar:
+        steps = bar.add_task("demo", total=len(DEMO_STEPS))
+        days_task = bar.add_task("simulate days", total=None, visible=False)
+
+        def on_step(name: str, i: int, n: int) -> None:
+            bar.update(steps, completed=i, description=f"demo: {name}")
+
+        def on_day(day: int, total: int, events: int) -> None:
+            bar.update(days_task, completed=day, total=total, visible=True, description=f"simulate: {events:,} events")
+
+        res = run_demo(
+            workspace,
+            preset=preset,
+            seed=seed,
+            days=days,
+            engine=engine,
+            fresh=fresh,
+            progress=on_step,
+            day_progress=on_day,
+        )
+        bar.update(steps, completed=len(DEMO_STEPS), description="demo: done")
+    if as_json:
+        print_json(res.as_dict())
+        return
+    t = Table(title=f"KPIs of the simulated world beside the article ({workspace})")
+    for col in ("KPI", "ours", "article", "note"):
+        t.add_column(col, justify="right" if col in ("ours", "article") else "left")
+    for name, v in res.headline.items():
+        ours = "—" if v["value"] is None else f"{v['value']:,.3f}"
+        art = "—" if v["article"] is None else f"{v['article']:,.3f}"
+        t.add_row(name, ours, art, v["reason"] or v["unit"])
+    console.print(t)
+    for name, s in res.steps.items():
+        console.print(f"  {name}: {s['seconds']} s", highlight=False)
+    console.print(f"report: [bold]{res.report}[/] (open it in a browser; it works offline)")
