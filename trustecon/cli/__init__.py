@@ -8,6 +8,7 @@ from trustecon.cli import kpis  # noqa: E402,F401
 from trustecon.cli import datasets  # noqa: E402,F401
 from trustecon.cli import trust  # noqa: E402,F401
 from trustecon.cli import report  # noqa: E402,F401
+from trustecon.cli import demo  # noqa: E402,F401
 from trustecon.cli import distribution  # noqa: E402,F401
 
 __all__ = ["app"]
