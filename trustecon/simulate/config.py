@@ -85,7 +85,7 @@ class SimConfig:
     slots: int = 10
     # ---- users
     activity_mean: float = 0.25  # mean daily probability a user is active
-    activity_concentration: float = 3.5  # Beta concentration of activity across users
+    activity_concentration: float = 5.0  # Beta concentration of activity across users
     interest_concentration: float = 0.4  # Dirichlet alpha of interests over categories
     initial_follows: float = 5.0  # mean creators a user follows at day 0
     trust_propensity_a: float = 2.0  # Beta(a, b) of users' prior trust
@@ -100,8 +100,8 @@ class SimConfig:
     max_items_per_exposure: int = 5
     commission: float = 0.2
     # ---- products
-    price_median: float = 125.0
-    price_sigma: float = 0.55
+    price_median: float = 128.0
+    price_sigma: float = 0.4
     # ---- choice model constants (docs/simulator.md §Choice)
     view_base: float = 0.45
     like_p: float = 0.015
@@ -116,8 +116,8 @@ class SimConfig:
     follow_base: float = 0.06
     unfollow_base: float = 0.25
     refund_base: float = 0.03
-    repurchase_base: float = 0.9
-    repurchase_cycle_days: float = 16.0
+    repurchase_base: float = 1.0
+    repurchase_cycle_days: float = 13.0
     settle_days: int = 7
     # ---- latent trust dynamics (docs/simulator.md §Trust)
     learning_rate: float = 0.15

@@ -1,4 +1,4 @@
-"""Sparse (user, creator) state: latent trust, follow flag, follow day, last day seen.
+"""Sparse (user, creator) state: latent trust, follow flag, follow day, newest video seen.
 
 A dense users × creators matrix would not fit the large preset (10^6 × 2·10^4), and most pairs never
 meet, so the state lives in parallel numpy arrays sorted by the key ``user * n_creators + creator``.
@@ -12,8 +12,8 @@ import numpy as np
 
 __all__ = ["NEVER", "PairStore"]
 
-#: ``last_seen`` of a pair whose content was never shown.
-NEVER = -(10**6)
+#: ``last_seen`` (µs since the epoch) of a pair whose content was never shown.
+NEVER = -(2**62)
 
 
 class PairStore:
@@ -26,7 +26,7 @@ class PairStore:
         self.trust = np.zeros(0, dtype=np.float64)
         self.follow = np.zeros(0, dtype=bool)
         self.follow_day = np.zeros(0, dtype=np.int32)
-        self.last_seen = np.zeros(0, dtype=np.int32)
+        self.last_seen = np.zeros(0, dtype=np.int64)  # time of the newest video shown
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])

@@ -251,8 +251,7 @@ class World:
         seen = np.where(idx >= 0, self.pairs.last_seen[np.maximum(idx, 0)], NEVER) if len(self.pairs) else \
             np.full(eu.size, NEVER)
         t0 = self.day_start(day)
-        lb_day = np.maximum(seen + 1, day - CONTENT_WINDOW + 1)
-        lb_ts = t0 + (lb_day - day).astype(np.int64) * DAY
+        lb_ts = np.maximum(seen + 1, t0 - (CONTENT_WINDOW - 1) * DAY)
         lo = np.searchsorted(self._ckey, ec * SPAN + (lb_ts - self._cbase), side="left")
         hi = np.searchsorted(self._ckey, ec * SPAN + (when - self._cbase), side="right")
         # A pair with memory gets every unseen video (up to a cap); a stranger gets the newest one.
@@ -266,9 +265,10 @@ class World:
         surf = self._surface(idx)[rows]
         cid = self.content["id"][ci]
         buf.add("impression", ts, surface=surf, user_id=u + 1, creator_id=c + 1, content_id=cid)
-        shown = idx[rows][k[rows] > 0]
-        if shown.size:
-            self.pairs.last_seen[shown[shown >= 0]] = day
+        # Remember the publish time of the newest video shown, so the next exposure shows what is newer.
+        pub = self.content["ts"][ci]
+        known = idx[rows] >= 0
+        np.maximum.at(self.pairs.last_seen, idx[rows][known], pub[known])
         # Views.
         m = self._match(u, c)
         s = choice.satisfaction(self.content["q"][ci], m)
@@ -281,7 +281,7 @@ class World:
         buf.add("view", vts, surface=surf, user_id=u + 1, creator_id=c + 1, content_id=cid, watch_ms=watch,
                 duration_ms=dur)
         pidx = self.pairs.ensure(u, c)
-        self.pairs.last_seen[pidx] = day
+        np.maximum.at(self.pairs.last_seen, pidx, self.content["ts"][ci])
         self._apply(touched, pidx, s, cfg.w_view)
         eng = (0.3 + 1.4 * s) * (0.5 + trust)
         n_int = 0
