@@ -263,6 +263,32 @@ def test_fan_content_reach_known_answer(tmp_path, duck_con):
     assert per[200]["value"] is None and per[200]["reason"] == "no followers at publish time"
 
 
+# Follow conversion: u1 views c1 on day 0 and follows at that instant ✓; u2 views c1 on day 1
+# (twice) but followed on day 0.5, before viewing ✗; u3 views c2 on day 1 and follows on day 3 ✓
+# (not within the same day); u4 follows c2 without a view (not a viewer).
+# All: 2 of 3 viewer pairs; c1 1/2, c2 1/1; day 2024-01-02: pairs (u2,c1), (u3,c2) → 0/2.
+FOLLOW_ROWS: list[dict[str, Any]] = [
+    dict(ts=d(0), kind="view", user_id=1, creator_id=1, content_id=1, watch_ms=5, duration_ms=9),
+    dict(ts=d(0), kind="follow", user_id=1, creator_id=1),
+    dict(ts=d(0.5), kind="follow", user_id=2, creator_id=1),
+    dict(ts=d(1), kind="view", user_id=2, creator_id=1, content_id=1, watch_ms=5, duration_ms=9),
+    dict(ts=d(1.1), kind="view", user_id=2, creator_id=1, content_id=1, watch_ms=6, duration_ms=9),
+    dict(ts=d(1), kind="view", user_id=3, creator_id=2, content_id=2, watch_ms=5, duration_ms=9),
+    dict(ts=d(3), kind="follow", user_id=3, creator_id=2),
+    dict(ts=d(3), kind="follow", user_id=4, creator_id=2),
+]
+
+
+def test_follow_conversion_known_answer(tmp_path, duck_con):
+    ev = load(tmp_path, FOLLOW_ROWS, duck_con)
+    r = one(kpis.follow_conversion(ev))
+    assert (r["viewers"], r["followers"]) == (3, 2) and r["value"] == pytest.approx(2 / 3)
+    per = by(kpis.follow_conversion(ev, by_creator=True), "creator_id")
+    assert per[1]["value"] == 0.5 and per[2]["value"] == 1.0
+    days = by(kpis.follow_conversion(ev, period="day"), "period")
+    assert days["2024-01-02"]["value"] == 0.0 and days["2024-01-04"]["reason"] == "no short-video views"
+
+
 # ------------------------------------------------------------------------------------ repurchase
 # The log runs 2024-01-15 .. 2024-05-10: complete months Feb, Mar, Apr → pairs (Feb,Mar), (Mar,Apr).
 # Orders (user, creator): Jan u1 c1; Feb u1 c1, u2 c1, u3 c2; Mar u1 c2, u2 c1, u4 c1;
@@ -544,7 +570,17 @@ def _all_rows() -> list[dict[str, Any]]:
     """Every fixture above in one log (ids shifted apart), plus a seeded random live/commerce log."""
     out: list[dict[str, Any]] = []
     for k, rows in enumerate(
-        [LIVE_ROWS, MONEY_ROWS, REACH_ROWS, REPURCHASE_ROWS, COMMERCE_ROWS, INCOME_ROWS, EXPOSURE_ROWS, CAMPAIGN_ROWS]
+        [
+            LIVE_ROWS,
+            MONEY_ROWS,
+            REACH_ROWS,
+            FOLLOW_ROWS,
+            REPURCHASE_ROWS,
+            COMMERCE_ROWS,
+            INCOME_ROWS,
+            EXPOSURE_ROWS,
+            CAMPAIGN_ROWS,
+        ]
     ):
         for r in rows:
             r = dict(r)
@@ -604,22 +640,66 @@ def _close(a: Any, b: Any) -> bool:
     return a == b
 
 
+#: One query per KPI function and per option that changes its plan (Spark pays ~2–10 s a query
+#: even on a tiny log, so the by-creator and stacked-period variants of compute_all, which reuse
+#: these plans, are checked on DuckDB only). Periods vary so day and month labels are compared too.
+SPARK_CASES: dict[str, tuple[Any, dict[str, Any]]] = {
+    "live_watch_time": (kpis.live_watch_time, {"period": "day"}),
+    "products_seen": (kpis.products_seen_per_visit, {"period": "all"}),
+    "interactions_per_minute": (kpis.interactions_per_minute, {"period": "all", "by_creator": True}),
+    "live_sessions": (kpis.live_room_metrics, {"period": "all", "by": "session"}),
+    "fan_content_reach": (kpis.fan_content_reach, {"period": "day"}),
+    "follow_conversion": (kpis.follow_conversion, {"period": "all", "by_creator": True}),
+    "monthly_repurchase": (kpis.monthly_repurchase, {"period": "month"}),
+    "repurchase_by_creator": (kpis.monthly_repurchase, {"period": "all", "by_creator": True}),
+    "order_value_top10": (kpis.order_value, {"period": "month", "top_share": 0.1}),
+    "refund_rate": (kpis.refund_rate, {"period": "all"}),
+    "private_domain_gmv": (kpis.private_domain_gmv_share, {"period": "all", "by_creator": True}),
+    "creator_income": (kpis.creator_income, {"period": "month", "min_followers": 2}),
+    "exposure_gini": (kpis.exposure_gini, {"period": "day"}),
+    "exposure_lorenz": (kpis.exposure_lorenz, {"period": "all"}),
+    "campaigns": (kpis.campaign_metrics, {"period": "all"}),
+}
+
+
 @pytest.mark.spark
 def test_duckdb_and_spark_agree(tmp_path, duck_con, spark_con):
+    # Asia/Shanghai had DST in 1986–91, so the local-time CASE has branches on both engines.
     ws = Workspace.init(tmp_path / "both", timezone="Asia/Shanghai")
     assert ws.append(table(_all_rows())).quarantined == 0
-    duck = kpis.compute_all(ws.events(duck_con), timezone=ws.timezone, min_followers=2)
-    spark = kpis.compute_all(ws.events(spark_con), timezone=ws.timezone, min_followers=2)
-    assert set(duck) == set(spark)
-    for name in duck:
-        a, b = duck[name].to_pyarrow(), spark[name].to_pyarrow()
-        assert a.num_rows == b.num_rows, name
-        assert a.num_rows > 0, name
+    duck_ev = ws.events(duck_con)
+    spark_ev = ws.events(spark_con).cache()  # one scan of the Parquet files for all queries
+    session = spark_con._session
+    before = session.conf.get("spark.sql.shuffle.partitions")
+    # A tiny log: one shuffle partition halves the per-query overhead; results do not depend on it.
+    session.conf.set("spark.sql.shuffle.partitions", "1")
+    try:
+        results = {
+            name: (
+                fn(duck_ev, timezone=ws.timezone, **kw).to_pyarrow(),
+                fn(spark_ev, timezone=ws.timezone, **kw).to_pyarrow(),
+            )
+            for name, (fn, kw) in SPARK_CASES.items()
+        }
+    finally:
+        session.conf.set("spark.sql.shuffle.partitions", before)
+    for name, (a, b) in results.items():
+        assert a.num_rows == b.num_rows and a.num_rows > 0, name
+        assert a.schema.names == b.schema.names, name
         for ra, rb in zip(_canon(a), _canon(b), strict=True):
             assert all(_close(x[1], y[1]) for x, y in zip(ra, rb, strict=True)), (name, ra, rb)
-    hd = kpis.headline(ws.events(duck_con), timezone=ws.timezone)
-    hs = kpis.headline(ws.events(spark_con), timezone=ws.timezone)
-    for k in hd:
-        assert (hd[k].value is None) == (hs[k].value is None) and hd[k].reason == hs[k].reason
-        if hd[k].value is not None:
-            assert hd[k].value == pytest.approx(hs[k].value, rel=1e-6)
+
+
+def test_compute_all_tables(tmp_path, duck_con):
+    """Every table of compute_all runs, is non-empty on the combined log, and its 'all' rows agree
+    with the KPI functions called directly."""
+    ws = Workspace.init(tmp_path / "all", timezone="Asia/Shanghai")
+    assert ws.append(table(_all_rows())).quarantined == 0
+    ev = ws.events(duck_con)
+    tables = kpis.compute_all(ev, timezone=ws.timezone, min_followers=2)
+    for name, expr in tables.items():
+        assert expr.to_pyarrow().num_rows > 0, name
+    h = kpis.headline(ev, timezone=ws.timezone)
+    lw = {r["period"]: r for r in rows_of(tables["live_watch_time"])}
+    assert lw["all"]["value"] == pytest.approx(h["live_watch_minutes_per_visit"].value)
+    assert set(lw) >= {"all", "2024-01", "2024-01-01"}

@@ -38,7 +38,7 @@ from trustecon.kpis.live import (
     live_watch_time,
     products_seen_per_visit,
 )
-from trustecon.kpis.reach import fan_content_reach
+from trustecon.kpis.reach import fan_content_reach, follow_conversion
 
 __all__ = [
     "ARTICLE_FIGURES",
@@ -52,6 +52,7 @@ __all__ = [
     "exposure_gini",
     "exposure_lorenz",
     "fan_content_reach",
+    "follow_conversion",
     "follow_spells",
     "follower_counts",
     "gini",

@@ -145,6 +145,7 @@ def compute_all(
         "interactions_per_minute": (live.interactions_per_minute, {}),
         "live_rooms": (live.live_room_metrics, {}),
         "fan_content_reach": (reach.fan_content_reach, {}),
+        "follow_conversion": (reach.follow_conversion, {}),
         "order_value": (commerce.order_value, {}),
         "order_value_top10": (commerce.order_value, {"top_share": 0.1}),
         "refund_rate": (commerce.refund_rate, {}),
@@ -162,6 +163,7 @@ def compute_all(
     creator_tables: dict[str, tuple[Callable[..., ir.Table], dict[str, Any]]] = {
         "live_watch_time_by_creator": (live.live_watch_time, {"by_creator": True}),
         "fan_content_reach_by_creator": (reach.fan_content_reach, {"by_creator": True}),
+        "follow_conversion_by_creator": (reach.follow_conversion, {"by_creator": True}),
         "monthly_repurchase_by_creator": (commerce.monthly_repurchase, {"by_creator": True}),
         "order_value_by_creator": (commerce.order_value, {"by_creator": True}),
         "private_domain_gmv_by_creator": (commerce.private_domain_gmv_share, {"by_creator": True}),

@@ -1,4 +1,5 @@
-"""Fan content reach rate (粉丝内容到达率, DESIGN.md §9; article: 62%)."""
+"""Reach of the private domain: fan content reach rate (粉丝内容到达率, DESIGN.md §9; article: 62%)
+and the follow conversion of short-video viewers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from trustecon.kpis._base import (
     with_period,
 )
 
-__all__ = ["fan_content_reach"]
+__all__ = ["fan_content_reach", "follow_conversion"]
 
 
 def fan_content_reach(
@@ -87,4 +88,46 @@ def fan_content_reach(
             (t.contents == 0, f"no content published at least {window_days} days before the log's end"),
             (t.pairs == 0, "no followers at publish time"),
         ),
+    )
+
+
+def follow_conversion(
+    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+) -> ir.Table:
+    """Follow conversion of short-video viewers (the private-domain funnel's last step).
+
+    viewers = distinct (user, creator) pairs with a ``view`` of the creator's content in the period;
+    converted = those pairs with a ``follow`` of that creator in the same period at or after the
+    user's first view of it in the period. value = converted / viewers (pooled over creators; per
+    creator with ``by_creator``). Live rooms have their own conversion in
+    :func:`trustecon.kpis.live_room_metrics`. Null with a reason when the period has no views.
+    """
+    v = events.filter((events.kind == "view") & events.creator_id.notnull())
+    v = with_period(v, timezone, period)
+    pairs = v.group_by(["period", "user_id", "creator_id"]).aggregate(first_view=v.ts.min())
+    f = events.filter(events.kind == "follow")
+    f = with_period(f, timezone, period).select(f_period="period", f_user="user_id", f_creator="creator_id", f_ts="ts")
+    j = pairs.join(
+        f,
+        [
+            f.f_period == pairs.period,
+            f.f_user == pairs.user_id,
+            f.f_creator == pairs.creator_id,
+            f.f_ts >= pairs.first_view,
+        ],
+    )
+    conv = j.select("period", "user_id", "creator_id").distinct().mutate(converted=1)
+    p = pairs.left_join(conv, [pairs[k] == conv[k] for k in ("period", "user_id", "creator_id")]).select(
+        pairs, converted=conv.converted.fill_null(0)
+    )
+    keys = ["period", "creator_id"] if by_creator else ["period"]
+    agg = p.group_by(keys).aggregate(viewers=p.count(), followers=p.converted.sum())
+    if not by_creator:
+        agg = on_spine(period_spine(events, timezone, period), agg, keys, ["viewers", "followers"])
+    return agg.select(
+        *keys,
+        viewers=agg.viewers.cast("int64"),
+        followers=agg.followers.cast("int64"),
+        value=ratio(agg.followers, agg.viewers),
+        reason=reason_if((agg.viewers == 0, "no short-video views")),
     )
