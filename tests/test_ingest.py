@@ -309,3 +309,40 @@ def test_same_queries_same_results_on_duckdb_and_spark(ws, tmp_path, duck_con, s
         return by_kind.to_pyarrow().to_pylist(), by_day.to_pyarrow().to_pylist()
 
     assert summary(duck_con) == summary(spark_con)
+
+
+def test_clean_csv_fast_path_equals_general_path(tmp_path, duck_con, monkeypatch):
+    """The all-in-DuckDB path for clean files admits exactly what the general path admits."""
+    import trustecon.ingest as ing
+
+    f = _big_csv(tmp_path / "clean.csv", 5000)
+    with open(f, "a") as fh:  # text ids, amounts, surfaces and epoch-ms times on a few rows
+        fh.write("x1,1709287200000,view,5,6,7,100,200\n")
+    fast_ws = Workspace.init(tmp_path / "fast", timezone="Asia/Shanghai")
+    calls = []
+    real = ing._clean_csv_fast_path
+    monkeypatch.setattr(ing, "_clean_csv_fast_path", lambda tx, p: calls.append(p) or real(tx, p))
+    fast = ingest_files(fast_ws, [f])
+    assert calls and fast.total.added == 5001
+    assert all(Path(x).stat().st_size for x in fast_ws.event_files())
+    monkeypatch.setattr(ing, "_clean_csv_fast_path", lambda tx, p: None)
+    slow_ws = Workspace.init(tmp_path / "slow", timezone="Asia/Shanghai")
+    slow = ingest_files(slow_ws, [f])
+    assert fast.total.as_dict() == slow.total.as_dict()
+
+    def rows(w):
+        return w.events(duck_con).order_by("event_id").to_pyarrow().to_pylist()
+
+    assert rows(fast_ws) == rows(slow_ws)
+    assert sorted(Path(x).parent.name for x in fast_ws.event_files()) == sorted(
+        Path(x).parent.name for x in slow_ws.event_files()
+    )
+
+
+def test_fast_path_steps_aside_for_a_file_with_a_bad_row(ws, tmp_path, duck_con):
+    # One bad row: the fast path must give up so the general path can number it.
+    f = write(tmp_path / "one_bad.csv", "event_id,ts,kind,creator_id\nn1,2024-01-01,notice,5\nn2,2024-01-01,notice,x\n")
+    report = ingest_files(ws, [f])
+    assert report.total.added == 1
+    (q,) = ws.quarantine_arrow().to_pylist()
+    assert q["row"] == 3 and q["field"] == "creator_id"

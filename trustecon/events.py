@@ -21,6 +21,9 @@ import pyarrow.compute as pc
 
 __all__ = [
     "ID_FIELDS",
+    "CheckPlan",
+    "check_plan",
+    "given_flags_sql",
     "KINDS",
     "OPTIONAL_FIELDS",
     "QUARANTINE_SCHEMA",
@@ -197,62 +200,15 @@ def validate(
     n = batch.num_rows
     names = batch.column_names
     batch = batch.append_column("_i", pa.array(np.arange(n, dtype=np.int64)))
-    typed: dict[str, str] = {}
-    checks: list[tuple[str, str, str]] = []  # (field, condition on the t_ columns or raw ones, reason)
-    for f in SCHEMA:
-        if f.name == "ts":
-            typed["ts"], bad = _ts_sql(given.get("ts"))
-            if bad != "FALSE":
-                checks.append(("ts", bad, "unparsable time"))
-            continue
-        typed[f.name], bad = _sql_cast(f.name, f.type, given.get(f.name))
-        if bad != "FALSE":
-            checks.append((f.name, bad, f"wrong type: expected {_TYPE_WORD.get(str(f.type), str(f.type))}"))
-    for c in ("event_id", "ts", "kind"):
-        if c not in given:
-            checks.append((c, "TRUE", f"missing required column {c}"))
-    ts_bad = next((cond for fld, cond, _ in checks if fld == "ts"), "FALSE")
-    kinds_sql = ",".join(f"'{k}'" for k in KINDS)
-    checks += [
-        ("event_id", "t_event_id IS NULL", "missing required field event_id"),
-        ("ts", f"t_ts IS NULL AND NOT ({ts_bad})", "missing required field ts"),
-        ("kind", "t_kind IS NULL", "missing required field kind"),
-        ("kind", f"t_kind NOT IN ({kinds_sql})", "unknown kind"),
-        ("amount", "t_amount < 0", "amount must be >= 0"),
-        ("quantity", "t_quantity <= 0", "quantity must be > 0"),
-        ("watch_ms", "t_watch_ms < 0", "watch_ms must be >= 0"),
-        ("duration_ms", "t_duration_ms < 0", "duration_ms must be >= 0"),
-        (
-            "surface",
-            "t_surface NOT IN (" + ",".join(f"'{s}'" for s in sorted(SURFACES)) + ")",
-            "unknown surface",
-        ),
-    ]
-    # One CASE over the kind says whether a required field is missing (cheap on clean rows) ...
-    missing_any = (
-        "CASE t_kind "
-        + " ".join(f"WHEN '{kind}' THEN ({_missing_sql(fields)})" for kind, fields in REQUIRED.items())
-        + " ELSE FALSE END"
-    )
-    # ... and, for rejected rows only, one reason per missing field.
-    required_reasons = [
-        (
-            req[0] if isinstance(req, tuple) else req,
-            f"t_kind = '{kind}' AND {_missing_sql((req,))}",
-            f"missing required field {' or '.join(req) if isinstance(req, tuple) else req} for {kind}",
-        )
-        for kind, fields in REQUIRED.items()
-        for req in fields
-    ]
-    any_bad = " OR ".join(f"COALESCE({cond}, FALSE)" for _, cond, _ in checks) + f" OR COALESCE({missing_any}, FALSE)"
+    plan = check_plan(given)
+    select_typed, checks, required_reasons, any_bad = plan.select_typed, plan.checks, plan.required, plan.any_bad
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     con.register("b", batch)
     # Pass 1 parses every column once into typed t_<field> columns plus g_<field> "was given" flags.
     # Pass 2 checks them. Two passes, because DuckDB would otherwise re-evaluate each parse expression
     # wherever a check refers to it (measured: 4x slower as one query).
-    select_typed = ", ".join(f"{expr} AS t_{name}" for name, expr in typed.items())
-    flags = "".join(f", NULLIF(TRIM(CAST(\"{c}\" AS VARCHAR)), '') IS NOT NULL AS g_{c}" for c in names if c != "_i")
+    flags = given_flags_sql(names)
     parsed = con.sql(f"SELECT _i, {select_typed}{flags} FROM b").to_arrow_table()
     con.register("p", parsed)
     bad_index = con.sql(f"SELECT _i FROM p WHERE {any_bad} ORDER BY _i").to_arrow_table()["_i"]
@@ -302,3 +258,77 @@ def _missing_sql(fields: tuple[str | tuple[str, ...], ...]) -> str:
         options = req if isinstance(req, tuple) else (req,)
         parts.append("(" + " AND ".join(f"t_{o} IS NULL" for o in options) + ")")
     return " OR ".join(parts)
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """The SQL that parses and checks rows of a batch whose columns have the ``given`` types.
+
+    ``select_typed`` parses every schema column into ``t_<field>``; ``checks`` and ``required`` are
+    (field, condition, reason) over the ``t_`` columns and the ``g_<field>`` "was given" flags of
+    :func:`given_flags_sql`; ``any_bad`` is true for a row that must be rejected.
+    """
+
+    select_typed: str
+    checks: list[tuple[str, str, str]]
+    required: list[tuple[str, str, str]]
+    any_bad: str
+
+
+def given_flags_sql(names: list[str]) -> str:
+    """``, <column is non-blank> AS g_<column>`` for each input column (a value was given)."""
+    return "".join(f", NULLIF(TRIM(CAST(\"{c}\" AS VARCHAR)), '') IS NOT NULL AS g_{c}" for c in names if c != "_i")
+
+
+def check_plan(given: Mapping[str, pa.DataType]) -> CheckPlan:
+    """Build the parse-and-check SQL for input columns of the ``given`` Arrow types."""
+    typed: dict[str, str] = {}
+    checks: list[tuple[str, str, str]] = []  # (field, condition on the t_ columns or raw ones, reason)
+    for f in SCHEMA:
+        if f.name == "ts":
+            typed["ts"], bad = _ts_sql(given.get("ts"))
+            if bad != "FALSE":
+                checks.append(("ts", bad, "unparsable time"))
+            continue
+        typed[f.name], bad = _sql_cast(f.name, f.type, given.get(f.name))
+        if bad != "FALSE":
+            checks.append((f.name, bad, f"wrong type: expected {_TYPE_WORD.get(str(f.type), str(f.type))}"))
+    for c in ("event_id", "ts", "kind"):
+        if c not in given:
+            checks.append((c, "TRUE", f"missing required column {c}"))
+    ts_bad = next((cond for fld, cond, _ in checks if fld == "ts"), "FALSE")
+    kinds_sql = ",".join(f"'{k}'" for k in KINDS)
+    checks += [
+        ("event_id", "t_event_id IS NULL", "missing required field event_id"),
+        ("ts", f"t_ts IS NULL AND NOT ({ts_bad})", "missing required field ts"),
+        ("kind", "t_kind IS NULL", "missing required field kind"),
+        ("kind", f"t_kind NOT IN ({kinds_sql})", "unknown kind"),
+        ("amount", "t_amount < 0", "amount must be >= 0"),
+        ("quantity", "t_quantity <= 0", "quantity must be > 0"),
+        ("watch_ms", "t_watch_ms < 0", "watch_ms must be >= 0"),
+        ("duration_ms", "t_duration_ms < 0", "duration_ms must be >= 0"),
+        (
+            "surface",
+            "t_surface NOT IN (" + ",".join(f"'{s}'" for s in sorted(SURFACES)) + ")",
+            "unknown surface",
+        ),
+    ]
+    # One CASE over the kind says whether a required field is missing (cheap on clean rows) ...
+    missing_any = (
+        "CASE t_kind "
+        + " ".join(f"WHEN '{kind}' THEN ({_missing_sql(fields)})" for kind, fields in REQUIRED.items())
+        + " ELSE FALSE END"
+    )
+    # ... and, for rejected rows only, one reason per missing field.
+    required_reasons = [
+        (
+            req[0] if isinstance(req, tuple) else req,
+            f"t_kind = '{kind}' AND {_missing_sql((req,))}",
+            f"missing required field {' or '.join(req) if isinstance(req, tuple) else req} for {kind}",
+        )
+        for kind, fields in REQUIRED.items()
+        for req in fields
+    ]
+    any_bad = " OR ".join(f"COALESCE({cond}, FALSE)" for _, cond, _ in checks) + f" OR COALESCE({missing_any}, FALSE)"
+    select_typed = ", ".join(f"{expr} AS t_{name}" for name, expr in typed.items())
+    return CheckPlan(select_typed=select_typed, checks=checks, required=required_reasons, any_bad=any_bad)

@@ -519,6 +519,37 @@ class Transaction:
             self._stage_file(part, final)
             self.manifest["events"].append(final)
 
+    def stored_event_files(self) -> list[str]:
+        """Paths of every event file visible to this transaction (committed, and staged by it)."""
+        return self._readable(self.manifest["events"])
+
+    def scratch(self) -> Path:
+        """A folder inside this transaction's staging area for files a fast path writes itself."""
+        d = self.stage / "scratch"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def adopt_events(self, files: list[tuple[Path, str]], *, read: int, by_kind: Mapping[str, int]) -> AppendResult:
+        """Stage event files already written (under :meth:`scratch`) and already validated and
+        deduplicated by the caller, one per local day ``(path, 'YYYY-MM-DD')``, with
+        :data:`STORED_SCHEMA`. Used by ingest's all-in-DuckDB path for clean CSV files."""
+        added = 0
+        for path, day in files:
+            schema = pq.read_schema(path)
+            if [f.name for f in schema] != STORED_SCHEMA.names:
+                raise WorkspaceError(f"{path}: adopted file has columns {schema.names}, not the event log's")
+            added += pq.read_metadata(path).num_rows
+            staged = self.stage / f"{self._n:06d}.parquet"
+            self._n += 1
+            os.replace(path, staged)
+            final = f"events/day={day}/part-{self.tx}-{self._n:06d}.parquet"
+            self.moves.append((str(staged.relative_to(self.ws.path)), final))
+            self.manifest["events"].append(final)
+        self.manifest["counts"]["events"] += added
+        out = AppendResult(read=read, added=added)
+        out.by_kind.update(by_kind)
+        return out
+
     def write_table(self, name: str, table: pa.Table, *, area: str = "tables") -> None:
         if area not in ("tables", "truth"):
             raise ValueError(f"area must be 'tables' or 'truth', not {area!r}")
