@@ -2,7 +2,8 @@
 
 Rows are sorted by time (stable, so ties keep generation order) and then numbered, so the ids
 ``sim:{seed}:{counter:012d}`` are deterministic for a seed and sort in time order. The id strings are
-made by Arrow compute (cast + left pad + join), not a Python loop: they are the hot path at 10^8 rows.
+written as one fixed-width byte buffer with numpy digit arithmetic, not a Python loop: they are the
+hot path at 10^8 rows.
 """
 
 from __future__ import annotations
@@ -43,41 +44,54 @@ class DayBuffer:
         """The day's table in :data:`SCHEMA`, sorted by time, ids numbered from ``first``."""
         if self.n == 0:
             return SCHEMA.empty_table()
+        n = self.n
+        bounds = np.cumsum([0] + [c[1] for c in self.chunks])
         ts = np.concatenate([c[2] for c in self.chunks])
         order = np.argsort(ts, kind="stable")
         kinds = sorted({c[0] for c in self.chunks})
-        kind_code = np.concatenate([np.full(c[1], kinds.index(c[0]), dtype=np.int32) for c in self.chunks])
-        columns: dict[str, pa.Array] = {}
-        counter = pa.array(np.arange(first, first + self.n, dtype=np.int64))
-        padded = pc.utf8_lpad(pc.cast(counter, pa.large_string()), width=12, padding="0")
-        columns["event_id"] = pc.binary_join_element_wise(
-            pa.scalar(f"sim:{seed}", pa.large_string()), padded, pa.scalar(":", pa.large_string())
-        ).cast(pa.string())
-        columns["ts"] = pa.array(ts[order], type=pa.timestamp("us", tz="UTC"))
-        columns["kind"] = pa.DictionaryArray.from_arrays(
-            pa.array(kind_code[order]), pa.array(kinds, pa.string())
-        ).cast(pa.string())
+        kind_code = np.empty(n, dtype=np.int32)
+        surf_code = np.empty(n, dtype=np.int32)
+        for (kind, k, _, _, surface), lo in zip(self.chunks, bounds[:-1], strict=True):
+            kind_code[lo:lo + k] = kinds.index(kind)
+            surf_code[lo:lo + k] = _surface_codes(surface, k)
+        columns: dict[str, pa.Array] = {
+            "event_id": _event_ids(f"sim:{seed}:", first, n),
+            "ts": pa.array(ts[order], type=pa.timestamp("us", tz="UTC")),
+            # take() on a small string array materialises plain strings faster than a dictionary cast.
+            "kind": pc.take(pa.array(kinds, pa.string()), pa.array(kind_code[order])),
+            "surface": pc.take(pa.array([None, *SURFACES[1:]], pa.string()), pa.array(surf_code[order])),
+        }
         for name in _INT_FIELDS + _FLOAT_FIELDS:
-            dtype = np.float64 if name in _FLOAT_FIELDS else np.int64
+            typ = SCHEMA.field(name).type
             if not any(name in c[3] for c in self.chunks):
-                columns[name] = pa.nulls(self.n, SCHEMA.field(name).type)
+                columns[name] = pa.nulls(n, typ)
                 continue
-            vals = np.concatenate([
-                c[3][name].astype(dtype) if name in c[3] else np.zeros(c[1], dtype) for c in self.chunks
-            ])
-            mask = np.concatenate([np.full(c[1], name not in c[3]) for c in self.chunks])
-            columns[name] = pa.array(vals[order], mask=mask[order], type=SCHEMA.field(name).type)
-        surfaces = list(SURFACES)
-        codes = np.concatenate([_surface_codes(c[4], c[1], surfaces) for c in self.chunks])[order]
-        columns["surface"] = pa.DictionaryArray.from_arrays(
-            pa.array(codes, mask=codes == 0), pa.array(surfaces, pa.string())
-        ).cast(pa.string())
+            vals = np.zeros(n, dtype=np.float64 if name in _FLOAT_FIELDS else np.int64)
+            mask = np.ones(n, dtype=bool)
+            for (_, k, _, cols, _), lo in zip(self.chunks, bounds[:-1], strict=True):
+                if name in cols:
+                    vals[lo:lo + k] = cols[name]
+                    mask[lo:lo + k] = False
+            mask = mask[order]
+            columns[name] = pa.array(vals[order], mask=mask if mask.any() else None, type=typ)
         return pa.table([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def _surface_codes(surface: str | np.ndarray | None, n: int, surfaces: list[str]) -> np.ndarray:
+def _event_ids(prefix: str, first: int, n: int) -> pa.Array:
+    """``prefix`` + the counter zero-padded to 12 digits, built as one fixed-width byte buffer."""
+    width = len(prefix) + 12
+    buf = np.empty((n, width), dtype=np.uint8)
+    buf[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    counter = np.arange(first, first + n, dtype=np.int64)
+    for i in range(12):
+        buf[:, width - 1 - i] = 48 + (counter // 10**i) % 10
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
+
+
+def _surface_codes(surface: str | np.ndarray | None, n: int) -> np.ndarray | int:
     if surface is None:
-        return np.zeros(n, dtype=np.int32)
+        return 0
     if isinstance(surface, str):
-        return np.full(n, surfaces.index(surface), dtype=np.int32)
+        return SURFACE_CODE[surface]
     return np.asarray(surface, dtype=np.int32)  # already codes (SURFACE_CODE)

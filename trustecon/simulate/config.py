@@ -73,7 +73,7 @@ class SimConfig:
 
     # ---- sizes
     users: int = 5_000
-    creators: int = 150
+    creators: int = 300
     brands: int = 60
     products_per_brand: int = 12
     categories: int = 12
@@ -100,7 +100,7 @@ class SimConfig:
     max_items_per_exposure: int = 5
     commission: float = 0.2
     # ---- products
-    price_median: float = 128.0
+    price_median: float = 121.0
     price_sigma: float = 0.4
     # ---- choice model constants (docs/simulator.md §Choice)
     view_base: float = 0.45
