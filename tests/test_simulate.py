@@ -335,3 +335,10 @@ def test_follow_and_unfollow_probabilities():
     assert unfollow_probability(np.array([0.0, 0.15, 0.3, 0.9]), 0.25, 0.3).tolist() == pytest.approx(
         [0.25, 0.125, 0, 0]
     )
+
+
+def test_event_id_digits_known_answer():
+    from trustecon.simulate.buffer import _event_ids
+
+    ids = _event_ids("sim:7:", 999_998, 4).to_pylist()
+    assert ids == ["sim:7:000000999998", "sim:7:000000999999", "sim:7:000001000000", "sim:7:000001000001"]

@@ -85,7 +85,7 @@ class SimConfig:
     slots: int = 10
     # ---- users
     activity_mean: float = 0.25  # mean daily probability a user is active
-    activity_concentration: float = 5.0  # Beta concentration of activity across users
+    activity_concentration: float = 4.0  # Beta concentration of activity across users
     interest_concentration: float = 0.4  # Dirichlet alpha of interests over categories
     initial_follows: float = 5.0  # mean creators a user follows at day 0
     trust_propensity_a: float = 2.0  # Beta(a, b) of users' prior trust
@@ -117,7 +117,7 @@ class SimConfig:
     unfollow_base: float = 0.25
     refund_base: float = 0.03
     repurchase_base: float = 1.0
-    repurchase_cycle_days: float = 13.0
+    repurchase_cycle_days: float = 11.0
     settle_days: int = 7
     # ---- latent trust dynamics (docs/simulator.md §Trust)
     learning_rate: float = 0.15
@@ -288,6 +288,6 @@ def preset(name: str) -> SimConfig:
 PRESETS: dict[str, SimConfig] = {
     "small": SimConfig(users=1_500, creators=60, brands=16, products_per_brand=12, categories=6, days=14),
     "default": SimConfig(),
-    "large": SimConfig(users=1_000_000, creators=20_000, brands=2_000, products_per_brand=20, categories=30,
-                       days=62),
+    # ~10 events per user-day at the default rates: 160k users × 62 days ≈ 100 M events.
+    "large": SimConfig(users=160_000, creators=8_000, brands=400, products_per_brand=20, categories=20, days=62),
 }

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AlgorithmPolicy", "BuiltinPolicy", "TrafficPolicy", "TrustPolicy", "builtin_policy"]
 
-BLOCK = 4096
+BLOCK = 1024  # users scored at once: 1024 × eligible creators floats
 
 
 class BuiltinPolicy:

@@ -1,0 +1,108 @@
+"""Simulator benchmarks (one command): ``python benchmarks/bench_simulate.py [--quick]``.
+
+1. generation: events/s of ``World.step`` over the default preset, tables built, nothing written
+   (goal ≥ 1 M events/s);
+2. end to end: events/s of ``simulate`` (validation, dedup, Parquet commit per day) on the default
+   preset, calibration left out (goal ≥ 200 k events/s);
+3. peak memory: a child process generates ~10 M events (default preset scaled to more users) and
+   reports its peak RSS (``resource.getrusage``), with and without writing through the store
+   (``--store-10m`` adds the written run, which takes minutes).
+
+Prints a markdown table; the numbers go into docs/evaluation/simulator.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trustecon.simulate import World, preset, simulate  # noqa: E402
+from trustecon.store import Workspace  # noqa: E402
+
+
+def generation(cfg) -> dict:
+    t = time.perf_counter()
+    w = World(cfg)
+    n = 0
+    for d in range(cfg.days):
+        n += w.step(d).num_rows
+    s = time.perf_counter() - t
+    return {"events": n, "seconds": s, "events_per_s": n / s}
+
+
+def end_to_end(cfg) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        t = time.perf_counter()
+        res = simulate(ws, cfg, calibrate=False)
+        s = time.perf_counter() - t
+    return {"events": res.events.added, "seconds": s, "events_per_s": res.events.added / s,
+            "generation_seconds": res.seconds_generating}
+
+
+def _child(users: int, store: bool) -> None:
+    """Run in a subprocess: generate (and maybe store) ~10 M events, print peak RSS as JSON."""
+    import resource
+
+    cfg = dataclasses.replace(preset("default"), users=users, creators=max(300, users // 20))
+    t = time.perf_counter()
+    if store:
+        with tempfile.TemporaryDirectory() as tmp:
+            res = simulate(Workspace.init(Path(tmp) / "ws"), cfg, calibrate=False)
+            n = res.events.added
+    else:
+        n = generation(cfg)["events"]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"events": n, "seconds": time.perf_counter() - t, "peak_rss_mb": peak_kb / 1024}))
+
+
+def peak_memory(users: int, store: bool) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(users), "--child-store", str(int(store))],
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small preset only (a smoke run)")
+    ap.add_argument("--store-10m", action="store_true", help="also write the 10 M events through the store")
+    ap.add_argument("--users-10m", type=int, default=16_000, help="users of the ~10 M-event run")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-store", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args.child, bool(args.child_store))
+        return
+    cfg = preset("small" if args.quick else "default")
+    rows = []
+    g = generation(cfg)
+    rows.append(("generation, no writing (goal ≥ 1 M/s)", g))
+    e = end_to_end(cfg)
+    rows.append(("end to end through the store (goal ≥ 200 k/s)", e))
+    if not args.quick:
+        rows.append(("peak RSS, ~10 M events generated", peak_memory(args.users_10m, False)))
+        if args.store_10m:
+            rows.append(("peak RSS, ~10 M events through the store", peak_memory(args.users_10m, True)))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"preset {'small' if args.quick else 'default'}")
+    print("| measurement | events | seconds | events/s | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows:
+        rate = r["events"] / r["seconds"]
+        peak = f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "—"
+        print(f"| {name} | {r['events']:,} | {r['seconds']:.1f} | {rate:,.0f} | {peak} |")
+
+
+if __name__ == "__main__":
+    main()
