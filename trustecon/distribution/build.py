@@ -176,10 +176,12 @@ def _factors_table(ids: np.ndarray, f: np.ndarray) -> pa.Table:
     return pa.table({"id": pa.array(ids, pa.int64()), "factors": lists.cast(pa.list_(pa.float32()))})
 
 
-def _factors_from_table(t: pa.Table, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def _factors_from_table(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, factors) from a factors table; the dimension is read from the data."""
     ids = t["id"].to_numpy()
-    flat = t["factors"].combine_chunks().flatten().to_numpy()
-    return ids, flat.reshape(ids.size, dim) if ids.size else np.zeros((0, dim), np.float32)
+    flat = t["factors"].combine_chunks().flatten().to_numpy().astype(np.float32)
+    dim = flat.size // ids.size if ids.size else 0
+    return ids, flat.reshape(ids.size, dim)
 
 
 def build_feeds(
@@ -296,10 +298,9 @@ class FeedServer:
         self.world, e = _load_world(ws, con, self.config, as_of)
         # Notices posted since the build are due in the next feed too: read them up to the last event.
         self.world.notices = P.pending_notices(e, P.follow_state(e), None).to_pyarrow()
-        dim = self.config.als_factors
-        als = CreatorALS(factors=dim)
-        als.user_ids_, als.user_factors_ = _factors_from_table(ws.read_table("feed_user_factors"), dim)
-        als.creator_ids_, als.creator_factors_ = _factors_from_table(ws.read_table("feed_creator_factors"), dim)
+        als = CreatorALS(factors=self.config.als_factors)
+        als.user_ids_, als.user_factors_ = _factors_from_table(ws.read_table("feed_user_factors"))
+        als.creator_ids_, als.creator_factors_ = _factors_from_table(ws.read_table("feed_creator_factors"))
         self.als = als
         idx = _index(fc["creator_id"].to_numpy(), self.world.creator_ids)
         capped = fc["capped"].to_numpy(zero_copy_only=False)
