@@ -1,5 +1,7 @@
 """Simulator benchmarks (one command): ``python benchmarks/bench_simulate.py [--quick]``.
 
+``--policies``: exposure Gini and fan reach of the three built-in policies (small preset, 12 days).
+
 1. generation: events/s of ``World.step`` over the default preset, tables built, nothing written
    (goal ≥ 1 M events/s);
 2. end to end: events/s of ``simulate`` (validation, dedup, Parquet commit per day) on the default
@@ -51,6 +53,27 @@ def end_to_end(cfg) -> dict:
             "generation_seconds": res.seconds_generating}
 
 
+def policies(days: int = 12, seeds: tuple[int, ...] = (0, 1)) -> list[tuple]:
+    """Exposure Gini and fan content reach per built-in policy (small preset), by trustecon.kpis."""
+    import ibis
+    import pyarrow as pa
+
+    from trustecon.engine import connect
+    from trustecon.kpis import exposure, reach
+
+    con = connect("duckdb")
+    out = []
+    for seed in seeds:
+        for name in ("traffic", "algorithm", "trust"):
+            cfg = dataclasses.replace(preset("small"), policy=name, days=days, seed=seed)
+            w = World(cfg)
+            t = ibis.memtable(pa.concat_tables([w.step(d) for d in range(days)]))
+            g = con.to_pyarrow(exposure.exposure_gini(t))["value"][0].as_py()
+            r = con.to_pyarrow(reach.fan_content_reach(t))["value"][0].as_py()
+            out.append((seed, name, g, r))
+    return out
+
+
 def _child(users: int, store: bool) -> None:
     """Run in a subprocess: generate (and maybe store) ~10 M events, print peak RSS as JSON."""
     import resource
@@ -78,11 +101,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small preset only (a smoke run)")
     ap.add_argument("--store-10m", action="store_true", help="also write the 10 M events through the store")
     ap.add_argument("--users-10m", type=int, default=16_000, help="users of the ~10 M-event run")
+    ap.add_argument("--policies", action="store_true", help="only the policy comparison (small preset)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-store", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args.child, bool(args.child_store))
+        return
+    if args.policies:
+        print("| seed | policy | exposure Gini | fan content reach |")
+        print("|---:|---|---:|---:|")
+        for seed, name, g, r in policies():
+            print(f"| {seed} | {name} | {g:.3f} | {r:.3f} |")
         return
     cfg = preset("small" if args.quick else "default")
     rows = []
@@ -94,8 +124,9 @@ def main() -> None:
         rows.append(("peak RSS, ~10 M events generated", peak_memory(args.users_10m, False)))
         if args.store_10m:
             rows.append(("peak RSS, ~10 M events through the store", peak_memory(args.users_10m, True)))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"preset {'small' if args.quick else 'default'}")
+          f"preset {'small' if args.quick else 'default'}; load average at the end {load}")
     print("| measurement | events | seconds | events/s | peak RSS (MB) |")
     print("|---|---:|---:|---:|---:|")
     for name, r in rows:

@@ -133,6 +133,7 @@ def test_truth_tables_join_the_log(small_run):
 
 def test_attack_accounts_marked(attack_run):
     ws, cfg = attack_run
+    assert ws.quarantine_arrow().num_rows == 0  # attack events are valid events too
     attacks = ws.read_table("attacks", "truth").to_pylist()
     accounts = ws.read_table("accounts", "truth")
     fake = {u for u, f in zip(accounts["user_id"].to_pylist(), accounts["is_fake"].to_pylist(), strict=True) if f}
