@@ -343,3 +343,39 @@ def test_event_id_digits_known_answer():
 
     ids = _event_ids("sim:7:", 999_998, 4).to_pylist()
     assert ids == ["sim:7:000000999998", "sim:7:000000999999", "sim:7:000001000000", "sim:7:000001000001"]
+
+
+@pytest.mark.parametrize("name", ["traffic", "algorithm", "trust"])
+def test_sampled_policy_matches_dense(name, monkeypatch):
+    """Large worlds draw exposures with the factorised sampler: same distribution as dense scoring
+    (the share of slots each creator gets agrees within sampling noise)."""
+    from trustecon.simulate import policies
+
+    w = World(_small(policy=name, days=2))
+    seen = {}
+    real = w.policy.exposures
+
+    def spy(ctx, rng):
+        seen["ctx"] = ctx
+        return real(ctx, rng)
+
+    monkeypatch.setattr(w.policy, "exposures", spy)
+    w.step(0)
+    ctx = seen["ctx"]
+
+    def shares(dense_max: int) -> np.ndarray:
+        monkeypatch.setattr(policies, "DENSE_MAX", dense_max)
+        rng = np.random.default_rng(7)
+        picks = np.concatenate([real(ctx, rng).ravel() for _ in range(30)])
+        return np.bincount(picks[picks >= 0], minlength=ctx.creator_ids.size) / (picks >= 0).sum()
+
+    dense, sampled = shares(10**9), shares(0)
+    assert 0.5 * np.abs(dense - sampled).sum() < 0.03  # total variation distance
+    monkeypatch.setattr(policies, "DENSE_MAX", 0)
+    out = real(ctx, np.random.default_rng(1))
+    rows = np.repeat(ctx.user_ids, ctx.slots)
+    cols = out.ravel()
+    assert not (ctx.creator_ids[cols[cols >= 0]] == rows[cols >= 0]).any()  # never shown to themselves
+    for row in out:  # at most once per user
+        r = row[row >= 0]
+        assert r.size == np.unique(r).size

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from trustecon.simulate.choice import interest_match
 from trustecon.simulate.policy import DayContext
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["AlgorithmPolicy", "BuiltinPolicy", "TrafficPolicy", "TrustPolicy", "builtin_policy"]
 
 BLOCK = 1024  # users scored at once: 1024 × eligible creators floats
+#: Above this many eligible creators the exact factorised sampler replaces dense scoring.
+DENSE_MAX = 2048
+MAX_ROUNDS = 8
 
 
 class BuiltinPolicy:
@@ -59,18 +61,96 @@ class BuiltinPolicy:
         out = np.full((n, ctx.slots), -1, dtype=np.int64)
         if n == 0 or m == 0 or k == 0:
             return out
+        if m > DENSE_MAX:
+            return self._sampled(ctx, rng, users, creators, out, k)
         follows = ctx.follows.tocsr()
+        col_of = np.full(self.world.cfg.creators, -1)
+        col_of[creators] = np.arange(m)
         for lo in range(0, n, BLOCK):
             hi = min(lo + BLOCK, n)
             fol = follows[lo:hi].toarray().astype(bool)
-            s = self.scores(users[lo:hi], creators, fol)
-            s = s + rng.gumbel(size=s.shape)
-            # Nobody is shown to themselves (creators are users too).
-            own = users[lo:hi, None] == creators[None, :]
-            s[own] = -np.inf
+            s = self.scores(users[lo:hi], creators, fol).astype(np.float32, copy=False)
+            # Gumbel(0, 1) noise = −log(−log U), in float32: the scoring is the hot loop of large runs.
+            u = rng.random(s.shape, dtype=np.float32)
+            np.maximum(u, np.float32(1e-12), out=u)
+            s -= np.log(-np.log(u))
+            # Nobody is shown to themselves (creators are users too: person i is creator i).
+            r = np.flatnonzero(users[lo:hi] < col_of.size)
+            c = col_of[users[lo:hi][r]]
+            s[r[c >= 0], c[c >= 0]] = -np.inf
             top = np.argpartition(-s, k - 1, axis=1)[:, :k]
             ok = np.isfinite(np.take_along_axis(s, top, axis=1))
             out[lo:hi, :k] = np.where(ok, top, -1)
+        return out
+
+    # ------------------------------------------------------------------ large worlds
+    def factors(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``exp(score) = A[u, category_c] · w_c``: A (users × K) and w (creators), both ≥ 0."""
+        raise NotImplementedError
+
+    def followed_first(self) -> bool:
+        return False
+
+    def _sampled(self, ctx: DayContext, rng: np.random.Generator, users: np.ndarray, creators: np.ndarray,
+                 out: np.ndarray, k: int) -> np.ndarray:
+        """The same distribution without the users × creators matrix.
+
+        Plackett–Luce sampling without replacement equals drawing with replacement and skipping
+        repeats; each draw ∝ A[u, k_c]·w_c is a category (∝ A[u, k]·W_k, W_k = Σ_{c in k} w_c) then a
+        creator within it (∝ w_c). Rounds of 4·slots draws per user until the slots are full (at most
+        MAX_ROUNDS rounds; a user still short under extremely skewed weights gets fewer slots)."""
+        w = self.world
+        assert w is not None
+        n = users.size
+        filled = np.zeros(n, dtype=np.int64)
+        taken_r = np.zeros(0, dtype=np.int64)
+        taken_c = np.zeros(0, dtype=np.int64)
+        if self.followed_first():
+            fol = ctx.follows.tocoo()
+            r, c = fol.row.astype(np.int64), fol.col.astype(np.int64)
+            key = 10.0 * w.pairs.trust_of(users[r], creators[c]) + rng.gumbel(size=r.size)
+            order = np.lexsort((-key, r))
+            r, c = r[order], c[order]
+            rank = np.arange(r.size) - np.searchsorted(r, r)
+            keep = rank < k
+            out[r[keep], rank[keep]] = c[keep]
+            filled = np.bincount(r[keep], minlength=n)
+            taken_r, taken_c = r[keep], c[keep]
+        A, wc = self.factors(users, creators)
+        cat = w.pop.category[creators]
+        K = A.shape[1]
+        order_c = np.argsort(cat, kind="stable")
+        cum_w = np.cumsum(wc[order_c])
+        W = np.bincount(cat, weights=wc, minlength=K)
+        before = np.concatenate([[0.0], np.cumsum(W)[:-1]])
+        R = 4 * k
+        placed = taken_r * creators.size + taken_c
+        short = np.flatnonzero(filled < k)
+        for _ in range(MAX_ROUNDS):  # rows left short (skewed weights) draw again
+            if short.size == 0:
+                break
+            for lo in range(0, short.size, BLOCK * 8):
+                rws = short[lo:lo + BLOCK * 8]
+                cw = np.cumsum(A[rws] * W[None, :], axis=1)
+                u = rng.random((rws.size, R)) * cw[:, -1:]
+                kk = np.minimum((cw[:, None, :] < u[:, :, None]).sum(axis=2), K - 1)
+                v = before[kk] + rng.random(kk.shape) * W[kk]
+                col = order_c[np.minimum(np.searchsorted(cum_w, v, side="right"), order_c.size - 1)].ravel()
+                rows = np.repeat(rws, R)
+                # Skip repeats (keep a row's first draw of a creator), creators already placed, and
+                # the user themselves.
+                key = rows * creators.size + col
+                _, first = np.unique(key, return_index=True)
+                ok = np.zeros(key.size, dtype=bool)
+                ok[first] = True
+                ok &= ~np.isin(key, placed) & (users[rows] != creators[col])
+                rr, cc = rows[ok], col[ok]
+                pos = filled[rr] + (np.arange(rr.size) - np.searchsorted(rr, rr))
+                fit = pos < k
+                out[rr[fit], pos[fit]] = cc[fit]
+                filled += np.bincount(rr[fit], minlength=n)
+                placed = np.concatenate([placed, key[ok][fit]])
+            short = np.flatnonzero(filled < np.minimum(k, creators.size - 1))
         return out
 
 
@@ -83,6 +163,11 @@ class TrafficPolicy(BuiltinPolicy):
         pop = 2.0 * np.log1p(w.followers[creators])
         return np.broadcast_to(pop[None, :], (users.size, creators.size)).copy()
 
+    def factors(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = self.world
+        assert w is not None
+        return np.ones((users.size, w.cfg.categories)), (1.0 + w.followers[creators]) ** 2
+
 
 class AlgorithmPolicy(BuiltinPolicy):
     name = "algorithm"
@@ -90,9 +175,13 @@ class AlgorithmPolicy(BuiltinPolicy):
     def scores(self, users: np.ndarray, creators: np.ndarray, follow: np.ndarray) -> np.ndarray:
         w = self.world
         assert w is not None
-        m = interest_match(w.pop, users[:, None], w.pop.category[creators][None, :])
         base = 2.0 * np.log(w.pop.quality[creators]) + 0.5 * np.log1p(w.followers[creators])
-        return 3.0 * np.log(m + 1e-3) + base[None, :]
+        return 3.0 * _log_match(w, users, creators) + base[None, :].astype(np.float32)
+
+    def factors(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = self.world
+        assert w is not None
+        return _match_per_cat(w, users) ** 3, w.pop.quality[creators] ** 2 * np.sqrt(1.0 + w.followers[creators])
 
 
 class TrustPolicy(BuiltinPolicy):
@@ -101,14 +190,34 @@ class TrustPolicy(BuiltinPolicy):
     def scores(self, users: np.ndarray, creators: np.ndarray, follow: np.ndarray) -> np.ndarray:
         w = self.world
         assert w is not None
-        m = interest_match(w.pop, users[:, None], w.pop.category[creators][None, :])
-        s = np.log(m + 1e-3)
+        s = _log_match(w, users, creators)
         r, c = np.nonzero(follow)
         if r.size:
             # Followed creators come first, ordered by trust (the Gumbel noise, at most ~10, cannot
             # lift a stranger above the +100 offset).
             s[r, c] = 100.0 + 10.0 * w.pairs.trust_of(users[r], creators[c])
         return s
+
+    def followed_first(self) -> bool:
+        return True
+
+    def factors(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = self.world
+        assert w is not None
+        return _match_per_cat(w, users), np.ones(creators.size)
+
+
+def _match_per_cat(world: World, users: np.ndarray) -> np.ndarray:
+    """``m_uk + 0.001`` per user and category (float64)."""
+    it = world.pop.interest[users].astype(np.float64)
+    return it / it.max(axis=1, keepdims=True) + 1e-3
+
+
+def _log_match(world: World, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
+    """``log(m_uc + 0.001)`` as float32, taken per category (users × K) then gathered by column."""
+    it = world.pop.interest[users]
+    per_cat = np.log(it / it.max(axis=1, keepdims=True) + np.float32(1e-3)).astype(np.float32)
+    return np.take(per_cat, world.pop.category[creators], axis=1)
 
 
 _BUILTINS = {"traffic": TrafficPolicy, "algorithm": AlgorithmPolicy, "trust": TrustPolicy}
