@@ -87,14 +87,29 @@ def test_sybil_ring_buys_nothing() -> None:
     attacked = CreatorCredibility(seeds=seeds).fit(_pairs(honest + ring)).credibility_
     a = {r["creator_id"]: r for r in attacked.to_pylist()}
     c = {r["creator_id"]: r for r in clean}
-    assert a[101]["credibility"] == pytest.approx(c[101]["credibility"], abs=1e-12)
+    assert a[101]["ppr"] == pytest.approx(c[101]["ppr"], abs=1e-12)
+    assert (a[101]["credibility"], c[101]["credibility"]) == (8.0, 8.0)  # the ring vouches for nothing
+    assert c[100]["credibility"] == 12.0  # every seed is reached with more than r_ref: counts 1
     assert a[100]["rank"] == 1 and a[101]["in_degree"] == 208  # in-degree would rank 101 first
     # Hand answer: each seed's teleport mass (0.15/20) flows one step to its creator; creators have no
     # out-edges, so their mass returns to the seeds. Stationary: r_creator = 0.85 · Σ fans' r.
     # With s = mass per seed, 20 s + r100 + r101 = 1, r100 = 0.85·12 s, r101 = 0.85·8 s.
     s = 1 / (20 + 0.85 * 20)
-    assert c[100]["credibility"] == pytest.approx(0.85 * 12 * s, abs=1e-10)
-    assert c[101]["credibility"] == pytest.approx(0.85 * 8 * s, abs=1e-10)
+    assert c[100]["ppr"] == pytest.approx(0.85 * 12 * s, abs=1e-10)
+    assert c[101]["ppr"] == pytest.approx(0.85 * 8 * s, abs=1e-10)
+
+
+def test_vouched_trust_known_answer() -> None:
+    # Seeds 1, 2; 1 → 3 → 4; 5 (unreached) → 4. r_ref = 0.1 · 0.15 / 2.
+    from trustecon.trust.credibility import vouched_trust
+
+    src, dst = np.array([1, 3, 5]), np.array([3, 4, 4])
+    nodes, r, _ = personalized_pagerank(src, dst, np.ones(3), {1: 1.0, 2: 1.0}, nodes=np.arange(1, 6))
+    r_ref = 0.1 * 0.15 / 2
+    v = vouched_trust(src, dst, nodes, r, r_ref, np.array([3, 4]))
+    assert r[4] == 0.0  # node 5 is never reached
+    assert v[0] == 1.0  # the seed 1 counts fully
+    assert v[1] == pytest.approx(min(1.0, r[2] / r_ref))  # node 3 by its own rank; node 5 adds 0
 
 
 def test_seed_rule_commerce_then_activity(duck_con) -> None:

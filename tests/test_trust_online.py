@@ -33,12 +33,13 @@ def _assert_equal(online: OnlineTrust, batch: dict, as_of) -> None:
 
 
 @SETTINGS
-@given(rows=event_logs(max_events=18), seed=st.integers(0, 10**6))
-def test_online_from_empty_equals_batch_in_any_order(duck_con, rows, seed) -> None:
+@given(rows=event_logs(max_events=18), seed=st.integers(0, 10**6), up=st.booleans())
+def test_online_from_empty_equals_batch_in_any_order(duck_con, rows, seed, up) -> None:
     shuffled = list(rows)
     random.Random(seed).shuffle(shuffled)  # refunds may arrive before their orders
-    online = OnlineTrust().update(shuffled)
-    _assert_equal(online, scores(duck_con, rows, AS_OF), AS_OF)
+    model = PairTrust(user_prior=up)  # the hierarchical prior's user sums are kept online too
+    online = OnlineTrust(model).update(shuffled)
+    _assert_equal(online, scores(duck_con, rows, AS_OF, model=model), AS_OF)
 
 
 @settings(max_examples=6, deadline=None,

@@ -26,13 +26,37 @@ def test_known_answer_interactions(duck_con) -> None:
     # Half-life 30 days, as of day 30: the day-0 like counts 1/2, the day-30 comment and hate count 1.
     log = Log().add("like", at(0), user_id=1, creator_id=10)
     log.add("comment", at(30), user_id=1, creator_id=10).add("hate", at(30), user_id=1, creator_id=10)
-    r = scores(duck_con, log.rows, at(30))[(1, 10)]
-    alpha = 1 + W["like"] * 0.5 + W["comment"] * 1.0  # = 3.0
-    beta = 1 + W["hate"] * 1.0  # = 4.0
-    assert r["alpha"] == pytest.approx(alpha, abs=1e-12) and alpha == 3.0
-    assert r["beta"] == pytest.approx(beta, abs=1e-12)
+    P = W["like"] * 0.5 + W["comment"] * 1.0  # = 2.0
+    N = W["hate"] * 1.0  # = 3.0
+    # Flat prior Beta(1, 1): alpha = 3, beta = 4.
+    r = scores(duck_con, log.rows, at(30), model=PairTrust(user_prior=False))[(1, 10)]
+    assert (r["alpha"], r["beta"]) == (pytest.approx(3.0, abs=1e-12), pytest.approx(4.0, abs=1e-12))
     assert r["trust"] == pytest.approx(3 / 7, abs=1e-12)
     assert r["confidence"] == pytest.approx(5 / 7, abs=1e-12)  # mass 5 / (5 + W=2)
+    # Hierarchical prior: the user's only pair is all their evidence, m = (1 + 2) / (2 + 5) = 3/7,
+    # alpha = 2·3/7 + 2 = 20/7, beta = 2·4/7 + 3 = 29/7, T = 20/49.
+    r = scores(duck_con, log.rows, at(30), model=PairTrust(user_prior=True))[(1, 10)]
+    assert r["user_prior"] == pytest.approx(3 / 7, abs=1e-12)
+    assert r["trust"] == pytest.approx(20 / 49, abs=1e-12)
+    assert P == 2.0 and N == 3.0
+
+
+def test_user_prior_pools_across_creators(duck_con) -> None:
+    # User 1 likes creator 10 four times; user 2 hates creator 10 twice (hate weight 3: N = 6). Both
+    # then view creator 11 once the same way: the easy truster starts creator 11 higher.
+    log = Log()
+    for d in range(4):
+        log.add("like", at(d), user_id=1, creator_id=10)
+    log.add("hate", at(0), user_id=2, creator_id=10).add("hate", at(1), user_id=2, creator_id=10)
+    for u in (1, 2):
+        log.add("like", at(4), user_id=u, creator_id=11)
+    model = PairTrust(config=EvidenceConfig(half_life_days=1e9), user_prior=True)
+    s = scores(duck_con, log.rows, at(4), model=model)
+    m1, m2 = (1 + 5) / (2 + 5), (1 + 1) / (2 + 1 + 6)
+    assert s[(1, 11)]["user_prior"] == pytest.approx(m1, abs=1e-9)
+    assert s[(2, 11)]["user_prior"] == pytest.approx(m2, abs=1e-9)
+    assert s[(1, 11)]["trust"] == pytest.approx((2 * m1 + 1) / 3, abs=1e-9)
+    assert s[(2, 11)]["trust"] == pytest.approx((2 * m2 + 1) / 3, abs=1e-9)
 
 
 def test_known_answer_commerce_views_live(duck_con) -> None:
@@ -50,7 +74,7 @@ def test_known_answer_commerce_views_live(duck_con) -> None:
     alpha = 1 + W["order"] * e_order + W["repurchase"] * 1 + W["view"] * 0.5 + W["live_minutes"] * 60 + (
         W["live_visit"] * e_live_visit
     )
-    beta = 1 + W["refund"] * 1 + W["short_view"] * 1
+    beta = 1 + W["refund"] * 1 + W["short_view"] * (0.5 + 1)  # the unwatched half of view 1; view 2 a skip
     assert r["e_order"] == pytest.approx(2.0, abs=1e-12)
     assert r["e_repurchase"] == pytest.approx(1.0, abs=1e-12)
     assert r["e_live_minutes"] == pytest.approx(60.0, abs=1e-9)
@@ -62,11 +86,20 @@ def test_known_answer_commerce_views_live(duck_con) -> None:
 _MIN = dt.timedelta(minutes=1)
 
 
-def test_ignores_future_self_pairs_and_impressions(duck_con) -> None:
+def test_ignores_future_and_self_pairs_impressions_are_weak(duck_con) -> None:
     log = Log().add("like", at(50), user_id=1, creator_id=10)  # after as_of
     log.add("like", at(1), user_id=10, creator_id=10)  # a creator on their own content
-    log.add("impression", at(1), user_id=2, creator_id=10, content_id=1)  # shown is not chosen
     assert scores(duck_con, log.rows, at(10)) == {}
+    log.add("impression", at(1), user_id=2, creator_id=10, content_id=1)  # shown, left unopened
+    r = scores(duck_con, log.rows, at(1), model=PairTrust(user_prior=False))[(2, 10)]
+    assert r["beta"] == pytest.approx(1 + W["ignored"], abs=1e-12) and r["alpha"] == 1.0
+
+
+def _trust_or_prior(s: dict, u: int, c: int) -> float:
+    """T(u, c), or for a pair without evidence its prior: the user's prior mean (0.5 when flat)."""
+    if (u, c) in s:
+        return s[(u, c)]["trust"]
+    return next((r["user_prior"] for (uu, _), r in s.items() if uu == u), 0.5)
 
 
 def _mutate(rows, kind, u, c, **f):
@@ -75,7 +108,7 @@ def _mutate(rows, kind, u, c, **f):
 
 POSITIVE_EVENTS = [
     ("like", {}), ("comment", {}), ("share", {}), ("follow", {}), ("profile_visit", {}), ("product_click", {}),
-    ("gift", {"amount": 20.0}), ("view", {"content_id": 1, "watch_ms": 900, "duration_ms": 1000}),
+    ("gift", {"amount": 20.0}), ("view", {"content_id": 1, "watch_ms": 1000, "duration_ms": 1000}),
     ("order", {"order_id": 555, "amount": 30.0}), ("live_enter", {"session_id": 100}),
     ("live_leave", {"session_id": 100}),
 ]
@@ -87,19 +120,23 @@ NEGATIVE_EVENTS = [
 
 @SETTINGS
 @given(rows=event_logs(), extra=st.sampled_from(POSITIVE_EVENTS), u=st.sampled_from(USERS),
-       c=st.sampled_from(CREATORS))
-def test_positive_evidence_never_lowers_trust(duck_con, rows, extra, u, c) -> None:
-    before = scores(duck_con, rows, AS_OF).get((u, c), {"trust": 0.5})["trust"]
-    after = scores(duck_con, _mutate(rows, extra[0], u, c, **extra[1]), AS_OF).get((u, c), {"trust": 0.5})["trust"]
+       c=st.sampled_from(CREATORS), up=st.booleans())
+def test_positive_evidence_never_lowers_trust(duck_con, rows, extra, u, c, up) -> None:
+    # (A partly watched view is both: its watched share is positive, the rest negative; a fully
+    # watched one is purely positive and is the view tested here.)
+    m = PairTrust(user_prior=up)
+    before = _trust_or_prior(scores(duck_con, rows, AS_OF, model=m), u, c)
+    after = _trust_or_prior(scores(duck_con, _mutate(rows, extra[0], u, c, **extra[1]), AS_OF, model=m), u, c)
     assert after >= before - 1e-12
 
 
 @SETTINGS
 @given(rows=event_logs(), extra=st.sampled_from(NEGATIVE_EVENTS), u=st.sampled_from(USERS),
-       c=st.sampled_from(CREATORS))
-def test_negative_evidence_never_raises_trust(duck_con, rows, extra, u, c) -> None:
-    before = scores(duck_con, rows, AS_OF).get((u, c), {"trust": 0.5})["trust"]
-    after = scores(duck_con, _mutate(rows, extra[0], u, c, **extra[1]), AS_OF).get((u, c), {"trust": 0.5})["trust"]
+       c=st.sampled_from(CREATORS), up=st.booleans())
+def test_negative_evidence_never_raises_trust(duck_con, rows, extra, u, c, up) -> None:
+    m = PairTrust(user_prior=up)
+    before = _trust_or_prior(scores(duck_con, rows, AS_OF, model=m), u, c)
+    after = _trust_or_prior(scores(duck_con, _mutate(rows, extra[0], u, c, **extra[1]), AS_OF, model=m), u, c)
     assert after <= before + 1e-12
 
 

@@ -65,7 +65,8 @@ def _empty(schema: list[tuple[str, pa.DataType]]) -> pa.Table:
 
 
 CREDIBILITY_SCHEMA = [
-    ("creator_id", pa.int64()), ("credibility", pa.float64()), ("score", pa.float64()), ("rank", pa.int64()),
+    ("creator_id", pa.int64()), ("credibility", pa.float64()), ("ppr", pa.float64()), ("score", pa.float64()),
+    ("rank", pa.int64()),
     ("in_degree", pa.int64()), ("seed_trusters", pa.int64()), ("is_seed", pa.bool_()),
 ]
 RANKS_SCHEMA = [("node", pa.int64()), ("r", pa.float64()), ("is_seed", pa.bool_())]
@@ -131,7 +132,8 @@ def build(
     else:
         out["creator_credibility"] = _empty(CREDIBILITY_SCHEMA)
         out["trust_ranks"] = _empty(RANKS_SCHEMA)
-    res.params["credibility"] = {"damping": credibility.damping, "seed_rule": res.seed_rule}
+    res.params["credibility"] = {"damping": credibility.damping, "seed_rule": res.seed_rule,
+                                 "vouch_fraction": credibility.vouch_fraction}
     # Reliability: only with orders.
     n_orders = int(events.filter(events.kind == "order").count().execute()) if when else 0
     if n_orders:

@@ -16,8 +16,9 @@ Channels and their intensities (one row per event unless said otherwise):
 ==============  ====  =========================================================================
 channel         sign  intensity
 ==============  ====  =========================================================================
-view            +     watch ratio ``min(watch_ms / duration_ms, 1)`` when the ratio ≥ ``short_view``
-short_view      −     1 when the watch ratio is below ``short_view`` (a skip)
+view            +     watch ratio ``r = min(watch_ms / duration_ms, 1)`` when ``r ≥ short_view``
+short_view      −     the unwatched share ``1 − r`` of such a view; 1 when ``r < short_view`` (a skip)
+ignored         −     1 per ``impression`` (shown; a view or interaction that follows outweighs it)
 like            +     1
 comment         +     1
 share           +     1
@@ -37,8 +38,10 @@ complaint       −     1 per complaint, credited to the order's buyer and creat
 ==============  ====  =========================================================================
 
 Refunds and complaints carry an ``order_id``; they reach the pair through the ``order`` events of
-that order (the refund's own ``user_id``/``creator_id`` win when given). Impressions are not
-evidence: being shown something is not a choice. Follow *age* is not a separate channel: a follow
+that order (the refund's own ``user_id``/``creator_id`` win when given). An impression is weak
+negative evidence: being shown something and leaving it is a (mild) choice, and with the views that
+follow it gives the click-through rate, the most common implicit signal (RealGraph's features
+include it). Follow *age* is not a separate channel: a follow
 that is not undone keeps contributing through the interactions that follow it, and a state that
 never decays would break "decay toward the prior" (DESIGN.md §5).
 """
@@ -82,7 +85,7 @@ POSITIVE: tuple[str, ...] = (
     "order",
     "repurchase",
 )
-NEGATIVE: tuple[str, ...] = ("short_view", "unfollow", "hate", "refund", "complaint")
+NEGATIVE: tuple[str, ...] = ("ignored", "short_view", "unfollow", "hate", "refund", "complaint")
 CHANNELS: tuple[str, ...] = POSITIVE + NEGATIVE
 
 #: Default weight per unit of intensity, each with its reason. Scale: one like = 1.
@@ -108,8 +111,10 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     # clearest proof the promise was kept, so a repurchase adds as much again.
     "order": 2.0,
     "repurchase": 4.0,
-    # Skipping a video is weak evidence (it may just be the wrong moment).
+    # Skipping a video is weak evidence (it may just be the wrong moment); leaving what one is shown
+    # unopened weaker still (twenty ignored impressions ≈ one like): it is the click-through signal.
     "short_view": 0.1,
+    "ignored": 0.05,
     # "Not interested" and unfollow are explicit rejections, stronger than a like is positive.
     "hate": 3.0,
     "unfollow": 4.0,
@@ -219,10 +224,23 @@ def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig |
     ]
     for k in ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate"):
         cases.append((k, kind == k, one))
+    cases.append(("ignored", kind == "impression", one))
     channel = ibis.cases(*[(cond, ibis.literal(name)) for name, cond, _ in cases], else_=ibis.null("string"))
     inten = ibis.cases(*[(cond, val) for _, cond, val in cases], else_=ibis.null("float64"))
     direct = ev.select(user_id=ev.user_id, creator_id=ev.creator_id, channel=channel, t=t, intensity=inten)
-    parts = [direct.filter(direct.channel.notnull())]
+    # A view is a graded experience (Jøsang's continuous ratings): its watched share r is positive
+    # evidence and its unwatched share 1 − r negative, so T tracks how satisfying the content is, not
+    # only how much of it was seen. Below ``short_view`` the CASE above already made it a full skip.
+    vw = ev.filter((ev.kind == "view") & (ratio >= cfg.short_view) & (ratio < 1.0))
+    vr = vw.watch_ms.cast("float64") / vw.duration_ms.cast("float64")
+    unwatched = vw.select(
+        user_id=vw.user_id,
+        creator_id=vw.creator_id,
+        channel=ibis.literal("short_view"),
+        t=event_seconds(vw.ts),
+        intensity=1.0 - vr,
+    )
+    parts = [direct.filter(direct.channel.notnull()), unwatched]
     # Live minutes: per (user, session) the span from the first entry to the last exit, credited at
     # that exit. A span (not enter/leave pairing) keeps the sum order-independent and monotone: a
     # later exit or an earlier entry only lengthens it, and an incremental update needs two numbers.

@@ -3,9 +3,9 @@
 - :func:`explain_pair`: T(u, c) as the prior plus each channel's weighted, decayed evidence (count,
   decayed sum, weight, contribution to α or β, share of the evidence mass), and the same split by
   week, from the event log (the pair's own events, refunds through their orders).
-- :func:`explain_creator`: C(c) as the credibility flowing in along each truster's edge
-  (``d · r_u · c_uc``: the truster's own rank times the share of their trust given to c), with the
-  number of seeds among the trusters.
+- :func:`explain_creator`: C(c) as its trusters, each counted ``min(1, r_u / r_ref)`` by their own
+  propagated rank, and the rank flowing in along each edge (``d · r_u · c_uc``: the truster's rank
+  times the share of their trust given to c), with the number of seeds among the trusters.
 - :func:`explain_seller`: R(s) from its ledger: outcomes counted, the orders that moved it most
   (by ``delta``), and the net movement by month.
 
@@ -123,6 +123,7 @@ def explain_creator(
     pair_trust: pa.Table,
     *,
     damping: float = 0.85,
+    vouch_fraction: float = 0.1,
     top: int = 10,
 ) -> dict[str, Any]:
     """Explain C(c) from the ``creator_credibility`` row, node ``ranks`` (node, r, is_seed) and the
@@ -138,14 +139,18 @@ def explain_creator(
     inc["truster_rank"] = inc["user_id"].map(rk["r"]).fillna(0.0)
     inc["is_seed"] = inc["user_id"].map(rk["is_seed"]).fillna(False).astype(bool)
     inc["inflow"] = damping * inc["truster_rank"] * inc["share_of_trust"]
+    n_seeds = int(rk["is_seed"].sum()) if len(rk) else 0
+    r_ref = vouch_fraction * (1 - damping) / n_seeds if n_seeds else float("inf")
+    inc["counts_as"] = (inc["truster_rank"] / r_ref).clip(upper=1.0)
     total_in = float(inc["inflow"].sum())
     own = rk["r"].get(creator_id, 0.0)
-    inc = inc.sort_values(["inflow", "user_id"], ascending=[False, True])
+    inc = inc.sort_values(["counts_as", "inflow", "user_id"], ascending=[False, False, True])
     trusters = [
         {
             "user_id": int(r.user_id),
             "is_seed": bool(r.is_seed),
             "trust": float(r.trust),
+            "counts_as": float(r.counts_as),
             "share_of_their_trust": float(r.share_of_trust),
             "their_rank": float(r.truster_rank),
             "inflow": float(r.inflow),
@@ -155,9 +160,9 @@ def explain_creator(
     ]
     n_zero = int((inc["truster_rank"] == 0).sum())
     summary = (
-        f"C({creator_id}) = {row['credibility']:.3g} (rank {row['rank']} of {credibility.num_rows} creators, "
-        f"percentile {row['score']:.2f}): {row['in_degree']} trusters with positive net evidence, "
-        f"{row['seed_trusters']} of them seeds"
+        f"C({creator_id}) = {row['credibility']:.3g} vouching trusters (rank {row['rank']} of "
+        f"{credibility.num_rows} creators, percentile {row['score']:.2f}): {row['in_degree']} trusters with "
+        f"positive net evidence, {row['seed_trusters']} of them seeds, each counted by their own credibility"
         + (f"; {n_zero} trusters carry no credibility themselves (nobody credible trusts them) and pass on nothing"
            if n_zero else "")
     )
@@ -165,7 +170,8 @@ def explain_creator(
         {
             "kind": "creator",
             "creator_id": creator_id,
-            **{k: row[k] for k in ("credibility", "score", "rank", "in_degree", "seed_trusters", "is_seed")},
+            **{k: row[k] for k in ("credibility", "ppr", "score", "rank", "in_degree", "seed_trusters",
+                                   "is_seed")},
             "node_rank": float(own),
             "inflow_from_trusters": total_in,
             "top_trusters": trusters,

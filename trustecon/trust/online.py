@@ -33,10 +33,25 @@ import pyarrow as pa
 from trustecon.trust.evidence import AOV_REFERENCE, CHANNELS, EvidenceConfig, to_seconds
 from trustecon.trust.pair import PairTrust, beta_score
 
-__all__ = ["OnlineTrust", "event_channel"]
+__all__ = ["OnlineTrust", "event_channel", "event_channels"]
 
 _ONE = ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate")
 _LN2 = math.log(2.0)
+
+
+def event_channels(row: Mapping[str, Any], short_view: float) -> list[tuple[str, float]]:
+    """Every (channel, intensity) of one event that names its pair directly (a view can give two)."""
+    kind = row["kind"]
+    if kind == "view":
+        w, d = row.get("watch_ms"), row.get("duration_ms")
+        if w is None or d is None or d <= 0:
+            return []
+        r = w / d
+        if r < short_view:
+            return [("short_view", 1.0)]
+        return [("view", min(r, 1.0))] + ([("short_view", 1.0 - r)] if r < 1.0 else [])
+    ch = event_channel(row, short_view)
+    return [] if ch is None else [ch]
 
 
 def event_channel(row: Mapping[str, Any], short_view: float) -> tuple[str, float] | None:
@@ -48,6 +63,8 @@ def event_channel(row: Mapping[str, Any], short_view: float) -> tuple[str, float
     kind = row["kind"]
     if kind in _ONE:
         return kind, 1.0
+    if kind == "impression":
+        return "ignored", 1.0
     if kind == "view":
         w, d = row.get("watch_ms"), row.get("duration_ms")
         if w is None or d is None or d <= 0:
@@ -88,6 +105,8 @@ class OnlineTrust:
         self._short = cfg.short_view
         self._ref = to_seconds(reference) if reference is not None else None
         self._pairs: dict[tuple[int, int], _Pair] = {}
+        # Per user, the sums over all their pairs (the hierarchical prior of PairTrust).
+        self._users: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._orders: dict[int, tuple[int | None, int | None]] = {}
         self._pending: dict[int, list[tuple[str, float, int | None, int | None]]] = defaultdict(list)
         self._sessions: dict[tuple[int, int], tuple[float, float, int]] = {}
@@ -118,6 +137,12 @@ class OnlineTrust:
                     v = cols[f"e_{c}"][i]
                     if v:
                         p.sums[c] = v
+                u0 = cols["user_id"][i]
+                us = online._users[u0]
+                for c in CHANNELS:
+                    v = cols[f"e_{c}"][i]
+                    if v:
+                        us[c] += v
                 p.n_events = cols["n_events"][i]
                 p.first_s, p.last_s = cols["first_s"][i], cols["last_s"][i]
                 fo = cols["first_order_s"][i]
@@ -153,15 +178,19 @@ class OnlineTrust:
             p = self._pairs[(u, c)] = _Pair()
         w = self._w(t)
         p.sums[channel] += inten * w
+        self._users[u][channel] += inten * w
         p.n_events += 1
         p.first_s = min(p.first_s, t)
         p.last_s = max(p.last_s, t)
         if channel == "order":
+            before = p.w_orders - p.w_first_order
             p.w_orders += w
             if t < p.first_order_s:
                 p.first_order_s, p.w_first_order = t, w
             elif t == p.first_order_s:
                 p.w_first_order += w
+            # The user's repurchase sum moves by the pair's change (O(1)).
+            self._users[u]["repurchase"] += (p.w_orders - p.w_first_order) - before
 
     def _live(self, u: int, c: int, sid: int, kind: str, t: float) -> None:
         """Live minutes of (u, session) = last exit − first entry, credited at the last exit: when
@@ -182,11 +211,13 @@ class OnlineTrust:
         p = self._pairs.get((u, cc))
         if p is None:
             p = self._pairs[(u, cc)] = _Pair()
+        change = (new_leave - new_enter) / 60.0 * self._w(new_leave)
         if was:
-            p.sums["live_minutes"] -= (leave - enter) / 60.0 * self._w(leave)
+            change -= (leave - enter) / 60.0 * self._w(leave)
         else:
             p.n_events += 1
-        p.sums["live_minutes"] += (new_leave - new_enter) / 60.0 * self._w(new_leave)
+        p.sums["live_minutes"] += change
+        self._users[u]["live_minutes"] += change
         p.first_s = min(p.first_s, new_leave)
         p.last_s = max(p.last_s, new_leave)
 
@@ -226,9 +257,8 @@ class OnlineTrust:
             return
         if kind in ("live_enter", "live_leave") and row.get("session_id") is not None:
             self._live(u, c, row["session_id"], kind, t)
-        ch = event_channel(row, self._short)
-        if ch is not None:
-            self._add(u, c, ch[0], ch[1], t)
+        for ch, inten in event_channels(row, self._short):
+            self._add(u, c, ch, inten, t)
 
     def update(self, events: pa.Table | Iterable[Mapping[str, Any]]) -> OnlineTrust:
         """Apply a micro-batch of events in the given order (any order gives the same state)."""
@@ -248,11 +278,20 @@ class OnlineTrust:
         out["repurchase"] = (p.w_orders - p.w_first_order) * f
         return out
 
+    def user_sums(self, user_id: int, as_of: dt.datetime) -> dict[str, float]:
+        """The user's sums over all their pairs as of ``as_of`` (the hierarchical prior's input)."""
+        us = self._users.get(user_id)
+        if not us or self._ref is None:
+            return {}
+        f = math.exp((self._ref - to_seconds(as_of)) / self._h * _LN2)
+        return {c: v * f for c, v in us.items()}
+
     def score(self, user_id: int, creator_id: int, as_of: dt.datetime) -> dict[str, float]:
         """alpha, beta, trust, confidence, evidence of one pair as of ``as_of`` (prior for unseen)."""
         s = self.sums(user_id, creator_id, as_of) or {}
         a0, b0 = self.model.priors
-        return beta_score(s, self.model.weights, a0, b0, self.model.prior_weight)
+        us = self.user_sums(user_id, as_of) if self.model.user_prior else None
+        return beta_score(s, self.model.weights, a0, b0, self.model.prior_weight, user_sums=us)
 
     def scores(self, as_of: dt.datetime) -> pa.Table:
         """All pairs as of ``as_of``: user_id, creator_id, trust, confidence, alpha, beta (sorted)."""

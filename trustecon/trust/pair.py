@@ -1,16 +1,26 @@
 """Pair trust T(u, c): a beta evidence model of how much user u trusts creator c (DESIGN.md §5).
 
-With decayed evidence sums ``E_k`` per channel (:mod:`trustecon.trust.evidence`) and weights ``w_k``:
+With decayed evidence sums ``E_k`` per channel (:mod:`trustecon.trust.evidence`) and weights ``w_k``,
+the pair's positive and negative evidence are ``P = Σ_{k positive} w_k E_k`` and
+``N = Σ_{k negative} w_k E_k``, and
 
-    α = α₀ + Σ_{k positive} w_k E_k        β = β₀ + Σ_{k negative} w_k E_k
-    T = α / (α + β)                       confidence = m / (m + W),  m = (α − α₀) + (β − β₀)
+    α = κ m_u + P        β = κ (1 − m_u) + N        T = α / (α + β)
+    confidence = (P + N) / (P + N + W)
 
 This is the Beta Reputation System (Jøsang & Ismail, 2002): T is the mean of Beta(α, β), and the
 confidence is one minus subjective logic's uncertainty ``u = W / (r + s + W)`` with the non-informative
-prior weight ``W = 2``. Positive evidence can only raise α, negative only β, so T is monotone in every
-channel; with no new evidence all ``E_k`` decay to 0 and T returns to the prior α₀/(α₀+β₀).
+prior weight ``W = 2``. The prior mean ``m_u`` is the user's own *trust propensity*, estimated by
+pooling their evidence toward every creator (empirical Bayes in a hierarchical beta-binomial model,
+e.g. Gelman et al., *Bayesian Data Analysis*, §5.3):
 
-``fit`` learns the weights (and the prior) from history in the spirit of RealGraph (Kamath et al.,
+    m_u = (α₀ + Σ_c P_uc) / (α₀ + β₀ + Σ_c (P_uc + N_uc)),   κ = α₀ + β₀
+
+so a user who trusts easily starts every new creator higher than a sceptic does (DESIGN.md §10 gives
+users a trust propensity). With ``user_prior=False`` the prior is the flat Beta(α₀, β₀). Positive
+evidence raises both P and m_u and negative evidence lowers both, so T is monotone in every channel;
+with no new evidence every ``E_k`` decays to 0, m_u returns to α₀/(α₀+β₀) and so does T.
+
+``fit`` learns the weights (and α₀, β₀) from history in the spirit of RealGraph (Kamath et al.,
 2014): evidence as of a split time predicts an outcome (order, follow, engagement, long view) in the
 next ``horizon_days``; the loss is the Bernoulli log-likelihood of that outcome under ``p = T`` itself,
 with ``w ≥ 0`` (L-BFGS-B bounds) so the signs — and the monotonicity properties — are kept. A logistic
@@ -57,14 +67,23 @@ def beta_score(
     prior_alpha: float,
     prior_beta: float,
     prior_weight: float = 2.0,
+    user_sums: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """The beta model on one pair's decayed sums ``{channel: E}``: alpha, beta, trust, confidence.
 
+    ``user_sums``: the user's sums over all their pairs (the hierarchical prior); ``None`` = flat prior.
     The same arithmetic as :meth:`PairTrust.transform` (used by the online updater and explanations).
     """
     a = sum(weights[c] * sums.get(c, 0.0) for c in POSITIVE)
     b = sum(weights[c] * sums.get(c, 0.0) for c in NEGATIVE)
-    alpha, beta = prior_alpha + a, prior_beta + b
+    kappa = prior_alpha + prior_beta
+    if user_sums is None:
+        m = prior_alpha / kappa
+    else:
+        ua = sum(weights[c] * user_sums.get(c, 0.0) for c in POSITIVE)
+        ub = sum(weights[c] * user_sums.get(c, 0.0) for c in NEGATIVE)
+        m = (prior_alpha + ua) / (kappa + ua + ub)
+    alpha, beta = kappa * m + a, kappa * (1.0 - m) + b
     mass = a + b
     return {
         "alpha": alpha,
@@ -72,6 +91,7 @@ def beta_score(
         "trust": alpha / (alpha + beta),
         "confidence": mass / (mass + prior_weight),
         "evidence": mass,
+        "user_prior": m,
     }
 
 
@@ -79,7 +99,8 @@ class PairTrust:
     """Beta evidence model of user → creator trust, batch on the engine.
 
     Parameters: ``config`` (half-life, short-view ratio, default weights), ``prior_alpha`` and
-    ``prior_beta`` (the prior Beta(1, 1): no opinion, T = 0.5), ``prior_weight`` W of the confidence,
+    ``prior_beta`` (the prior Beta(1, 1): no opinion, T = 0.5), ``user_prior`` (pool each user's
+    evidence into their own prior mean, see the module doc), ``prior_weight`` W of the confidence,
     and for :meth:`fit`: ``outcome`` (a key of :data:`OUTCOMES`), ``horizon_days``, ``l2`` (ridge
     toward zero on the weights, relative to the number of training pairs), ``max_pairs`` (a seeded
     sample of training pairs) and ``random_state``.
@@ -92,6 +113,7 @@ class PairTrust:
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
         prior_weight: float = 2.0,
+        user_prior: bool = False,
         outcome: str = "engage",
         horizon_days: float = 7.0,
         l2: float = 1e-3,
@@ -102,6 +124,7 @@ class PairTrust:
         self.prior_alpha = prior_alpha
         self.prior_beta = prior_beta
         self.prior_weight = prior_weight
+        self.user_prior = user_prior
         self.outcome = outcome
         self.horizon_days = horizon_days
         self.l2 = l2
@@ -133,6 +156,7 @@ class PairTrust:
             "prior_alpha": a0,
             "prior_beta": b0,
             "prior_weight": self.prior_weight,
+            "user_prior": self.user_prior,
             "fitted": hasattr(self, "weights_"),
             "weights": self.weights,
         }
@@ -149,10 +173,20 @@ class PairTrust:
         s = evidence_sums(events, when, self.config)
         w = self.weights
         a0, b0 = self.priors
-        pos = sum((s[f"e_{c}"] * w[c] for c in POSITIVE), ibis.literal(0.0))
-        neg = sum((s[f"e_{c}"] * w[c] for c in NEGATIVE), ibis.literal(0.0))
-        alpha = pos + a0
-        beta = neg + b0
+        s = s.mutate(
+            w_pos=sum((s[f"e_{c}"] * w[c] for c in POSITIVE), ibis.literal(0.0)),
+            w_neg=sum((s[f"e_{c}"] * w[c] for c in NEGATIVE), ibis.literal(0.0)),
+        )
+        kappa = a0 + b0
+        if self.user_prior:
+            us = s.group_by("user_id").aggregate(u_pos=s.w_pos.sum(), u_neg=s.w_neg.sum())
+            s = s.inner_join(us, "user_id")
+            m = (s.u_pos + a0) / (s.u_pos + s.u_neg + kappa)
+        else:
+            m = ibis.literal(a0 / kappa)
+        pos, neg = s.w_pos, s.w_neg
+        alpha = m * kappa + pos
+        beta = (1.0 - m) * kappa + neg
         mass = pos + neg
         return s.select(
             user_id=s.user_id,
@@ -164,6 +198,7 @@ class PairTrust:
             evidence=mass,
             positive=pos,
             negative=neg,
+            user_prior=m.cast("float64"),
             n_events=s.n_events,
             first_s=s.first_s,
             last_s=s.last_s,
@@ -203,15 +238,20 @@ class PairTrust:
         sums = evidence_sums(events, split, self.config)
         lab = self._labels(events, split, split + horizon)
         j = sums.left_join(lab, ["user_id", "creator_id"])
-        data = j.select(*[f"e_{c}" for c in CHANNELS], y=j.y.fill_null(0)).to_pyarrow()
+        data = j.select("user_id", *[f"e_{c}" for c in CHANNELS], y=j.y.fill_null(0)).to_pyarrow()
         if data.num_rows == 0:
             raise ValueError(f"no user→creator evidence before the split {split.isoformat()}")
         X = np.column_stack([data[f"e_{c}"].to_numpy(zero_copy_only=False) for c in CHANNELS]).astype(float)
         y = data["y"].to_numpy(zero_copy_only=False).astype(float)
+        # The user's pooled sums (over all their pairs, before sampling) for the hierarchical prior.
+        _, uinv = np.unique(data["user_id"].to_numpy(zero_copy_only=False), return_inverse=True)
+        U = np.zeros((uinv.max() + 1, X.shape[1]))
+        np.add.at(U, uinv, X)
         rng = np.random.default_rng(self.random_state)
         if len(y) > self.max_pairs:
             idx = np.sort(rng.choice(len(y), self.max_pairs, replace=False))
-            X, y = X[idx], y[idx]
+            X, y, uinv = X[idx], y[idx], uinv[idx]
+        Xu = U[uinv]
         if y.min() == y.max():
             raise ValueError(
                 f"outcome {self.outcome!r} is {'always' if y[0] else 'never'} observed after the split; "
@@ -221,17 +261,41 @@ class PairTrust:
         n = len(y)
 
         def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            # Analytic gradient through A = κ m + P, B = κ (1 − m) + N and m = (a0 + Pu)/(κ + Pu + Nu).
             a0, b0, w = theta[0], theta[1], theta[2:]
-            A = a0 + X[:, pos_mask] @ w[pos_mask]
-            B = b0 + X[:, ~pos_mask] @ w[~pos_mask]
+            kappa = a0 + b0
+            P, N = X[:, pos_mask] @ w[pos_mask], X[:, ~pos_mask] @ w[~pos_mask]
+            if self.user_prior:
+                Pu, Nu = Xu[:, pos_mask] @ w[pos_mask], Xu[:, ~pos_mask] @ w[~pos_mask]
+                D = kappa + Pu + Nu
+                m = (a0 + Pu) / D
+            else:
+                m = a0 / kappa + 0 * P
+            A = kappa * m + P
+            B = kappa * (1 - m) + N
             S = A + B
             ll = y * np.log(A) + (1 - y) * np.log(B) - np.log(S)
             dA = y / A - 1 / S
             dB = (1 - y) / B - 1 / S
-            g = np.empty_like(theta)
-            g[0], g[1] = dA.sum(), dB.sum()
-            g[2:][pos_mask] = X[:, pos_mask].T @ dA
-            g[2:][~pos_mask] = X[:, ~pos_mask].T @ dB
+            # d ll / d m (A and B move oppositely with m) and d ll / d kappa at fixed m.
+            dm = kappa * (dA - dB)
+            dk = m * dA + (1 - m) * dB
+            g = np.zeros_like(theta)
+            if self.user_prior:
+                # m depends on a0 (numerator and D), on b0 (D), and on w through Pu, Nu.
+                dm_da0 = (1 - m) / D
+                dm_db0 = -m / D
+                dm_dPu = (1 - m) / D
+                dm_dNu = -m / D
+                g[0] = (dk + dm * dm_da0).sum()
+                g[1] = (dk + dm * dm_db0).sum()
+                g[2:][pos_mask] = X[:, pos_mask].T @ dA + Xu[:, pos_mask].T @ (dm * dm_dPu)
+                g[2:][~pos_mask] = X[:, ~pos_mask].T @ dB + Xu[:, ~pos_mask].T @ (dm * dm_dNu)
+            else:
+                # A = a0 + P, B = b0 + N.
+                g[0], g[1] = dA.sum(), dB.sum()
+                g[2:][pos_mask] = X[:, pos_mask].T @ dA
+                g[2:][~pos_mask] = X[:, ~pos_mask].T @ dB
             loss = -ll.sum() / n + self.l2 * float(w @ w)
             grad = -g / n
             grad[2:] += 2 * self.l2 * w
@@ -263,6 +327,7 @@ class PairTrust:
             prior_alpha=self.prior_alpha,
             prior_beta=self.prior_beta,
             prior_weight=self.prior_weight,
+            user_prior=self.user_prior,
             outcome=self.outcome,
             horizon_days=self.horizon_days,
             l2=self.l2,
@@ -284,6 +349,7 @@ def _empty_pairs() -> ir.Table:
         ("evidence", pa.float64()),
         ("positive", pa.float64()),
         ("negative", pa.float64()),
+        ("user_prior", pa.float64()),
         ("n_events", pa.int64()),
         ("first_s", pa.float64()),
         ("last_s", pa.float64()),
