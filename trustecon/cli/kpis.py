@@ -14,11 +14,43 @@ __all__: list[str] = []
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "gini":
+        return f"{value:.3f}"
     if unit == "share":
         return f"{value:.1%}"
     if unit == "×":
         return f"{value:.2f}×"
     return f"{value:,.2f}"
+
+
+#: (table, value column, unit) of the further KPIs printed under the headline, from the "all" rows.
+_OTHER = {
+    "creator_income_share": ("creator_income", "value", "share"),
+    "earning_creators": ("creator_income", "earning_creators", "count"),
+    "refund_rate": ("refund_rate", "value", "share"),
+    "order_value": ("order_value", "value", "currency"),
+    "private_domain_gmv_share": ("private_domain_gmv", "value", "share"),
+    "live_uv_value": ("live_rooms", "uv_value", "currency"),
+    "live_gpm": ("live_rooms", "gpm", "currency"),
+    "live_follower_conversion": ("live_rooms", "follower_conversion", "share"),
+    "old_fan_buyer_share": ("live_rooms", "old_fan_buyer_share", "share"),
+    "video_follow_conversion": ("follow_conversion", "value", "share"),
+    "exposure_gini": ("exposure", "value", "gini"),
+    "share_of_creators_exposed": ("exposure", "share_exposed", "share"),
+}
+
+
+def _others(computed: dict, min_followers: int) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for key, (table, col, unit) in _OTHER.items():
+        rows = [r for r in computed[table].to_pylist() if r["period"] == "all"]
+        value = rows[0][col] if rows else None
+        reason = (rows[0].get("reason") if rows else "empty event log") if value is None else None
+        note = f"of creators with >= {min_followers:,} followers" if key.startswith("creator_income") else None
+        out[key] = {"value": None if value is None else float(value), "reason": reason, "unit": unit, "note": note}
+    return out
 
 
 @app.command()
@@ -34,7 +66,7 @@ def kpis(
     from rich.table import Table
 
     from trustecon.engine import ENGINES, connect
-    from trustecon.kpis import ARTICLE_FIGURES, compute_all, headline
+    from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, compute_all, headline
     from trustecon.store import Workspace, WorkspaceError
 
     if engine not in ENGINES:
@@ -48,10 +80,12 @@ def kpis(
     con = connect(engine)
     events = ws.events(con)
     tables = compute_all(events, timezone=ws.timezone, min_followers=min_followers)
+    computed = {name: expr.to_pyarrow() for name, expr in tables.items()}
     with ws.transaction() as tx:
-        for name, expr in tables.items():
-            tx.write_table(f"kpis_{name}", expr.to_pyarrow())
+        for name, table in computed.items():
+            tx.write_table(f"kpis_{name}", table)
     head = headline(events, timezone=ws.timezone)
+    others = _others(computed, min_followers)
     if as_json:
         print_json(
             {
@@ -60,6 +94,7 @@ def kpis(
                 "timezone": ws.timezone,
                 "currency": ws.currency,
                 "headline": {k: {**v.as_dict(), "article": ARTICLE_FIGURES.get(k)} for k, v in head.items()},
+                "other": others,
                 "tables": sorted(f"kpis_{n}" for n in tables),
             }
         )
@@ -72,4 +107,12 @@ def kpis(
         note = v.reason if v.value is None else unit
         t.add_row(k, _fmt(v.value, v.unit), _fmt(ARTICLE_FIGURES.get(k), v.unit), note)
     console.print(t)
+    o = Table(title="More KPIs (whole log)")
+    for col in ("KPI", "ours", "article", "note"):
+        o.add_column(col, justify="right" if col in ("ours", "article") else "left")
+    for k, v in others.items():
+        unit = ws.currency if v["unit"] == "currency" else v["unit"]
+        article = OTHER_ARTICLE_FIGURES.get(k)
+        o.add_row(k, _fmt(v["value"], v["unit"]), _fmt(article, v["unit"]), v["reason"] or v["note"] or unit)
+    console.print(o)
     console.print(f"wrote {len(tables)} tables: tables/kpis_* in {workspace}")
