@@ -726,6 +726,7 @@ def test_cli_writes_kpi_tables_and_prints_json(tmp_path):
     assert out["headline"]["monthly_repurchase_rate"]["reason"] == "no complete month pair (m, m+1) in the log"
     ws = Workspace.open(ws.path)
     assert "kpis_live_watch_time" in ws.table_names() and "kpis_campaigns" in ws.table_names()
+    assert out["tables"]["kpis_live_watch_time"] == len(ws.read_table("kpis_live_watch_time"))
     stored = {r["period"]: r for r in ws.read_table("kpis_live_watch_time").to_pylist()}
     assert stored["all"]["value"] == pytest.approx(116 / 7)
     assert stored["2024-01-01"]["visits"] == 8

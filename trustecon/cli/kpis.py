@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -42,10 +43,11 @@ _OTHER = {
 }
 
 
-def _others(computed: dict, min_followers: int) -> dict[str, dict]:
+def _others(ws: Any, min_followers: int) -> dict[str, dict]:
+    """The "all" rows of the stored tables for :data:`_OTHER`."""
     out: dict[str, dict] = {}
     for key, (table, col, unit) in _OTHER.items():
-        rows = [r for r in computed[table].to_pylist() if r["period"] == "all"]
+        rows = [r for r in ws.read_table(f"kpis_{table}").to_pylist() if r["period"] == "all"]
         value = rows[0][col] if rows else None
         reason = (rows[0].get("reason") if rows else "empty event log") if value is None else None
         note = f"of creators with >= {min_followers:,} followers" if key.startswith("creator_income") else None
@@ -66,7 +68,8 @@ def kpis(
     from rich.table import Table
 
     from trustecon.engine import ENGINES, connect
-    from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, compute_all, headline
+    from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, headline
+    from trustecon.kpis.persist import write_kpis
     from trustecon.store import Workspace, WorkspaceError
 
     if engine not in ENGINES:
@@ -78,14 +81,9 @@ def kpis(
     except WorkspaceError as exc:
         fail(str(exc))
     con = connect(engine)
-    events = ws.events(con)
-    tables = compute_all(events, timezone=ws.timezone, min_followers=min_followers)
-    computed = {name: expr.to_pyarrow() for name, expr in tables.items()}
-    with ws.transaction() as tx:
-        for name, table in computed.items():
-            tx.write_table(f"kpis_{name}", table)
-    head = headline(events, timezone=ws.timezone)
-    others = _others(computed, min_followers)
+    written = write_kpis(ws, con, min_followers=min_followers)  # one transaction
+    head = headline(ws.events(con), timezone=ws.timezone)
+    others = _others(ws, min_followers)
     if as_json:
         print_json(
             {
@@ -95,7 +93,7 @@ def kpis(
                 "currency": ws.currency,
                 "headline": {k: {**v.as_dict(), "article": ARTICLE_FIGURES.get(k)} for k, v in head.items()},
                 "other": others,
-                "tables": sorted(f"kpis_{n}" for n in tables),
+                "tables": written,
             }
         )
         return
@@ -115,4 +113,4 @@ def kpis(
         article = OTHER_ARTICLE_FIGURES.get(k)
         o.add_row(k, _fmt(v["value"], v["unit"]), _fmt(article, v["unit"]), v["reason"] or v["note"] or unit)
     console.print(o)
-    console.print(f"wrote {len(tables)} tables: tables/kpis_* in {workspace}")
+    console.print(f"wrote {len(written)} tables: tables/kpis_* in {workspace}")
