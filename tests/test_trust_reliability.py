@@ -42,6 +42,7 @@ def test_known_answer_ledger(duck_con) -> None:
     assert o3["outcome"] == "refunded" and o3["buyer_weight"] == 0.25
     assert o3["delta"] == pytest.approx(1.5 / 2.625 - 1.5 / 2.5, abs=1e-12)
     assert led[("creator", 1, 4)]["delta"] == 0.0 and led[("creator", 1, 4)]["outcome"] == "pending"
+    assert o1["buyer_orders"] == 1  # the pending order 4 of the same buyer does not share the vote
     # The brand of order 1 gets the same evidence.
     assert rel[("brand", 7)]["alpha"] == pytest.approx(1.5, abs=1e-12)
 
@@ -53,9 +54,9 @@ def test_partial_refund_and_complaint(duck_con) -> None:
     log.add("complaint", at(1), order_id=2)
     rel, led = _run(duck_con, log, at(0) + (at(1) - at(0)) * 30, half_life_days=1e9)  # no decay
     o1, o2 = led[("creator", 1, 1)], led[("creator", 1, 2)]
-    assert o1["refunded_fraction"] == 0.25
-    assert o1["d_alpha"] == pytest.approx(0.25 * 0.75) and o1["d_beta"] == pytest.approx(0.25 * 0.25)
-    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.25 * 2)
+    assert o1["refunded_fraction"] == 0.25 and o1["buyer_orders"] == 2  # two settled orders share one vote
+    assert o1["d_alpha"] == pytest.approx(0.25 * 0.75 / 2) and o1["d_beta"] == pytest.approx(0.25 * 0.25 / 2)
+    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.25 * 2 / 2)
 
 
 def test_brushing_moves_reliability_less_than_raw_kept_rate(duck_con) -> None:

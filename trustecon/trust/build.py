@@ -80,7 +80,8 @@ LEDGER_SCHEMA = [
     ("seller_id", pa.int64()), ("seller_kind", pa.string()), ("order_id", pa.int64()), ("buyer_id", pa.int64()),
     ("order_s", pa.float64()), ("amount", pa.float64()), ("refunded_fraction", pa.float64()),
     ("complained", pa.bool_()), ("outcome", pa.string()), ("buyer_weight", pa.float64()), ("decay", pa.float64()),
-    ("d_alpha", pa.float64()), ("d_beta", pa.float64()), ("delta", pa.float64()), ("reason", pa.string()),
+    ("d_alpha", pa.float64()), ("d_beta", pa.float64()), ("buyer_orders", pa.int64()), ("delta", pa.float64()),
+    ("reason", pa.string()),
 ]
 ORDERS_SCHEMA = [("order_id", pa.int64()), ("user_id", pa.int64()), ("creator_id", pa.int64())]
 SESSIONS_SCHEMA = [

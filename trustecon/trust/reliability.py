@@ -12,8 +12,11 @@ who sold it (``creator_id`` of its lines) and every brand whose product it conta
 
 With the buyer's weight ``b`` and decay ``δ = 2^(−(as_of − t_order)/h)``:
 
-    Δα = b δ (1 − f)·[matured, no complaint]     Δβ = b δ (w_refund f + w_complaint [complained])
+    Δα = b δ (1 − f)·[matured, no complaint] / n     Δβ = b δ (w_refund f + w_complaint [complained]) / n
     R = α / (α + β),  α = α₀ + ΣΔα,  β = β₀ + ΣΔβ          (Jøsang & Ismail 2002)
+
+where ``n`` is the number of the buyer's settled (not pending) orders with that seller: one buyer,
+one vote, as review systems count reviewers rather than reviews.
 
 The buyer weight is 1 for a *vetted* buyer — one who kept matured orders from at least
 ``vetted_min_sellers`` different creators — and ``unvetted_weight`` otherwise. Fake accounts made
@@ -75,7 +78,8 @@ class SellerReliability:
 
     def ledger(self, events: ir.Table, as_of: dt.datetime | None = None) -> ir.Table:
         """One row per (seller, order): ``seller_id, seller_kind, order_id, buyer_id, order_s,
-        amount, refunded_fraction, complained, outcome, buyer_weight, decay, d_alpha, d_beta``."""
+        amount, refunded_fraction, complained, outcome, buyer_weight, decay, d_alpha, d_beta,
+        buyer_orders`` (the buyer's settled orders with this seller, which share one vote)."""
         when = as_of_of(events, as_of)
         if when is None:
             raise ValueError("empty event log: no orders")
@@ -149,7 +153,17 @@ class SellerReliability:
         ob = o.inner_join(brands, "order_id")
         by_brand = ob.mutate(seller_id=ob.brand_id, seller_kind=ibis.literal("brand"))
         keep = ["seller_id", "seller_kind", *cols]
-        return ibis.union(by_creator.select(*keep), by_brand.select(*keep), distinct=False)
+        led = ibis.union(by_creator.select(*keep), by_brand.select(*keep), distinct=False)
+        # One buyer, one vote: a buyer's settled orders with a seller share one unit of evidence, so
+        # fifteen accounts placing a hundred fake orders count as fifteen buyers, not a hundred orders.
+        settled = led.outcome != "pending"
+        n_bs = settled.cast("int64").sum().over(ibis.window(group_by=["seller_kind", "seller_id", "buyer_id"]))
+        share = 1.0 / ibis.greatest(n_bs, 1).cast("float64")
+        return led.mutate(
+            buyer_orders=n_bs.cast("int64"),
+            d_alpha=(led.d_alpha * share).cast("float64"),
+            d_beta=(led.d_beta * share).cast("float64"),
+        )
 
     def transform(self, events: ir.Table, as_of: dt.datetime | None = None) -> tuple[ir.Table, ir.Table]:
         """``(seller_reliability, ledger)`` as Ibis expressions. The ledger gains ``delta``, the
