@@ -117,7 +117,7 @@ class SimConfig:
     unfollow_base: float = 0.25
     refund_base: float = 0.03
     repurchase_base: float = 1.0
-    repurchase_cycle_days: float = 11.0
+    repurchase_cycle_days: float = 9.0
     settle_days: int = 7
     # ---- latent trust dynamics (docs/simulator.md §Trust)
     learning_rate: float = 0.15

@@ -449,10 +449,10 @@ class World:
             pc_ = np.flatnonzero(pay > 0)
             buf.add("payout", np.full(pc_.size, t0 + 23 * HOUR + 30 * MIN), creator_id=pc_ + 1,
                     amount=np.round(pay[pc_], 2))
-            # A kept order may be bought again one consumption cycle later: P = repurchase_base · √T · q_p.
+            # A kept order may be bought again one consumption cycle later: P = repurchase_base · √(T · q_p).
             ku = kept & real
             t_after = self.pairs.trust_of(o["user"][ku], o["creator"][ku])
-            p = cfg.repurchase_base * np.sqrt(t_after) * pop.product_quality[o["product"][ku]]
+            p = cfg.repurchase_base * np.sqrt(t_after * pop.product_quality[o["product"][ku]])
             again = rng.random(p.size) < p
             cyc = rng.gamma(4.0, cfg.repurchase_cycle_days / 4.0, size=int(again.sum()))
             when = np.maximum(o["day"][ku][again] + np.round(cyc).astype(np.int64), day + 1)
