@@ -792,3 +792,31 @@ def test_live_visit_pairing_matches_reference(evs, end_minutes):
         assert lw["value"] == pytest.approx(sum(closed) / len(closed) / 60000)
     else:
         assert lw["value"] is None and lw["reason"]
+
+
+def test_zone_keeps_only_the_logs_own_offset_changes(tmp_path, duck_con):
+    # Europe/London: GMT until 2011-03-27 01:00 UTC, BST until 2011-10-30 01:00 UTC, then GMT.
+    stamps = [
+        dt.datetime(2010, 12, 31, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(2011, 3, 27, 0, 59, tzinfo=dt.UTC),
+        dt.datetime(2011, 6, 30, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(2011, 10, 30, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2011, 10, 30, 1, 30, tzinfo=dt.UTC),
+    ]
+    ev = load(tmp_path, [dict(ts=t, kind="notice", creator_id=1) for t in stamps], duck_con)
+    zone = kpis.zone_for(ev, "Europe/London")
+    assert zone.offsets == (
+        (None, 0),
+        (dt.datetime(2011, 3, 27, 1, tzinfo=dt.UTC), 3600),
+        (dt.datetime(2011, 10, 30, 1, tzinfo=dt.UTC), 0),
+    )
+    assert kpis.zone_for(ev, "UTC").offsets == ((None, 0),)
+    full = [
+        r["p"] for r in rows_of(ev.select(ev.ts, p=kpis.local_ts(ev.ts, "Europe/London").strftime("%Y-%m-%d %H:%M")), ["ts"])
+    ]
+    short = [r["p"] for r in rows_of(ev.select(ev.ts, p=kpis.local_ts(ev.ts, zone).strftime("%Y-%m-%d %H:%M")), ["ts"])]
+    assert (
+        full
+        == short
+        == ["2010-12-31 23:30", "2011-03-27 00:59", "2011-07-01 00:30", "2011-10-30 01:30", "2011-10-30 01:30"]
+    )

@@ -11,7 +11,7 @@ every table for ``trustecon kpis``.
 
 from __future__ import annotations
 
-from trustecon.kpis._base import follow_spells, local_ts, period_label
+from trustecon.kpis._base import Zone, follow_spells, local_ts, period_label, zone_for
 from trustecon.kpis.campaign import campaign_metrics
 from trustecon.kpis.catalogue import (
     ARTICLE_FIGURES,
@@ -45,6 +45,7 @@ __all__ = [
     "HEADLINE",
     "OTHER_ARTICLE_FIGURES",
     "KpiValue",
+    "Zone",
     "campaign_metrics",
     "complete_months",
     "compute_all",
@@ -69,4 +70,5 @@ __all__ = [
     "private_domain_gmv_share",
     "products_seen_per_visit",
     "refund_rate",
+    "zone_for",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ import ibis.expr.types as ir
 __all__ = [
     "INTERACTION_KINDS",
     "Period",
+    "Zone",
     "follow_spells",
     "is_follower_at",
     "local_ts",
@@ -29,6 +31,7 @@ __all__ = [
     "period_spine",
     "ratio",
     "with_period",
+    "zone_for",
 ]
 
 Period = Literal["day", "month", "all"]
@@ -74,9 +77,50 @@ def utc_offsets(timezone: str) -> tuple[tuple[dt.datetime | None, int], ...]:
     return tuple(out)
 
 
-def local_ts(ts: ir.TimestampValue, timezone: str) -> ir.TimestampValue:
-    """Wall-clock time in ``timezone`` of the UTC instant ``ts`` (a naive-by-convention timestamp)."""
+@dataclass(frozen=True)
+class Zone:
+    """A time zone as the UTC offsets in force over one log: ((from_instant or None, seconds), ...)."""
+
+    name: str
+    offsets: tuple[tuple[dt.datetime | None, int], ...]
+
+
+def _utc(x: dt.datetime) -> dt.datetime:
+    return x.replace(tzinfo=dt.UTC) if x.tzinfo is None else x.astimezone(dt.UTC)
+
+
+def zone_for(events: ir.Table, timezone: str | Zone) -> Zone:
+    """``timezone`` with only the offset changes between the log's first and last event.
+
+    A fixed-offset zone (UTC) needs nothing from the log. Otherwise one small aggregate (first and
+    last ``ts``) runs, so the local-time CASE has a branch per DST switch *inside the log* instead of
+    ~200 for 1970–2070 (a CASE that large overflows Spark's generated code and slows every engine).
+    """
+    if isinstance(timezone, Zone):
+        return timezone
     offsets = utc_offsets(timezone)
+    if len(offsets) == 1:
+        return Zone(timezone, offsets)
+    row = events.aggregate(a=events.ts.min(), b=events.ts.max()).to_pyarrow().to_pylist()[0]
+    if row["a"] is None:
+        return Zone(timezone, offsets[:1])
+    first, last = _utc(row["a"]), _utc(row["b"])
+    base = offsets[0][1]
+    inside: list[tuple[dt.datetime | None, int]] = []
+    for start, seconds in offsets[1:]:
+        if start is not None and start <= first:
+            base = seconds  # in force when the log begins
+        elif start is not None and start <= last:
+            inside.append((start, seconds))
+    return Zone(timezone, ((None, base), *inside))
+
+
+def local_ts(ts: ir.TimestampValue, timezone: str | Zone) -> ir.TimestampValue:
+    """Wall-clock time in ``timezone`` of the UTC instant ``ts`` (a naive-by-convention timestamp).
+
+    With a zone name, every transition of 1970–2070 is a branch; pass :func:`zone_for`'s
+    :class:`Zone` to keep only the log's own."""
+    offsets = timezone.offsets if isinstance(timezone, Zone) else utc_offsets(timezone)
     if len(offsets) == 1:
         return ts + ibis.interval(seconds=offsets[0][1]) if offsets[0][1] else ts
     # Later transitions first, so the first matching branch is the latest one at or before ts.
@@ -89,7 +133,7 @@ def local_ts(ts: ir.TimestampValue, timezone: str) -> ir.TimestampValue:
     return ts + seconds.as_interval("s")
 
 
-def period_label(ts: ir.TimestampValue, timezone: str, period: str) -> ir.StringValue:
+def period_label(ts: ir.TimestampValue, timezone: str | Zone, period: str) -> ir.StringValue:
     """``YYYY-MM-DD`` (day), ``YYYY-MM`` (month) or ``all``, cut in ``timezone``.
 
     Labels of one kind sort as their periods do, so ``a <= b`` compares periods.
@@ -106,12 +150,12 @@ def check_period(period: str, allowed: Sequence[str] = PERIODS) -> None:
         raise ValueError(f"period must be one of {', '.join(allowed)}, not {period!r}")
 
 
-def with_period(t: ir.Table, timezone: str, period: str, ts: str = "ts") -> ir.Table:
+def with_period(t: ir.Table, timezone: str | Zone, period: str, ts: str = "ts") -> ir.Table:
     """``t`` with a ``period`` column from its ``ts`` column."""
     return t.mutate(period=period_label(t[ts], timezone, period))
 
 
-def period_spine(events: ir.Table, timezone: str, period: str) -> ir.Table:
+def period_spine(events: ir.Table, timezone: str | Zone, period: str) -> ir.Table:
     """Every period the log touches (one row ``all`` for a non-empty log)."""
     return with_period(events.select("ts"), timezone, period).select("period").distinct()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from trustecon.kpis._base import ratio, reason_if, with_period
+from trustecon.kpis._base import Zone, ratio, reason_if, with_period, zone_for
 
 __all__ = ["campaign_metrics"]
 
 
-def campaign_metrics(events: ir.Table, *, timezone: str = "UTC", period: str = "all") -> ir.Table:
+def campaign_metrics(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
     """Per (period, campaign_id), each event in the period of its own time.
 
     - spend = Σ ``amount`` of ``spend`` events; brand_id = the spend events' brand;
@@ -22,6 +22,7 @@ def campaign_metrics(events: ir.Table, *, timezone: str = "UTC", period: str = "
       log). An order of the brand is a line with the campaign's brand_id or with this campaign_id.
     Null with a reason: no spend (cost and ROI), no kept orders (cost per kept order).
     """
+    timezone = zone_for(events, timezone)
     sp = events.filter((events.kind == "spend") & events.campaign_id.notnull())
     brands = sp.group_by(b_campaign=sp.campaign_id).aggregate(brand_id=sp.brand_id.max())
     sp = with_period(sp, timezone, period)

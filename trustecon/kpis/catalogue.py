@@ -10,6 +10,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from trustecon.kpis import campaign, commerce, creators, exposure, live, reach
+from trustecon.kpis._base import Zone, zone_for
 
 __all__ = [
     "ARTICLE_FIGURES",
@@ -106,12 +107,13 @@ def _finite(x: Any) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else x
 
 
-def headline(events: ir.Table, *, timezone: str = "UTC") -> dict[str, KpiValue]:
+def headline(events: ir.Table, *, timezone: str | Zone = "UTC") -> dict[str, KpiValue]:
     """The six headline KPIs over the whole log (period ``all``), executed on ``events``' engine.
 
     Keys are those of :data:`ARTICLE_FIGURES`. A KPI without its events has ``value=None`` and a
     ``reason``; an empty log gives every KPI the reason "empty event log".
     """
+    timezone = zone_for(events, timezone)
     out: dict[str, KpiValue] = {}
     for name, spec in HEADLINE.items():
         rows = spec.fn(events, timezone=timezone, period="all", **spec.kwargs).to_pyarrow().to_pylist()
@@ -130,7 +132,7 @@ def headline(events: ir.Table, *, timezone: str = "UTC") -> dict[str, KpiValue]:
 def compute_all(
     events: ir.Table,
     *,
-    timezone: str = "UTC",
+    timezone: str | Zone = "UTC",
     periods: tuple[str, ...] = ("all", "month", "day"),
     min_followers: int = 10_000,
 ) -> dict[str, ir.Table]:
@@ -139,6 +141,7 @@ def compute_all(
     Per-period tables carry a ``period`` column holding ``all``, months (``YYYY-MM``) and days
     (``YYYY-MM-DD``) stacked; per-creator and per-session tables are over the whole log.
     """
+    timezone = zone_for(events, timezone)  # one look at the log's span for every table
     per_period: dict[str, tuple[Callable[..., ir.Table], dict[str, Any]]] = {
         "live_watch_time": (live.live_watch_time, {}),
         "products_seen": (live.products_seen_per_visit, {}),

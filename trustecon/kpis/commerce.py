@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    Zone,
     check_period,
     follow_spells,
     is_follower_at,
@@ -22,6 +23,7 @@ from trustecon.kpis._base import (
     ratio,
     reason_if,
     with_period,
+    zone_for,
 )
 
 __all__ = [
@@ -39,18 +41,19 @@ def _orders(events: ir.Table) -> ir.Table:
     return o.group_by("order_id").aggregate(user_id=o.user_id.min(), ts=o.ts.min(), gmv=o.amount.sum())
 
 
-def _month_index(ts: ir.TimestampValue, timezone: str) -> ir.IntegerValue:
+def _month_index(ts: ir.TimestampValue, timezone: str | Zone) -> ir.IntegerValue:
     loc = local_ts(ts, timezone)
     return (loc.year().cast("int64") * 12 + loc.month().cast("int64") - 1).cast("int64")
 
 
-def complete_months(events: ir.Table, *, timezone: str = "UTC") -> ir.Table:
+def complete_months(events: ir.Table, *, timezone: str | Zone = "UTC") -> ir.Table:
     """One row: first_month, last_month, the indices (year·12 + month − 1) of the first and last
     calendar months lying wholly inside the log, in ``timezone``.
 
     The log covers every local day from its first event's day to its last event's day, inclusive;
     a month is complete when it starts on or after the first day and ends on or before the last.
     """
+    timezone = zone_for(events, timezone)
     b = log_bounds(events)
     first, last = local_ts(b.log_start, timezone), local_ts(b.log_end, timezone)
     first_idx = first.year().cast("int64") * 12 + first.month().cast("int64") - 1
@@ -63,7 +66,7 @@ def complete_months(events: ir.Table, *, timezone: str = "UTC") -> ir.Table:
 
 
 def monthly_repurchase(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Monthly repurchase rate.
 
@@ -75,6 +78,7 @@ def monthly_repurchase(
     is c's). Refunded orders are still orders. Null with a reason when there are no orders or no
     complete month pair. Article: 65%.
     """
+    timezone = zone_for(events, timezone)
     check_period(period, ("month", "all"))
     o = events.filter(events.kind == "order")
     if by_creator:
@@ -112,7 +116,7 @@ def monthly_repurchase(
 def order_value(
     events: ir.Table,
     *,
-    timezone: str = "UTC",
+    timezone: str | Zone = "UTC",
     period: str = "all",
     by_creator: bool = False,
     top_share: float | None = None,
@@ -124,6 +128,7 @@ def order_value(
     smaller creator_id), over their own lines: Σ their GMV / their distinct orders. Null with a reason
     when the period has no orders. Article: ¥135 for some top creators.
     """
+    timezone = zone_for(events, timezone)
     o = events.filter(events.kind == "order")
     o = with_period(o, timezone, period)
     if by_creator or top_share is not None:
@@ -153,7 +158,9 @@ def order_value(
     )
 
 
-def refund_rate(events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False) -> ir.Table:
+def refund_rate(
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+) -> ir.Table:
     """Refund rate: refunded orders / orders.
 
     An order (distinct ``order_id`` of ``order`` lines, in the period of its first line) is refunded
@@ -161,6 +168,7 @@ def refund_rate(events: ir.Table, *, timezone: str = "UTC", period: str = "all",
     log). Refunds of orders absent from the log are not counted (they cannot be put in a period).
     ``by_creator``: orders with a line of that creator. Null with a reason when there are no orders.
     """
+    timezone = zone_for(events, timezone)
     o = events.filter(events.kind == "order")
     if by_creator:
         o = o.filter(o.creator_id.notnull())
@@ -185,7 +193,7 @@ def refund_rate(events: ir.Table, *, timezone: str = "UTC", period: str = "all",
 
 
 def private_domain_gmv_share(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Private-domain GMV share.
 
@@ -194,6 +202,7 @@ def private_domain_gmv_share(
     :func:`trustecon.kpis._base.follow_spells`) / Σ amount of all such lines. Null with a reason
     when there are no such lines (or their GMV is 0).
     """
+    timezone = zone_for(events, timezone)
     o = events.filter((events.kind == "order") & events.creator_id.notnull())
     o = o.select("event_id", "user_id", "creator_id", "ts", "amount")
     spells = follow_spells(events)

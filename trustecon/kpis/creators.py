@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    Zone,
     follow_spells,
     on_spine,
     period_label,
@@ -12,17 +13,19 @@ from trustecon.kpis._base import (
     ratio,
     reason_if,
     with_period,
+    zone_for,
 )
 
 __all__ = ["creator_income", "follower_counts"]
 
 
-def follower_counts(events: ir.Table, *, timezone: str = "UTC", period: str = "all") -> ir.Table:
+def follower_counts(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
     """Followers of each creator at the end of each period of the log: (period, creator_id, followers).
 
     A user follows c at a period's end when a follow spell (:func:`trustecon.kpis.follow_spells`)
     starts in that period or before and does not end in it or before (periods compare by label).
     """
+    timezone = zone_for(events, timezone)
     spells = follow_spells(events)
     spells = spells.mutate(
         s_label=period_label(spells.start, timezone, period),
@@ -34,7 +37,7 @@ def follower_counts(events: ir.Table, *, timezone: str = "UTC", period: str = "a
 
 
 def creator_income(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", min_followers: int = 10_000
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", min_followers: int = 10_000
 ) -> ir.Table:
     """Share of creators with ≥ ``min_followers`` followers who earn.
 
@@ -44,6 +47,7 @@ def creator_income(
     (any audience). Null with a reason when no creator reaches the threshold. Real platforms use
     N = 10,000; a simulated population should scale N with its size and say so.
     """
+    timezone = zone_for(events, timezone)
     if min_followers < 1:
         raise ValueError(f"min_followers must be >= 1, not {min_followers}")
     inc = events.filter(events.kind.isin(["payout", "gift"]) & events.creator_id.notnull())

@@ -6,7 +6,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
-from trustecon.kpis._base import on_spine, period_spine, ratio, reason_if, with_period
+from trustecon.kpis._base import Zone, on_spine, period_spine, ratio, reason_if, with_period, zone_for
 
 __all__ = ["creator_exposure", "exposure_gini", "exposure_lorenz", "gini"]
 
@@ -25,9 +25,10 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * x).sum() / (n * s))
 
 
-def creator_exposure(events: ir.Table, *, timezone: str = "UTC", period: str = "all") -> ir.Table:
+def creator_exposure(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
     """Per (period, creator) among creators who published or went live (``publish`` or
     ``live_start``) in the period: exposure = their ``impression`` events in the period (0 if none)."""
+    timezone = zone_for(events, timezone)
     act = events.filter(events.kind.isin(["publish", "live_start"]) & events.creator_id.notnull())
     act = with_period(act, timezone, period).select("period", "creator_id").distinct()
     imp = events.filter((events.kind == "impression") & events.creator_id.notnull())
@@ -37,7 +38,7 @@ def creator_exposure(events: ir.Table, *, timezone: str = "UTC", period: str = "
     return j.mutate(exposure=j.exposure.cast("int64"))
 
 
-def exposure_gini(events: ir.Table, *, timezone: str = "UTC", period: str = "all") -> ir.Table:
+def exposure_gini(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
     """Exposure Gini and share of creators exposed.
 
     Over the creators active in the period (published or went live), zero exposure included:
@@ -45,6 +46,7 @@ def exposure_gini(events: ir.Table, *, timezone: str = "UTC", period: str = "all
     ≥ 1 impression / active creators. Null with a reason when no creator was active, or when there
     were no impressions of active creators (Gini of all zeros is undefined).
     """
+    timezone = zone_for(events, timezone)
     ce = creator_exposure(events, timezone=timezone, period=period)
     w = ibis.window(group_by=ce.period, order_by=[ce.exposure, ce.creator_id])
     wp = ibis.window(group_by=ce.period)
@@ -71,9 +73,10 @@ def exposure_gini(events: ir.Table, *, timezone: str = "UTC", period: str = "all
     )
 
 
-def exposure_lorenz(events: ir.Table, *, timezone: str = "UTC", period: str = "all") -> ir.Table:
+def exposure_lorenz(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
     """Lorenz curve of exposure: per period, creators sorted by exposure ascending (ties by id);
     creator_share = i / n and exposure_share = Σ_{j≤i} x_j / Σ x (null when Σ x = 0)."""
+    timezone = zone_for(events, timezone)
     ce = creator_exposure(events, timezone=timezone, period=period)
     w = ibis.window(group_by=ce.period, order_by=[ce.exposure, ce.creator_id])
     cum = ibis.window(group_by=ce.period, order_by=[ce.exposure, ce.creator_id], rows=(None, 0))

@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
     INTERACTION_KINDS,
+    Zone,
     follow_spells,
     is_follower_at,
     ms_between,
@@ -30,6 +31,7 @@ from trustecon.kpis._base import (
     ratio,
     reason_if,
     with_period,
+    zone_for,
 )
 
 __all__ = [
@@ -74,7 +76,7 @@ def _visit_reason(visits: ir.Table, closed: ir.Table) -> ir.StringValue:
 
 
 def live_watch_time(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Live watch time per visit, in minutes.
 
@@ -83,6 +85,7 @@ def live_watch_time(
     watch_minutes, value, reason. Null with a reason when the period has no (closed) live visit.
     Article (DESIGN.md §2): 24 min.
     """
+    timezone = zone_for(events, timezone)
     v = with_period(live_visits(events), timezone, period, ts="enter")
     keys = ["period", "creator_id"] if by_creator else ["period"]
     agg = v.group_by(keys).aggregate(
@@ -104,7 +107,7 @@ def live_watch_time(
 
 
 def products_seen_per_visit(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Products seen per live visit.
 
@@ -115,6 +118,7 @@ def products_seen_per_visit(
     Null with a reason when there is no closed visit, or when the log has no ``product_pin`` at all
     (then nothing is known about products, which is not the same as zero). Article: ~5.
     """
+    timezone = zone_for(events, timezone)
     v = live_visits(events)
     v = v.filter(v.end.notnull()).select("user_id", "creator_id", "session_id", "enter", "end")
     pins = events.filter(events.kind == "product_pin").select(
@@ -146,7 +150,7 @@ def products_seen_per_visit(
 
 
 def interactions_per_minute(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Interactions per minute watched, live vs short video, and their ratio.
 
@@ -157,6 +161,7 @@ def interactions_per_minute(
     likewise, value = live_per_minute / video_per_minute (article: 12×). Each rate is null with a
     reason when its minutes are 0.
     """
+    timezone = zone_for(events, timezone)
     keys = ["period", "creator_id"] if by_creator else ["period"]
     inter = events.filter(events.kind.isin(list(INTERACTION_KINDS)))
     inter = with_period(inter, timezone, period)
@@ -224,7 +229,9 @@ def live_sessions(events: ir.Table) -> ir.Table:
     )
 
 
-def live_room_metrics(events: ir.Table, *, timezone: str = "UTC", period: str = "all", by: str = "period") -> ir.Table:
+def live_room_metrics(
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by: str = "period"
+) -> ir.Table:
     """Live-room money metrics, per session, per (period, host) or per period (``by``).
 
     Per session s hosted by c (a session's period is that of its start):
@@ -239,6 +246,7 @@ def live_room_metrics(events: ir.Table, *, timezone: str = "UTC", period: str = 
     unique_viewers; old_fan_buyer_share = old_fan_buyers / buyers. Null with a reason when there are
     no live visits, or no buyers for the old-fan share.
     """
+    timezone = zone_for(events, timezone)
     if by not in ("session", "creator", "period"):
         raise ValueError(f"by must be session, creator or period, not {by!r}")
     sessions = live_sessions(events)

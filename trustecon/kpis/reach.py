@@ -7,6 +7,7 @@ import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    Zone,
     follow_spells,
     is_follower_at,
     log_bounds,
@@ -15,6 +16,7 @@ from trustecon.kpis._base import (
     ratio,
     reason_if,
     with_period,
+    zone_for,
 )
 
 __all__ = ["fan_content_reach", "follow_conversion"]
@@ -23,7 +25,7 @@ __all__ = ["fan_content_reach", "follow_conversion"]
 def fan_content_reach(
     events: ir.Table,
     *,
-    timezone: str = "UTC",
+    timezone: str | Zone = "UTC",
     period: str = "all",
     by_creator: bool = False,
     window_days: int = 7,
@@ -39,6 +41,7 @@ def fan_content_reach(
     log); content published twice counts from its first ``publish``. value = reached pairs / pairs,
     per period of the publish. Null with a reason when no eligible content or no follower pairs.
     """
+    timezone = zone_for(events, timezone)
     pub = events.filter((events.kind == "publish") & events.content_id.notnull())
     pub = pub.group_by(["creator_id", "content_id"]).aggregate(published=pub.ts.min())
     bounds = log_bounds(events)
@@ -92,7 +95,7 @@ def fan_content_reach(
 
 
 def follow_conversion(
-    events: ir.Table, *, timezone: str = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
     """Follow conversion of short-video viewers (the private-domain funnel's last step).
 
@@ -102,6 +105,7 @@ def follow_conversion(
     creator with ``by_creator``). Live rooms have their own conversion in
     :func:`trustecon.kpis.live_room_metrics`. Null with a reason when the period has no views.
     """
+    timezone = zone_for(events, timezone)
     v = events.filter((events.kind == "view") & events.creator_id.notnull())
     v = with_period(v, timezone, period)
     pairs = v.group_by(["period", "user_id", "creator_id"]).aggregate(first_view=v.ts.min())
