@@ -379,3 +379,16 @@ def test_sampled_policy_matches_dense(name, monkeypatch):
     for row in out:  # at most once per user
         r = row[row >= 0]
         assert r.size == np.unique(r).size
+
+
+def test_days_cut_in_workspace_timezone(tmp_path: Path):
+    """Day d's events lie in local day d of the workspace's time zone (no spill past midnight)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    ws = Workspace.init(tmp_path / "ws", timezone="Asia/Shanghai")
+    cfg = _small(days=2, users=400, creators=20)
+    simulate(ws, cfg, calibrate=False)
+    tz = ZoneInfo("Asia/Shanghai")
+    local_days = {t.astimezone(tz).date() for t in _log(ws)["ts"].to_pylist()}
+    assert local_days == {dt.date(2026, 1, 1), dt.date(2026, 1, 2)}
