@@ -22,7 +22,7 @@ def simulate(
     days: int | None = typer.Option(None, "--days", help="Simulated days."),
     policy: str | None = typer.Option(None, "--policy", help="traffic | algorithm | trust."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same log)."),
-    config: Path | None = typer.Option(None, "--config", help="TOML file of settings, [targets], [attacks]."),
+    config: Path | None = typer.Option(None, "--config", help="TOML: settings, targets and attacks tables."),
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of a new workspace."),
     json_out: bool = JsonOpt,
 ) -> None:

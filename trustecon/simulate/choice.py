@@ -66,7 +66,7 @@ def click_probability(cfg: SimConfig, need: np.ndarray, trust: np.ndarray) -> np
 
 def order_probability(cfg: SimConfig, trust: np.ndarray, need: np.ndarray, price: np.ndarray,
                       sensitivity: np.ndarray) -> np.ndarray:
-    """``P(order | click) = order_base · T^1.5 · (0.3 + 0.7 need) · exp(−σ_u · price / price_median)``.
+    """``P(order | click) = 2 · order_base · T^1.5 · (0.3 + 0.7 need) · exp(−σ_u · price / price_median)``.
 
     Trust × need × price (DESIGN.md §10): a user buys from a creator they trust, a product they need,
     at a price they accept."""
