@@ -22,25 +22,25 @@ def test_known_answer_ledger(duck_con) -> None:
     # Buyer 10 is vetted: kept, matured orders from creators 1 and 2.
     log.add("order", at(0), user_id=10, creator_id=1, order_id=1, amount=100.0, brand_id=7, product_id=70)
     log.add("order", at(0), user_id=10, creator_id=2, order_id=2, amount=10.0)
-    # Buyer 11 (unvetted) is refunded in full.
+    # Buyer 11 (unvetted, no engagement with the seller) is refunded in full.
     log.add("order", at(0), user_id=11, creator_id=1, order_id=3, amount=40.0)
     log.add("refund", at(2), order_id=3, amount=40.0)
     # A fresh order: pending, moves nothing.
     log.add("order", at(89), user_id=10, creator_id=1, order_id=4, amount=5.0)
     rel, led = _run(duck_con, log, at(90))  # one half-life (90 days) after day 0
     r1 = rel[("creator", 1)]
-    # alpha = 1 + 1·0.5 (order 1), beta = 1 + 0.25·0.5·1 (order 3)
+    # alpha = 1 + 1·0.5 (order 1), beta = 1 + 0.1·0.5·1 (order 3)
     assert r1["alpha"] == pytest.approx(1.5, abs=1e-12)
-    assert r1["beta"] == pytest.approx(1.125, abs=1e-12)
-    assert r1["reliability"] == pytest.approx(1.5 / 2.625, abs=1e-12)
+    assert r1["beta"] == pytest.approx(1.05, abs=1e-12)
+    assert r1["reliability"] == pytest.approx(1.5 / 2.55, abs=1e-12)
     assert (r1["orders"], r1["kept"], r1["refunded"], r1["complained"], r1["pending"]) == (3, 1, 1, 0, 1)
     assert r1["raw_kept_rate"] == pytest.approx(0.5)
     o1 = led[("creator", 1, 1)]
     assert o1["outcome"] == "kept" and o1["buyer_weight"] == 1.0 and o1["reason"] == "kept, vetted buyer"
-    assert o1["delta"] == pytest.approx(1.5 / 2.625 - 1.0 / 2.125, abs=1e-12)
+    assert o1["delta"] == pytest.approx(1.5 / 2.55 - 1.0 / 2.05, abs=1e-12)
     o3 = led[("creator", 1, 3)]
-    assert o3["outcome"] == "refunded" and o3["buyer_weight"] == 0.25
-    assert o3["delta"] == pytest.approx(1.5 / 2.625 - 1.5 / 2.5, abs=1e-12)
+    assert o3["outcome"] == "refunded" and o3["buyer_weight"] == 0.1 and not o3["engaged"]
+    assert o3["delta"] == pytest.approx(1.5 / 2.55 - 1.5 / 2.5, abs=1e-12)
     assert led[("creator", 1, 4)]["delta"] == 0.0 and led[("creator", 1, 4)]["outcome"] == "pending"
     assert o1["buyer_orders"] == 1  # the pending order 4 of the same buyer does not share the vote
     # The brand of order 1 gets the same evidence.
@@ -55,8 +55,20 @@ def test_partial_refund_and_complaint(duck_con) -> None:
     rel, led = _run(duck_con, log, at(0) + (at(1) - at(0)) * 30, half_life_days=1e9)  # no decay
     o1, o2 = led[("creator", 1, 1)], led[("creator", 1, 2)]
     assert o1["refunded_fraction"] == 0.25 and o1["buyer_orders"] == 2  # two settled orders share one vote
-    assert o1["d_alpha"] == pytest.approx(0.25 * 0.75 / 2) and o1["d_beta"] == pytest.approx(0.25 * 0.25 / 2)
-    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.25 * 2 / 2)
+    assert o1["d_alpha"] == pytest.approx(0.1 * 0.75 / 2) and o1["d_beta"] == pytest.approx(0.1 * 0.25 / 2)
+    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.1 * 2 / 2)
+
+
+def test_engaged_buyer_counts_fully(duck_con) -> None:
+    # A buyer who watched the seller before ordering counts 1; one who ordered out of nowhere, 0.1.
+    log = Log().add("view", at(0), user_id=10, creator_id=1, content_id=1, watch_ms=5, duration_ms=10)
+    log.add("order", at(1), user_id=10, creator_id=1, order_id=1, amount=10.0)
+    log.add("order", at(1), user_id=11, creator_id=1, order_id=2, amount=10.0)
+    log.add("view", at(2), user_id=11, creator_id=1, content_id=1, watch_ms=5, duration_ms=10)  # after
+    _, led = _run(duck_con, log, at(30))
+    assert led[("creator", 1, 1)]["buyer_weight"] == 1.0 and led[("creator", 1, 1)]["engaged"]
+    assert led[("creator", 1, 2)]["buyer_weight"] == 0.1 and not led[("creator", 1, 2)]["engaged"]
+    assert led[("creator", 1, 1)]["reason"] == "kept, buyer engaged with the seller before ordering"
 
 
 def test_brushing_moves_reliability_less_than_raw_kept_rate(duck_con) -> None:

@@ -79,7 +79,8 @@ RELIABILITY_SCHEMA = [
 LEDGER_SCHEMA = [
     ("seller_id", pa.int64()), ("seller_kind", pa.string()), ("order_id", pa.int64()), ("buyer_id", pa.int64()),
     ("order_s", pa.float64()), ("amount", pa.float64()), ("refunded_fraction", pa.float64()),
-    ("complained", pa.bool_()), ("outcome", pa.string()), ("buyer_weight", pa.float64()), ("decay", pa.float64()),
+    ("complained", pa.bool_()), ("outcome", pa.string()), ("vetted", pa.bool_()), ("engaged", pa.bool_()),
+    ("buyer_weight", pa.float64()), ("decay", pa.float64()),
     ("d_alpha", pa.float64()), ("d_beta", pa.float64()), ("buyer_orders", pa.int64()), ("delta", pa.float64()),
     ("reason", pa.string()),
 ]

@@ -19,7 +19,9 @@ where ``n`` is the number of the buyer's settled (not pending) orders with that 
 one vote, as review systems count reviewers rather than reviews.
 
 The buyer weight is 1 for a *vetted* buyer — one who kept matured orders from at least
-``vetted_min_sellers`` different creators — and ``unvetted_weight`` otherwise. Fake accounts made
+``vetted_min_sellers`` different creators — or an *engaged* one — who watched, entered a live room,
+interacted with or clicked a product of the seller before ordering — and ``unvetted_weight`` (0.1)
+otherwise. Fake accounts made
 for brushing (kept fake orders) or for fake refunds buy from their one target, so their say is cut
 for good and for bad alike. Decay (default half-life 90 days: a quarter's record) lets a seller
 recover from an old bad season.
@@ -38,7 +40,10 @@ import ibis.expr.types as ir
 
 from trustecon.trust.evidence import as_of_of, event_seconds, to_seconds
 
-__all__ = ["SellerReliability"]
+__all__ = ["ENGAGEMENT", "SellerReliability"]
+
+#: Kinds that show a buyer knew the seller before ordering (views, live visits, interactions, clicks).
+ENGAGEMENT = ("view", "live_enter", "like", "comment", "share", "gift", "follow", "product_click", "profile_visit")
 
 _LN2 = 0.6931471805599453
 
@@ -49,7 +54,7 @@ class SellerReliability:
     Parameters: ``half_life_days`` (90), ``maturity_days`` (7: the usual no-questions return
     window), ``prior_alpha``/``prior_beta`` (1, 1), ``refund_weight`` (1: a refunded order is as bad
     as a kept one is good), ``complaint_weight`` (2: a complaint means the goods were not as
-    described), ``unvetted_weight`` (0.25) and ``vetted_min_sellers`` (2), ``prior_weight`` W of the
+    described), ``unvetted_weight`` (0.1) and ``vetted_min_sellers`` (2), ``prior_weight`` W of the
     confidence ``m / (m + W)``.
     """
 
@@ -62,7 +67,7 @@ class SellerReliability:
         prior_beta: float = 1.0,
         refund_weight: float = 1.0,
         complaint_weight: float = 2.0,
-        unvetted_weight: float = 0.25,
+        unvetted_weight: float = 0.1,
         vetted_min_sellers: int = 2,
         prior_weight: float = 2.0,
     ) -> None:
@@ -124,7 +129,15 @@ class SellerReliability:
         vet = kept.group_by("buyer_id").aggregate(n_sellers=kept.creator_id.nunique())
         vet = vet.filter(vet.n_sellers >= self.vetted_min_sellers).select(vb=vet.buyer_id, vetted=ibis.literal(True))
         o = o.left_join(vet, o.buyer_id == vet.vb)
-        bw = ibis.ifelse(o.vetted.fill_null(False), 1.0, self.unvetted_weight)
+        # Engaged buyers: watched, entered a room, interacted or clicked a product of the seller
+        # before ordering. Brushing orders come from accounts with no such history (how platforms
+        # spot 刷单: a purchase with no browsing before it).
+        eng = ev.filter(ev.kind.isin(list(ENGAGEMENT)) & ev.user_id.notnull() & ev.creator_id.notnull())
+        first = eng.group_by(["user_id", "creator_id"]).aggregate(first_s=event_seconds(eng.ts).min())
+        o = o.left_join(first, (o.buyer_id == first.user_id) & (o.creator_id == first.creator_id))
+        engaged = o.first_s.notnull() & (o.first_s <= o.order_s)
+        o = o.mutate(engaged=engaged.fill_null(False))
+        bw = ibis.ifelse(o.vetted.fill_null(False) | o.engaged, 1.0, self.unvetted_weight)
         decay = ((o.order_s - ref) / h * _LN2).exp()
         outcome = ibis.cases(
             (o.complained, "complained"),
@@ -141,9 +154,10 @@ class SellerReliability:
             d_alpha=d_alpha.cast("float64"),
             d_beta=(bw * decay * bad).cast("float64"),
         )
+        o = o.mutate(vetted=o.vetted.fill_null(False))
         cols = [
             "order_id", "buyer_id", "order_s", "amount", "refunded_fraction", "complained", "outcome",
-            "buyer_weight", "decay", "d_alpha", "d_beta",
+            "vetted", "engaged", "buyer_weight", "decay", "d_alpha", "d_beta",
         ]
         by_creator = o.filter(o.creator_id.notnull()).mutate(
             seller_id=o.creator_id, seller_kind=ibis.literal("creator")
@@ -206,7 +220,11 @@ class SellerReliability:
         why = (
             j.outcome
             + ibis.literal(", ")
-            + ibis.ifelse(j.buyer_weight >= 1.0, ibis.literal("vetted buyer"), ibis.literal("unvetted buyer"))
+            + ibis.cases(
+                (j.vetted, ibis.literal("vetted buyer")),
+                (j.engaged, ibis.literal("buyer engaged with the seller before ordering")),
+                else_=ibis.literal("unvetted buyer with no engagement before ordering"),
+            )
         )
         ledger = j.select(
             *[j[c] for c in led.columns],
