@@ -190,6 +190,8 @@ def test_attacks_off_by_default(small_run):
         ({"attacks": AttackConfig(sybil_rings=-1)}, "attacks.sybil_rings"),
         ({"attacks": AttackConfig(dishonest_share=2.0)}, "attacks.dishonest_share"),
         ({"start": "2026-13-01"}, "start"),
+        ({"live_session_minutes": (200.0,)}, "live_session_minutes"),
+        ({"slots": 2.5}, "slots"),
     ],
 )
 def test_bad_config_refused_naming_field(changes, field):

@@ -216,7 +216,11 @@ class SimConfig:
             raise ConfigError("initial_follows", f"must lie in [0, creators], got {self.initial_follows}")
         if not 0 <= self.live_days_per_week <= 7:
             raise ConfigError("live_days_per_week", f"must lie in [0, 7], got {self.live_days_per_week}")
-        lo, hi = self.live_session_minutes
+        try:
+            lo, hi = (float(x) for x in self.live_session_minutes)
+        except (TypeError, ValueError) as exc:
+            got = self.live_session_minutes
+            raise ConfigError("live_session_minutes", f"expected [min, max], got {got!r}") from exc
         if not 0 < lo <= hi <= 23 * 60:
             raise ConfigError("live_session_minutes", f"expected 0 < min <= max <= 1380, got {(lo, hi)}")
         if self.follow_threshold <= self.unfollow_threshold:
