@@ -182,7 +182,8 @@ def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
         ).fetchall()[0]
         if bad or distinct != n:
             return None
-        stored = tx.stored_event_files()
+        lo, hi = con.execute("SELECT min(t_event_id), max(t_event_id) FROM p").fetchall()[0]
+        stored = tx.stored_event_files(lo, hi) if n else []
         if stored:
             files = ", ".join(f"'{_sql_str(f)}'" for f in stored)
             hit = con.execute(

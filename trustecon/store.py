@@ -411,8 +411,8 @@ class Transaction:
         valid = valid.append_column("_i", index)
         con.register("v", valid)
         cols = [f.name for f in SCHEMA]
-        # Through _readable: this transaction's own files are still in staging (several appends per tx).
-        stored_files = self._readable(self.manifest["events"])
+        mm = pc.min_max(valid["event_id"])
+        stored_files = self.stored_event_files(mm["min"].as_py(), mm["max"].as_py())
         # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
         # read only event_id (hash aggregate and semi-join); the full comparison runs only on a hit.
         repeats = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
@@ -429,7 +429,7 @@ class Transaction:
             con.close()
             return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
         same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
-        stored = self._readable(self.manifest["events"])
+        stored = stored_files
         # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
         con.execute(
             "CREATE TEMP TABLE firsts AS SELECT * FROM v "
@@ -517,11 +517,26 @@ class Transaction:
             start = end
             final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(part, final)
-            self.manifest["events"].append(final)
+            self._add_event_file(final, part["event_id"])
 
-    def stored_event_files(self) -> list[str]:
-        """Paths of every event file visible to this transaction (committed, and staged by it)."""
-        return self._readable(self.manifest["events"])
+    def _add_event_file(self, final: str, ids: pa.ChunkedArray) -> None:
+        """List an event file and the range of its event_ids (what lets dedup skip most files)."""
+        self.manifest["events"].append(final)
+        mm = pc.min_max(ids)
+        self.manifest.setdefault("id_ranges", {})[final] = [mm["min"].as_py(), mm["max"].as_py()]
+
+    def stored_event_files(self, lo: str | None = None, hi: str | None = None) -> list[str]:
+        """Paths of the event files visible to this transaction (committed, and staged by it).
+
+        With ``lo``/``hi``, only files that may hold an event_id in [lo, hi]: a file whose recorded
+        id range lies wholly outside cannot, so deduplication need not read it. Sources whose ids grow
+        (the simulator's zero-padded counters) then read no stored file at all.
+        """
+        finals = self.manifest["events"]
+        if lo is not None and hi is not None:
+            ranges = self.manifest.get("id_ranges", {})
+            finals = [f for f in finals if f not in ranges or not (ranges[f][1] < lo or ranges[f][0] > hi)]
+        return self._readable(finals)
 
     def scratch(self) -> Path:
         """A folder inside this transaction's staging area for files a fast path writes itself."""
@@ -544,7 +559,7 @@ class Transaction:
             os.replace(path, staged)
             final = f"events/day={day}/part-{self.tx}-{self._n:06d}.parquet"
             self.moves.append((str(staged.relative_to(self.ws.path)), final))
-            self.manifest["events"].append(final)
+            self._add_event_file(final, pq.read_table(staged, columns=["event_id"])["event_id"])
         self.manifest["counts"]["events"] += added
         out = AppendResult(read=read, added=added)
         out.by_kind.update(by_kind)
