@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExposureResult", "cap_exposure", "gini", "topk_per_user"]
+__all__ = ["ExposureResult", "assign_with_capacity", "cap_exposure", "gini", "topk_per_user"]
 
 
 def gini(x: np.ndarray) -> float:
@@ -97,11 +97,13 @@ def _assign_with_quota(
     by_creator: _Segments,
     creators: np.ndarray,
     scores: np.ndarray,
-    k: int,
-    quota: int,
+    k: int | np.ndarray,
+    quota: int | np.ndarray,
     max_iter: int = 200,
 ) -> np.ndarray:
-    """Top-k per user subject to each creator being shown at most ``quota`` times (see module doc)."""
+    """Top-k per user subject to each creator being shown at most ``quota`` times (see module doc).
+
+    ``k`` and ``quota`` may also be given per row (the row's user's slots, the row's creator's room)."""
     alive = np.ones(by_user.order.size, dtype=bool)
     thr = np.full(int(creators.max(initial=-1)) + 1, -np.inf)
     for _ in range(max_iter):
@@ -121,6 +123,19 @@ def _assign_with_quota(
     ru = by_user.rank(alive)
     sel = (ru > 0) & (ru <= k)
     return sel & (by_creator.rank(sel) <= quota)
+
+
+def assign_with_capacity(
+    users: np.ndarray, creators: np.ndarray, scores: np.ndarray, k: np.ndarray, capacity: np.ndarray
+) -> np.ndarray:
+    """Mask of rows filling each user's ``k`` (per row) best slots while each creator takes at most
+    ``capacity`` (per row) more users — the refill of feeds the quota left short."""
+    users = np.asarray(users, dtype=np.int64)
+    creators = np.asarray(creators, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if users.size == 0:
+        return np.zeros(0, dtype=bool)
+    return _assign_with_quota(_Segments(users, scores), _Segments(creators, scores), creators, scores, k, capacity)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from trustecon.distribution.discovery import CreatorALS
-from trustecon.distribution.exposure import cap_exposure, gini, topk_per_user
+from trustecon.distribution.exposure import assign_with_capacity, cap_exposure, gini, topk_per_user
 
 __all__ = ["SOURCES", "FeedBatch", "FeedConfig", "FeedInputs", "rank_feeds"]
 
@@ -238,10 +238,24 @@ def rank_feeds(
         sel = topk_per_user(cu, cs, k_main)
         g = gini(np.bincount(cc[sel], minlength=m) + base)
         stats.update(quota=float("inf"), gini_before=g, relevance_cost=0.0, cap_feasible=float(g <= cfg.gini_cap))
-    fu = np.concatenate([cu[sel], e_u])
-    fc = np.concatenate([cc[sel], e_c])
-    fs = np.concatenate([cs[sel], e_s])
-    fsrc = np.concatenate([src[sel], np.full(e_u.size, _EXPLORE)])
+    # Refill rounds: the quota can leave slots empty; each round offers short users more creators.
+    r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    for _ in range(3):
+        a_u, a_c, a_s = _refill(
+            inp, cfg, np.r_[cu[sel], r_u], np.r_[cc[sel], r_c], e_u, e_c, k_main, stats["quota"], private, blocked
+        )
+        if a_u.size == 0:
+            break
+        r_u, r_c, r_s = np.r_[r_u, a_u], np.r_[r_c, a_c], np.r_[r_s, a_s]
+    if r_u.size:
+        base_rel = float(cs[topk_per_user(cu, cs, k_main)].sum())
+        kept = float(cs[sel].sum() + r_s.sum())
+        stats["relevance_cost"] = max(0.0, 1.0 - kept / base_rel) if base_rel > 0 else 0.0
+    stats["refilled"] = float(r_u.size)
+    fu = np.concatenate([cu[sel], r_u, e_u])
+    fc = np.concatenate([cc[sel], r_c, e_c])
+    fs = np.concatenate([cs[sel], r_s, e_s])
+    fsrc = np.concatenate([src[sel], np.full(r_u.size, _DISCOVER), np.full(e_u.size, _EXPLORE)])
     # Order within a feed: private first by trust, then discovery and exploration by score.
     tier = np.where(fsrc == _FOLLOW, 0, 1)
     order = np.lexsort((fc, -fs, tier, fu))
@@ -253,3 +267,46 @@ def rank_feeds(
     stats["exposed_share"] = float((expo > 0).mean()) if m else 0.0
     stats["private_share"] = float((fsrc == _FOLLOW).mean()) if fsrc.size else 0.0
     return FeedBatch(fu, fc, rank.astype(np.int64), fsrc.astype(np.int8), fs, stats)
+
+
+def _refill(
+    inp: FeedInputs,
+    cfg: FeedConfig,
+    cur_u: np.ndarray,
+    cur_c: np.ndarray,
+    e_u: np.ndarray,
+    e_c: np.ndarray,
+    k_main: int,
+    quota: float,
+    private: sp.csr_matrix,
+    blocked: np.ndarray,
+    chunk: int = 4096,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill the slots the quota left empty with each short user's best creators still under quota
+    (beyond her first candidate pool), each creator taking at most her remaining room."""
+    n, m = inp.user_ids.size, inp.creator_ids.size
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if not np.isfinite(quota) or n == 0 or m == 0:
+        return empty
+    room = np.maximum(quota - np.bincount(cur_c, minlength=m), 0).astype(np.int64)
+    deficit = k_main - np.bincount(cur_u, minlength=n)
+    short = np.flatnonzero(deficit > 0)
+    if short.size == 0 or not room.any():
+        return empty
+    taken = sp.csr_matrix((np.ones(cur_u.size + e_u.size), (np.r_[cur_u, e_u], np.r_[cur_c, e_c])), shape=(n, m))
+    p = int(min(m, 2 * deficit[short].max()))
+    uu, ccs, ss = [], [], []
+    for start in range(0, short.size, chunk):
+        rows = short[start : start + chunk]
+        s = _discovery_scores(inp, cfg, rows, inp.trust.tocsr()[rows])
+        bad = (private[rows] + taken[rows]).toarray() > 0
+        s = np.where(bad | blocked[None, :] | (room == 0)[None, :], -np.inf, s)
+        top = np.argpartition(-s, p - 1, axis=1)[:, :p]
+        vals = np.take_along_axis(s, top, axis=1)
+        ok = np.isfinite(vals)
+        uu.append(np.repeat(rows, p).reshape(rows.size, p)[ok])
+        ccs.append(top[ok])
+        ss.append(vals[ok])
+    fu, fc, fs = np.concatenate(uu), np.concatenate(ccs).astype(np.int64), np.concatenate(ss)
+    mask = assign_with_capacity(fu, fc, fs, deficit[fu], room[fc])
+    return fu[mask], fc[mask], fs[mask]
