@@ -69,7 +69,10 @@ def event_logs(draw: st.DrawFn, max_events: int = 14) -> list[dict[str, Any]]:
                          "watch_ms": draw(st.integers(0, 2 * dur))})
         elif kind == "simple":
             k = draw(st.sampled_from(SIMPLE_KINDS))
-            rows.append({**base, "kind": k, **({"amount": float(draw(st.integers(0, 500)))} if k == "gift" else {})})
+            extra = {"amount": float(draw(st.integers(0, 500)))} if k == "gift" else {}
+            if k == "product_click":
+                extra = {"product_id": 7}  # the event contract requires the product
+            rows.append({**base, "kind": k, **extra})
         elif kind == "live":
             sid = draw(st.integers(100, 102))
             rows.append({**base, "kind": draw(st.sampled_from(["live_enter", "live_leave"])), "session_id": sid})

@@ -107,7 +107,8 @@ def _mutate(rows, kind, u, c, **f):
 
 
 POSITIVE_EVENTS = [
-    ("like", {}), ("comment", {}), ("share", {}), ("follow", {}), ("profile_visit", {}), ("product_click", {}),
+    ("like", {}), ("comment", {}), ("share", {}), ("follow", {}), ("profile_visit", {}),
+    ("product_click", {"product_id": 7}),
     ("gift", {"amount": 20.0}), ("view", {"content_id": 1, "watch_ms": 1000, "duration_ms": 1000}),
     ("order", {"order_id": 555, "amount": 30.0}), ("live_enter", {"session_id": 100}),
     ("live_leave", {"session_id": 100}),

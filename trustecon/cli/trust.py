@@ -114,7 +114,9 @@ def explain(
         model = _model_from_config(ws, PairTrust)
         a0, b0 = model.priors
         if not row:
-            prior = a0 / (a0 + b0)
+            # With the hierarchical prior an unseen pair starts at the user's own prior mean.
+            others = pt.filter(pc.equal(pt["user_id"], user)).to_pylist() if model.user_prior else []
+            prior = others[0]["user_prior"] if others else a0 / (a0 + b0)
             msg = (
                 f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} "
                 "with confidence 0"
@@ -155,4 +157,5 @@ def _model_from_config(ws, cls):
     if not p:
         return cls()
     cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
-    return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"])
+    return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"],
+               user_prior=bool(p.get("user_prior", False)))

@@ -106,7 +106,12 @@ def explain_pair(
             "confidence": pair["confidence"],
             "alpha": pair["alpha"],
             "beta": pair["beta"],
-            "prior": {"alpha": prior_alpha, "beta": prior_beta, "mean": prior_alpha / (prior_alpha + prior_beta)},
+            "prior": {
+                "alpha": prior_alpha,
+                "beta": prior_beta,
+                # With the hierarchical prior, the pair's prior mean is the user's pooled propensity.
+                "mean": pair.get("user_prior", prior_alpha / (prior_alpha + prior_beta)),
+            },
             "as_of": as_of,
             "half_life_days": cfg.half_life_days,
             "channels": channels,
