@@ -63,6 +63,17 @@ def test_fast_path_equals_engine_path(duck_con) -> None:
         assert max(abs(got[v] - x) for v, x in zip(nodes.tolist(), r, strict=True)) < 1e-6
 
 
+def test_engine_path_through_the_model(duck_con) -> None:
+    edges = [(u, 100 + (u * 7) % 5, 1.0 + u % 3) for u in range(30)] + [(100, 101, 2.0), (102, 100, 1.0)]
+    fast = CreatorCredibility(seeds=list(range(0, 30, 3))).fit(_pairs(edges)).credibility_
+    eng = CreatorCredibility(seeds=list(range(0, 30, 3)), path="engine").fit(_pairs(edges), con=duck_con)
+    a, b = fast.to_pydict(), eng.credibility_.to_pydict()
+    assert a["creator_id"] == b["creator_id"] and a["credibility"] == b["credibility"]
+    assert max(abs(x - y) for x, y in zip(a["ppr"], b["ppr"], strict=True)) < 1e-6
+    with pytest.raises(ValueError, match="con="):
+        CreatorCredibility(seeds=[1], path="engine").fit(_pairs(edges))
+
+
 def _pairs(edges: list[tuple[int, int, float]]) -> ibis.Table:
     return ibis.memtable(
         pa.table(

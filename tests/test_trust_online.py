@@ -15,7 +15,7 @@ from trustecon.trust.online import OnlineTrust
 from trustecon.trust.pair import PairTrust
 
 SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 AS_OF = at(60)
 

@@ -17,7 +17,7 @@ from trustecon.trust.evidence import EvidenceConfig
 from trustecon.trust.pair import PairTrust
 
 SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 AS_OF = at(45)
 

@@ -120,7 +120,7 @@ def build(
     pt = out["pair_trust"]
     # Credibility: propagation over the pair-trust graph.
     if pt.num_rows:
-        credibility.fit(ibis.memtable(pt), events, timezone=ws.timezone)
+        credibility.fit(ibis.memtable(pt), events, timezone=ws.timezone, con=con)
         out["creator_credibility"] = credibility.credibility_
         nodes = getattr(credibility, "node_ids_", np.empty(0, np.int64))
         r = getattr(credibility, "node_rank_", np.empty(0))

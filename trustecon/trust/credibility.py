@@ -137,7 +137,7 @@ def personalized_pagerank_engine(
     personalization: ir.Table,
     *,
     damping: float = 0.85,
-    tol: float = 1e-12,
+    tol: float = 1e-10,
     max_iter: int = 1000,
 ) -> tuple[ir.Table, int]:
     """The same iteration on the engine. ``edges``: ``src, dst, weight``; ``personalization``:
@@ -145,7 +145,9 @@ def personalized_pagerank_engine(
 
     Each iteration is one join (edges ⋈ current ranks) and one aggregate over the union of edge
     contributions and teleport rows; the dangling mass is a scalar subquery. Each step is
-    materialised on ``con`` so the plan does not grow with the iteration count.
+    materialised on ``con`` so the plan does not grow with the iteration count. The default ``tol``
+    is looser than the fast path's: a parallel engine's sums may differ in the last bits between
+    iterations, and 1e-10 in L1 already puts every rank within 1e-10 of the fixed point's.
     """
     tag = uuid.uuid4().hex[:8]
     e = edges.filter(edges.weight > 0)
@@ -271,11 +273,20 @@ class CreatorCredibility:
         e = pt.select(src=pt.user_id, dst=pt.creator_id, weight=w)
         return e.filter((e.weight > 0) & (e.src != e.dst))
 
-    def fit(self, pair_trust: ir.Table, events: ir.Table | None = None, *, timezone: str = "UTC") -> CreatorCredibility:
+    def fit(
+        self,
+        pair_trust: ir.Table,
+        events: ir.Table | None = None,
+        *,
+        timezone: str = "UTC",
+        con: BaseBackend | None = None,
+    ) -> CreatorCredibility:
         """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`); ``events``
-        is needed only when seeds come from the rule."""
+        is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``."""
         if self.path not in ("fast", "engine"):
             raise ValueError(f"path must be 'fast' or 'engine', not {self.path!r}")
+        if self.path == "engine" and con is None:
+            raise ValueError("the engine path runs on a connection: pass con=")
         if self.seeds is not None:
             seeds = np.unique(np.asarray(self.seeds, dtype=np.int64))
             self.seed_rule_ = "given"
@@ -314,7 +325,7 @@ class CreatorCredibility:
         else:
             pers = ibis.memtable(pa.table({"node": pa.array(seeds, pa.int64()), "p": np.ones(len(seeds))}))
             res, self.n_iter_ = personalized_pagerank_engine(
-                edges, pers, damping=self.damping, tol=self.tol, max_iter=self.max_iter
+                con, edges, pers, damping=self.damping, tol=max(self.tol, 1e-10), max_iter=self.max_iter
             )
             ra = res.to_pyarrow()
             order = np.argsort(ra["node"].to_numpy(zero_copy_only=False))
