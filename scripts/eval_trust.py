@@ -5,6 +5,7 @@
     python scripts/eval_trust.py kuairand              # KuaiRand-Pure author level
     python scripts/eval_trust.py graphs                # FilmTrust and Ciao held-out trust edges (+ sybils)
     python scripts/eval_trust.py retail                # UCI Online Retail next-month order ROC-AUC
+    python scripts/eval_trust.py bench                 # build vs one raw pass; OnlineTrust events/s
     python scripts/eval_trust.py all                   # all of the above
 
 Every section prints one JSON object and writes it to ``--out/<section>.json``. The protocol of each
@@ -450,10 +451,39 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
     return res
 
 
+# ----------------------------------------------------------------------------- 6. benchmarks
+def section_bench(out: Path, seed: int, preset_name: str) -> dict[str, Any]:
+    """Benchmarks (partial). ``trustecon build`` (all tables, DuckDB) against one raw DuckDB pass
+    (``SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) ... GROUP BY ALL``) over
+    the same Parquet files, on a simulated log (``preset``, ``seed``); OnlineTrust events per second
+    over the first 100,000 events of that log (pure Python, one thread)."""
+    con = connect("duckdb")
+    ws = simulate_into(out / f"bench_{preset_name}_{seed}", preset_name, seed)
+    files = ", ".join(f"'{f}'" for f in ws.event_files())
+    t = time.perf_counter()
+    con.raw_sql(
+        f"SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) FROM read_parquet([{files}]) "
+        "GROUP BY ALL"
+    ).fetchall()
+    raw = time.perf_counter() - t
+    t = time.perf_counter()
+    build(ws, con=con)
+    full = time.perf_counter() - t
+    from trustecon.trust.online import OnlineTrust
+
+    rows = ws.events_arrow().slice(0, 100_000).to_pylist()
+    t = time.perf_counter()
+    OnlineTrust().update(rows)
+    online = time.perf_counter() - t
+    return {"preset": preset_name, "seed": seed, "events": ws.event_count(), "raw_pass_s": round(raw, 2),
+            "build_s": round(full, 2), "ratio": round(full / raw, 1),
+            "online_events_per_s": round(len(rows) / online)}
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("section", choices=["sim", "attacks", "kuairand", "graphs", "retail", "all"])
+    ap.add_argument("section", choices=["sim", "attacks", "kuairand", "graphs", "retail", "bench", "all"])
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--preset", default=None)
     ap.add_argument("--out", type=Path, default=Path("/tmp/eval_trust"))
@@ -468,6 +498,7 @@ def main() -> None:
         "kuairand": lambda: section_kuairand(a.out, a.data),
         "graphs": lambda: section_graphs(a.out, a.data, a.seed or 0),
         "retail": lambda: section_retail(a.out, a.data),
+        "bench": lambda: section_bench(a.out, a.seed if a.seed is not None else 2, a.preset or "default"),
     }
     for name in jobs if a.section == "all" else [a.section]:
         t = time.perf_counter()
