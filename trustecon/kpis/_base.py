@@ -41,6 +41,7 @@ PERIODS: tuple[str, ...] = ("day", "month", "all")
 INTERACTION_KINDS: tuple[str, ...] = ("like", "comment", "share", "gift", "product_click")
 
 _SCAN_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH = ibis.literal(_SCAN_START, "timestamp('UTC')")
 _SCAN_END = dt.datetime(2070, 1, 1, tzinfo=dt.UTC)
 
 
@@ -209,6 +210,20 @@ def is_follower_at(spell_start: ir.TimestampValue, spell_end: ir.TimestampValue,
     return (spell_start <= t) & (spell_end.isnull() | (t < spell_end))
 
 
+def epoch_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Milliseconds since 1970 of ``ts``, sub-millisecond part dropped (floor for instants after 1970).
+
+    A millisecond ``delta`` from the epoch: DuckDB counts boundaries crossed and Spark truncates the
+    difference, which agree when one end is a whole second. (``epoch_seconds`` does not: DuckDB's
+    ``epoch`` is fractional and its cast to an integer rounds.)"""
+    return ts.delta(_EPOCH, unit="millisecond").cast("int64")
+
+
 def ms_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.IntegerValue:
-    """Milliseconds from ``earlier`` to ``later`` (DuckDB ``date_diff`` / Spark ``timestampdiff``)."""
-    return later.delta(earlier, unit="millisecond")
+    """Milliseconds from ``earlier`` to ``later``, each first cut to the millisecond.
+
+    Not ``later.delta(earlier)``: DuckDB's ``date_diff`` counts millisecond boundaries crossed while
+    Spark's ``timestampdiff`` truncates the difference, so microsecond instants differed by 1 ms
+    between the engines. Cutting each instant first (:func:`epoch_ms`) gives one answer on both.
+    """
+    return epoch_ms(later) - epoch_ms(earlier)
