@@ -414,7 +414,8 @@ Each is stated in the function's docstring and pinned by a known-answer test in 
 - **Live visit.** Events of a (user, session) in time order, a leave before an enter at one instant;
   an enter is closed by the next event (a leave, or a re-enter, which bounds the lost leave); the last
   enter with no leave ends at the session's `live_end`; otherwise the visit is open: it counts as a
-  visit and a viewer but not in any time-based number.
+  visit and a viewer but not in any time-based number. Durations cut each instant to the
+  millisecond before subtracting, so both engines give the same integer.
 - **Products seen.** Distinct products pinned from the last pin at or before the enter (the one on
   show) to the visit's end; a log with no `product_pin` at all gives null, not 0.
 - **Interactions.** With a `session_id` they are live, without one but with a `content_id` short
