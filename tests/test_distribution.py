@@ -388,3 +388,24 @@ def test_cli_feed_suggest_and_unknown_creator(ws, tmp_path):
     assert r.exit_code == 2 and "unknown creator 555" in r.output
     r = run.invoke(app, ["suggest", str(ws.path), "--user", "2", "--k", "2", "--json"])
     assert r.exit_code == 0 and len(json.loads(r.output)["suggestions"]) == 2
+
+
+def test_simulate_cli_runs_the_platform_on_the_engine_feed(tmp_path):
+    """`trustecon simulate WS --policy engine`: the simulator runs on the engine's feed (passed in)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+    from trustecon.store import Workspace
+
+    ws_path = tmp_path / "eng"
+    res = CliRunner().invoke(
+        app, ["simulate", str(ws_path), "--preset", "small", "--days", "4", "--policy", "engine", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["policy"] == "engine" and out["events"]["added"] > 1000
+    ws = Workspace.open(ws_path)
+    assert ws.config["provenance"]["policy"] == "engine"
+    assert ws.quarantine_arrow().num_rows == 0

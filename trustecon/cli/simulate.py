@@ -20,7 +20,9 @@ def simulate(
     users: int | None = typer.Option(None, "--users", help="Number of users (creators are users)."),
     creators: int | None = typer.Option(None, "--creators", help="Number of creators."),
     days: int | None = typer.Option(None, "--days", help="Simulated days."),
-    policy: str | None = typer.Option(None, "--policy", help="traffic | algorithm | trust."),
+    policy: str | None = typer.Option(
+        None, "--policy", help="traffic | algorithm | trust | engine (the engine's own trust-first feed)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same log)."),
     config: Path | None = typer.Option(None, "--config", help="TOML: settings, targets and attacks tables."),
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of a new workspace."),
@@ -33,11 +35,16 @@ def simulate(
     from trustecon.store import Workspace, WorkspaceError
 
     # Everything is checked before anything is written.
+    # "engine" is not a built-in of the simulator (sources never import the apps): the interface
+    # passes the feed in as a Policy object, and the config keeps its built-in name for validation.
+    engine_policy = policy == "engine"
     try:
         cfg = get_preset(preset)
         if config is not None:
             cfg = SimConfig.from_toml(config, base=cfg)
-        cfg = cfg.replace(users=users, creators=creators, days=days, policy=policy, seed=seed)
+        cfg = cfg.replace(
+            users=users, creators=creators, days=days, policy=None if engine_policy else policy, seed=seed
+        )
         cfg.validate()
     except ConfigError as exc:
         fail(f"invalid configuration: {exc}")
@@ -58,9 +65,15 @@ def simulate(
     )
     with progress:
         task = progress.add_task("days", total=cfg.days, events=0)
-        res = run(ws, cfg, progress=lambda d, n, ev: progress.update(task, completed=d, events=ev))
+        pol = None
+        if engine_policy:
+            from trustecon.distribution.policy import EnginePolicy
+
+            pol = EnginePolicy(random_state=cfg.seed)
+        res = run(ws, cfg, policy=pol, progress=lambda d, n, ev: progress.update(task, completed=d, events=ev))
     if json_out:
-        print_json({"workspace": str(workspace), "preset": preset, "seed": cfg.seed, "policy": cfg.policy,
+        print_json({"workspace": str(workspace), "preset": preset, "seed": cfg.seed,
+                    "policy": "engine" if engine_policy else cfg.policy,
                     **res.as_dict()})
         return
     console.print(f"{res.events.added:,} events in {cfg.days} days ({res.seconds_total:.1f} s) → {workspace}")
