@@ -45,6 +45,14 @@ def main(argv: list[str]) -> int:
             continue
         for r in results:
             lines.append("- " + ", ".join(f"{k}: {v}" for k, v in r.items()))
+        if not results:
+            # A benchmark that prints its own tables (markdown) or a multi-line JSON document.
+            text = proc.stdout.strip()
+            try:
+                doc = json.loads(text)
+                lines.append("- " + ", ".join(f"{k}: {v}" for k, v in doc.items()))
+            except (json.JSONDecodeError, AttributeError):
+                lines.append(text)
         lines.append("")
     with open(HERE / "RESULTS.md", "a") as fh:
         fh.write("\n".join(lines) + "\n")

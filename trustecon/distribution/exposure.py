@@ -29,21 +29,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trustecon.kpis import gini as kpi_gini
+
 __all__ = ["ExposureResult", "assign_with_capacity", "cap_exposure", "gini", "topk_per_user"]
 
 
 def gini(x: np.ndarray) -> float:
-    """Gini coefficient of non-negative exposures ``x`` (0: all equal; → 1: one creator takes all).
-
-    ``G = Σ_i (2i - n - 1) x_(i) / (n Σ x)`` with ``x_(i)`` sorted ascending, ``i = 1..n``. An empty
-    or all-zero vector has Gini 0 (nothing is unequal)."""
-    x = np.sort(np.asarray(x, dtype=np.float64).ravel())
-    n = x.size
-    total = x.sum()
-    if n == 0 or total <= 0:
-        return 0.0
-    i = np.arange(1, n + 1, dtype=np.float64)
-    return float(np.sum((2 * i - n - 1) * x) / (n * total))
+    """Gini coefficient of non-negative exposures ``x``: the KPI layer's definition
+    (:func:`trustecon.kpis.gini`, one formula for the report and for the cap), except that an empty or
+    all-zero vector counts as 0 here: for the cap, no exposure is nothing unequal to correct."""
+    g = kpi_gini(np.asarray(x, dtype=np.float64).ravel())
+    return 0.0 if np.isnan(g) else g
 
 
 def _group_rank(groups: np.ndarray, scores: np.ndarray, tiebreak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
