@@ -20,9 +20,18 @@ Sections are assembled from `docs/evaluation/*.md` by `python scripts/assemble_e
 
 
 def main() -> None:
-    parts = sorted((DOCS / "evaluation").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
+    parts = sorted(
+        (DOCS / "evaluation").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem)
+    )
     index = "\n".join(f"- [{p.stem}](evaluation/{p.name})" for p in parts)
-    body = "\n\n".join(p.read_text().strip() for p in parts)
+    assets = [a.name for a in (DOCS / "evaluation").iterdir() if a.suffix != ".md"]
+    texts = []
+    for p in parts:
+        text = p.read_text().strip()
+        for a in assets:  # links relative to docs/evaluation/ must work from docs/ too
+            text = text.replace(f"]({a})", f"](evaluation/{a})")
+        texts.append(text)
+    body = "\n\n".join(texts)
     (DOCS / "evaluation.md").write_text(f"{HEADER}\nContents:\n\n{index}\n\n---\n\n{body}\n")
 
 
