@@ -14,10 +14,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from trustecon.engine import scratch_duckdb
 
 __all__ = [
     "ID_FIELDS",
@@ -202,7 +203,7 @@ def validate(
     batch = batch.append_column("_i", pa.array(np.arange(n, dtype=np.int64)))
     plan = check_plan(given)
     select_typed, checks, required_reasons, any_bad = plan.select_typed, plan.checks, plan.required, plan.any_bad
-    con = duckdb.connect()
+    con = scratch_duckdb()
     con.execute("SET TimeZone='UTC'")
     con.register("b", batch)
     # Pass 1 parses every column once into typed t_<field> columns plus g_<field> "was given" flags.

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from trustecon.engine import scratch_duckdb
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, check_plan, given_flags_sql
 from trustecon.store import AppendResult, Transaction, Workspace
 
@@ -173,7 +174,7 @@ def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
         f"read_csv('{_sql_str(path)}', header=true, columns={cols}, delim=',', quote='\"', escape='\"', "
         "auto_detect=false, strict_mode=true, null_padding=false)"
     )
-    con = duckdb.connect()
+    con = scratch_duckdb()
     try:
         con.execute("SET TimeZone='UTC'")
         con.execute(f"CREATE TEMP TABLE p AS SELECT {plan.select_typed}{given_flags_sql(header)} FROM {src}")

@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tomli_w
 
+from trustecon.engine import scratch_duckdb
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
 
 __all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
@@ -406,7 +406,7 @@ class Transaction:
         self, valid: pa.Table, index: pa.Array, file: str, row_offset: int, row_numbers: pa.Array | None
     ) -> tuple[pa.Table, int, pa.Table]:
         """Split valid rows into new ones, exact duplicates (count) and conflicts (quarantine rows)."""
-        con = duckdb.connect()
+        con = scratch_duckdb()
         con.execute("SET TimeZone='UTC'")
         valid = valid.append_column("_i", index)
         con.register("v", valid)
@@ -486,7 +486,7 @@ class Transaction:
         stored = self._readable(self.manifest["quarantine"])
         if not stored or not rejected.num_rows:
             return rejected
-        con = duckdb.connect()
+        con = scratch_duckdb()
         con.register("r", rejected)
         files = ", ".join(f"'{f}'" for f in stored)
         out = con.sql(
@@ -499,7 +499,7 @@ class Transaction:
         return out.cast(QUARANTINE_SCHEMA)
 
     def _stage_events(self, valid: pa.Table) -> None:
-        con = duckdb.connect()
+        con = scratch_duckdb()
         con.register("v", valid.select(["ts"]))
         tz = self.ws.timezone.replace("'", "")
         days = con.sql(f"SELECT CAST(timezone('{tz}', ts) AS DATE) AS day FROM v").to_arrow_table()["day"]
