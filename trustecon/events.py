@@ -132,7 +132,7 @@ def _sql_cast(name: str, typ: pa.DataType, given: pa.DataType | None) -> tuple[s
         null = {"string": "NULL::VARCHAR", "double": "NULL::DOUBLE"}.get(str(typ), "NULL::BIGINT")
         return null, "FALSE"
     col = f'"{name}"'
-    if given.equals(typ) or (pa.types.is_integer(given) and pa.types.is_int64(typ)):
+    if _passes_typed(given, typ):
         if pa.types.is_floating(typ):
             # Checked in the second pass, which sees only the t_/g_ columns.
             return col, f"(isnan(t_{name}) OR isinf(t_{name}))"
@@ -209,7 +209,7 @@ def validate(
     # Pass 1 parses every column once into typed t_<field> columns plus g_<field> "was given" flags.
     # Pass 2 checks them. Two passes, because DuckDB would otherwise re-evaluate each parse expression
     # wherever a check refers to it (measured: 4x slower as one query).
-    flags = given_flags_sql(names)
+    flags = given_flags_sql(given)
     parsed = con.sql(f"SELECT _i, {select_typed}{flags} FROM b").to_arrow_table()
     con.register("p", parsed)
     bad_index = con.sql(f"SELECT _i FROM p WHERE {any_bad} ORDER BY _i").to_arrow_table()["_i"]
@@ -276,9 +276,19 @@ class CheckPlan:
     any_bad: str
 
 
-def given_flags_sql(names: list[str]) -> str:
-    """``, <column is non-blank> AS g_<column>`` for each input column (a value was given)."""
-    return "".join(f", NULLIF(TRIM(CAST(\"{c}\" AS VARCHAR)), '') IS NOT NULL AS g_{c}" for c in names if c != "_i")
+def given_flags_sql(given: Mapping[str, pa.DataType]) -> str:
+    """``, <column is non-blank> AS g_<column>`` for each column that is parsed from text (a value
+    was given). Columns that already have their schema type need no flag: no check reads one."""
+    types = {f.name: f.type for f in SCHEMA}
+    parsed = [c for c, t in given.items() if c in types and not _passes_typed(t, types[c])]
+    return "".join(f", NULLIF(TRIM(CAST(\"{c}\" AS VARCHAR)), '') IS NOT NULL AS g_{c}" for c in parsed)
+
+
+def _passes_typed(given: pa.DataType, typ: pa.DataType) -> bool:
+    """Whether a column of type ``given`` is taken as is for schema type ``typ`` (no text parsing)."""
+    if pa.types.is_timestamp(typ):
+        return pa.types.is_timestamp(given)
+    return given.equals(typ) or (pa.types.is_integer(given) and pa.types.is_int64(typ))
 
 
 def check_plan(given: Mapping[str, pa.DataType]) -> CheckPlan:

@@ -177,7 +177,7 @@ def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
     con = scratch_duckdb()
     try:
         con.execute("SET TimeZone='UTC'")
-        con.execute(f"CREATE TEMP TABLE p AS SELECT {plan.select_typed}{given_flags_sql(header)} FROM {src}")
+        con.execute(f"CREATE TEMP TABLE p AS SELECT {plan.select_typed}{given_flags_sql(given)} FROM {src}")
         n, bad, distinct = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {plan.any_bad}), count(DISTINCT t_event_id) FROM p"
         ).fetchall()[0]
