@@ -190,6 +190,34 @@ def on_spine(spine: ir.Table, agg: ir.Table, keys: Sequence[str], fill: Sequence
     return joined.select(**cols)
 
 
+def share_of(
+    events: ir.Table,
+    t: ir.Table,
+    *,
+    timezone: str | Zone,
+    period: str,
+    by_creator: bool,
+    of: str,
+    hits: str,
+    hit_flag: str,
+    empty_reason: str,
+) -> ir.Table:
+    """The common shape of a share KPI: per period (and creator), ``of`` = rows of ``t``, ``hits`` =
+    the sum of its 0/1 column ``hit_flag``, ``value`` = hits / of, null with ``empty_reason`` when
+    ``of`` is 0. Over periods, every period of the log gets a row (:func:`on_spine`). ``t`` must
+    already carry ``period``."""
+    keys = ["period", "creator_id"] if by_creator else ["period"]
+    agg = t.group_by(keys).aggregate(**{of: t.count(), hits: t[hit_flag].sum()})
+    if not by_creator:
+        agg = on_spine(period_spine(events, timezone, period), agg, keys, [of, hits])
+    return agg.select(
+        *keys,
+        **{of: agg[of].cast("int64"), hits: agg[hits].cast("int64")},
+        value=ratio(agg[hits], agg[of]),
+        reason=reason_if((agg[of] == 0, empty_reason)),
+    )
+
+
 def follow_spells(events: ir.Table) -> ir.Table:
     """Spells during which ``user_id`` followed ``creator_id``: ``start`` (a follow) to ``end`` (null = still).
 

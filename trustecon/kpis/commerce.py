@@ -22,6 +22,7 @@ from trustecon.kpis._base import (
     period_spine,
     ratio,
     reason_if,
+    share_of,
     with_period,
     zone_for,
 )
@@ -179,16 +180,16 @@ def refund_rate(
     r = r.select(r_order=r.order_id).distinct()
     o = o.left_join(r, o.order_id == r.r_order).select(o, refunded=ibis.ifelse(r.r_order.notnull(), 1, 0))
     o = with_period(o, timezone, period)
-    keys = ["period", "creator_id"] if by_creator else ["period"]
-    agg = o.group_by(keys).aggregate(orders=o.count(), refunded=o.refunded.sum())
-    if not by_creator:
-        agg = on_spine(period_spine(events, timezone, period), agg, keys, ["orders", "refunded"])
-    return agg.select(
-        *keys,
-        orders=agg.orders.cast("int64"),
-        refunded=agg.refunded.cast("int64"),
-        value=ratio(agg.refunded, agg.orders),
-        reason=reason_if((agg.orders == 0, "no orders")),
+    return share_of(
+        events,
+        o,
+        timezone=timezone,
+        period=period,
+        by_creator=by_creator,
+        of="orders",
+        hits="refunded",
+        hit_flag="refunded",
+        empty_reason="no orders",
     )
 
 

@@ -15,6 +15,7 @@ from trustecon.kpis._base import (
     period_spine,
     ratio,
     reason_if,
+    share_of,
     with_period,
     zone_for,
 )
@@ -124,14 +125,14 @@ def follow_conversion(
     p = pairs.left_join(conv, [pairs[k] == conv[k] for k in ("period", "user_id", "creator_id")]).select(
         pairs, converted=conv.converted.fill_null(0)
     )
-    keys = ["period", "creator_id"] if by_creator else ["period"]
-    agg = p.group_by(keys).aggregate(viewers=p.count(), followers=p.converted.sum())
-    if not by_creator:
-        agg = on_spine(period_spine(events, timezone, period), agg, keys, ["viewers", "followers"])
-    return agg.select(
-        *keys,
-        viewers=agg.viewers.cast("int64"),
-        followers=agg.followers.cast("int64"),
-        value=ratio(agg.followers, agg.viewers),
-        reason=reason_if((agg.viewers == 0, "no short-video views")),
+    return share_of(
+        events,
+        p,
+        timezone=timezone,
+        period=period,
+        by_creator=by_creator,
+        of="viewers",
+        hits="followers",
+        hit_flag="converted",
+        empty_reason="no short-video views",
     )
