@@ -62,6 +62,7 @@ def histogram(values: pd.Series, title: str, x_title: str, bins: int = 20) -> al
             x=alt.X("start:Q", title=x_title, scale=alt.Scale(domain=[lo, hi])),
             x2="end:Q",
             y=alt.Y("count:Q", title="count"),
+            y2=alt.datum(0),  # a ranged x makes Vega-Lite draw bands unless the bar has a baseline
         )
     )
 
