@@ -77,29 +77,19 @@ class DayBuffer:
         return pa.table([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-_DIGITS: np.ndarray | None = None
-
-
-def _digits6() -> np.ndarray:
-    """ASCII digits of 0..999,999 zero-padded to 6 (a 6 MB lookup table, made once)."""
-    global _DIGITS
-    if _DIGITS is None:
-        x = np.arange(1_000_000, dtype=np.int64)
-        _DIGITS = np.stack([48 + (x // 10**i) % 10 for i in range(5, -1, -1)], axis=1).astype(np.uint8)
-    return _DIGITS
-
-
 def _event_ids(prefix: str, first: int, n: int) -> pa.Array:
-    """``prefix`` + the counter zero-padded to 12 digits, built as one fixed-width byte buffer."""
+    """``prefix`` + the counter zero-padded to 12 digits, built as one fixed-width byte buffer.
+
+    Each digit column is one vectorized ``48 + (counter // 10^k) % 10`` (no lookup table to build)."""
     width = len(prefix) + 12
     buf = np.empty((n, width), dtype=np.uint8)
     buf[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    counter = np.arange(first, first + n, dtype=np.int64)
     if first + n > 10**12:
         raise OverflowError("more than 10^12 events in one run")
-    lut = _digits6()
-    buf[:, width - 12 : width - 6] = lut[counter // 1_000_000]
-    buf[:, width - 6 :] = lut[counter % 1_000_000]
+    counter = np.arange(first, first + n, dtype=np.int64)
+    for j in range(12):
+        buf[:, width - 1 - j] = 48 + counter % 10
+        counter //= 10
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
 
