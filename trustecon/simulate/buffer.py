@@ -58,8 +58,8 @@ class DayBuffer:
             "event_id": _event_ids(f"sim:{seed}:", first, n),
             "ts": _from_numpy(pa.timestamp("us", tz="UTC"), ts[order]),
             # take() on a small string array materialises plain strings faster than a dictionary cast.
-            "kind": pc.take(pa.array(kinds, pa.string()), pa.array(kind_code)),
-            "surface": pc.take(pa.array([None, *SURFACES[1:]], pa.string()), pa.array(surf_code)),
+            "kind": pc.take(_strings(kinds), _from_numpy(pa.int32(), kind_code)),
+            "surface": pc.take(_SURFACE_STRINGS, _from_numpy(pa.int32(), surf_code)),
         }
         zeros = {np.int64: np.zeros(int(sizes.max()), np.int64), np.float64: np.zeros(int(sizes.max()))}
         for name in _INT_FIELDS + _FLOAT_FIELDS:
@@ -73,6 +73,22 @@ class DayBuffer:
             columns[name] = _from_numpy(typ, vals[order].astype(z.dtype, copy=False),
                                         None if has.all() else has[chunk])
         return pa.table([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def _strings(values: list[str] | tuple[str, ...], null_first: bool = False) -> pa.StringArray:
+    """A small string array from its buffers (``pa.array`` of a Python list would import pandas)."""
+    data = [v.encode() for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    valid = None
+    if null_first:
+        valid = pa.py_buffer(np.packbits(np.arange(len(data)) > 0, bitorder="little"))
+    return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)), valid,
+                                       null_count=int(null_first))
+
+
+#: Surface strings by code; code 0 is null.
+_SURFACE_STRINGS = _strings(SURFACES, null_first=True)
 
 
 def _time_order(ts: np.ndarray) -> np.ndarray:
