@@ -102,12 +102,13 @@ def _plain(obj: Any) -> Any:
 def truth_tables(world: World) -> dict[str, pa.Table]:
     """Ground truth of a finished world (DESIGN.md §4): latent_trust, accounts, creators, products, attacks."""
     pop, cfg, pairs, plan = world.pop, world.cfg, world.pairs, world.plan
-    u, c = pairs.split(pairs.keys)
+    order = np.argsort(pairs.keys)  # by (user, creator)
+    u, c = pairs.split(pairs.keys[order])
     latent = pa.table({
         "user_id": pa.array(u + 1, pa.int64()),
         "creator_id": pa.array(c + 1, pa.int64()),
-        "trust": pa.array(pairs.trust, pa.float64()),
-        "follows": pa.array(pairs.follow),
+        "trust": pa.array(pairs.trust[order], pa.float64()),
+        "follows": pa.array(pairs.follow[order]),
     })
     n_all = cfg.users + plan.n_fake
     labels = np.full(n_all, None, dtype=object)

@@ -115,9 +115,8 @@ class World:
 
     def _apply(self, touched: list[np.ndarray], idx: np.ndarray, y: np.ndarray | float, weight: float,
                n: np.ndarray | float = 1.0) -> None:
-        """Apply experiences to pair trust; remember the pairs' keys (indices move as pairs are added)."""
-        moved = apply_experience(self.pairs, idx, y, weight, self.cfg.learning_rate, n=n)
-        touched.append(self.pairs.keys[moved])
+        """Apply experiences to pair trust; remember the pairs' rows (they never move) for the unfollows."""
+        touched.append(apply_experience(self.pairs, idx, y, weight, self.cfg.learning_rate, n=n))
 
     def _match(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         return choice.interest_match(self.pop, users, self.pop.category[creators])
@@ -481,8 +480,7 @@ class World:
     def _unfollows(self, day: int, t0: int, touched: list[np.ndarray], buf: DayBuffer) -> None:
         """Followers whose trust fell below θ_u today may leave."""
         cfg = self.cfg
-        keys = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
-        idx = np.searchsorted(self.pairs.keys, keys)  # every touched pair is stored
+        idx = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
         idx = idx[self.pairs.follow[idx]]
         p = unfollow_probability(self.pairs.trust[idx], cfg.unfollow_base, cfg.unfollow_threshold)
         go = idx[self.rng.random(idx.size) < p]
