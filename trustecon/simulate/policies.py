@@ -63,23 +63,35 @@ class BuiltinPolicy:
             return out
         if m > DENSE_MAX:
             return self._sampled(ctx, rng, users, creators, out, k)
-        follows = ctx.follows.tocsr()
+        follows = ctx.follows.tocoo()
+        f_row, f_col = follows.row.astype(np.int64), follows.col.astype(np.int64)
+        f_bounds = np.searchsorted(f_row, np.arange(0, n + BLOCK, BLOCK)) if f_row.size else None
+        if f_bounds is not None and not (np.diff(f_row) >= 0).all():
+            order = np.argsort(f_row, kind="stable")
+            f_row, f_col = f_row[order], f_col[order]
+            f_bounds = np.searchsorted(f_row, np.arange(0, n + BLOCK, BLOCK))
         col_of = np.full(self.world.cfg.creators, -1)
         col_of[creators] = np.arange(m)
-        for lo in range(0, n, BLOCK):
+        for b, lo in enumerate(range(0, n, BLOCK)):
             hi = min(lo + BLOCK, n)
-            fol = follows[lo:hi].toarray().astype(bool)
+            fol = np.zeros((hi - lo, m), dtype=bool)
+            if f_bounds is not None:
+                fol[f_row[f_bounds[b]:f_bounds[b + 1]] - lo, f_col[f_bounds[b]:f_bounds[b + 1]]] = True
             s = self.scores(users[lo:hi], creators, fol).astype(np.float32, copy=False)
-            # Gumbel(0, 1) noise = −log(−log U), in float32: the scoring is the hot loop of large runs.
-            u = rng.random(s.shape, dtype=np.float32)
-            np.maximum(u, np.float32(1e-12), out=u)
-            s -= np.log(-np.log(u))
+            # key = log(−log U) − score = −(score + Gumbel(0, 1)), in float32 and in place: the k smallest
+            # keys are the Gumbel-top-k. The scoring is the hot loop of large runs.
+            key = rng.random(s.shape, dtype=np.float32)
+            np.maximum(key, np.float32(1e-12), out=key)
+            np.log(key, out=key)
+            np.negative(key, out=key)
+            np.log(key, out=key)
+            key -= s
             # Nobody is shown to themselves (creators are users too: person i is creator i).
             r = np.flatnonzero(users[lo:hi] < col_of.size)
             c = col_of[users[lo:hi][r]]
-            s[r[c >= 0], c[c >= 0]] = -np.inf
-            top = np.argpartition(-s, k - 1, axis=1)[:, :k]
-            ok = np.isfinite(np.take_along_axis(s, top, axis=1))
+            key[r[c >= 0], c[c >= 0]] = np.inf
+            top = np.argpartition(key, k - 1, axis=1)[:, :k]
+            ok = np.isfinite(np.take_along_axis(key, top, axis=1))
             out[lo:hi, :k] = np.where(ok, top, -1)
         return out
 
