@@ -61,6 +61,8 @@ class DayBuffer:
             "kind": pc.take(_strings(kinds), _from_numpy(pa.int32(), kind_code)),
             "surface": pc.take(_SURFACE_STRINGS, _from_numpy(pa.int32(), surf_code)),
         }
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        inverse = None  # output row of each generated row, for columns that only a few rows carry
         zeros = {np.int64: np.zeros(int(sizes.max()), np.int64), np.float64: np.zeros(int(sizes.max()))}
         for name in _INT_FIELDS + _FLOAT_FIELDS:
             typ = SCHEMA.field(name).type
@@ -69,9 +71,21 @@ class DayBuffer:
                 columns[name] = pa.nulls(n, typ)
                 continue
             z = zeros[np.float64 if name in _FLOAT_FIELDS else np.int64]
-            vals = np.concatenate([c[3][name] if h else z[:c[1]] for c, h in zip(self.chunks, has, strict=True)])
-            columns[name] = _from_numpy(typ, vals[order].astype(z.dtype, copy=False),
-                                        None if has.all() else has[chunk])
+            if int(sizes[has].sum()) * 4 >= n:  # dense enough: concatenate, then one gather in time order
+                vals = np.concatenate([c[3][name] if h else z[:c[1]] for c, h in zip(self.chunks, has, strict=True)])
+                columns[name] = _from_numpy(typ, vals[order].astype(z.dtype, copy=False),
+                                            None if has.all() else has[chunk])
+                continue
+            if inverse is None:
+                inverse = np.empty(n, dtype=np.intp)
+                inverse[order] = np.arange(n)
+            vals = np.zeros(n, dtype=z.dtype)
+            valid = np.zeros(n, dtype=bool)
+            for i in np.flatnonzero(has):
+                at = inverse[bounds[i]:bounds[i + 1]]
+                vals[at] = self.chunks[i][3][name]
+                valid[at] = True
+            columns[name] = _from_numpy(typ, vals, valid)
         return pa.table([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
