@@ -144,7 +144,7 @@ def _inputs(n=3, m=6, follows=(), trust=(), novel=None) -> FeedInputs:
 def test_private_domain_ranked_by_trust_first():
     # User 0 follows creators 0 (T .9) and 1 (T .7, ...) and trusts 2 at .8 without following it.
     inp = _inputs(follows=[(0, 0), (0, 1), (0, 3)], trust=[(0, 0, 0.9), (0, 1, 0.7), (0, 2, 0.8)])
-    cfg = FeedConfig(k=4, private_share=0.75, exploration_rate=0.0, gini_cap=1.0)
+    cfg = FeedConfig(k=4, private_share=0.75, exploration_rate=0.0, gini_cap=1.0, w_follow=0.0)
     b = rank_feeds(inp, cfg, np.random.default_rng(0))
     mine = b.creator_index[b.user_index == 0]
     src = b.source[b.user_index == 0]
@@ -157,6 +157,55 @@ def test_private_domain_ranked_by_trust_first():
     for u in range(3):
         got = b.creator_index[b.user_index == u]
         assert len(set(got.tolist())) == len(got) == 4
+
+
+def test_private_domain_fresh_content_first_and_stale_back_to_discovery():
+    # User 0 follows 0, 1, 2 and trusts 3 (not followed). Only 1 and 3 have unseen items; 2 is likely live.
+    inp = _inputs(follows=[(0, 0), (0, 1), (0, 2)], trust=[(0, 0, 0.9), (0, 1, 0.6), (0, 2, 0.5), (0, 3, 0.95)])
+    inp.unseen = sp.csr_matrix(([2.0, 1.0], ([0, 0], [1, 3])), shape=(3, 6))
+    inp.live = np.array([0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
+    cfg = FeedConfig(k=4, private_share=1.0, exploration_rate=0.0, gini_cap=1.0, w_live=0.5)
+    b = rank_feeds(inp, cfg, np.random.default_rng(0))
+    mine = b.creator_index[b.user_index == 0]
+    src = b.source[b.user_index == 0]
+    # Followed with unseen items (1: 1 + .6 + .5 + 1) leads; then the trusted one with unseen items
+    # (3: 1 + .95 + 1); then the followed live room (2: 1 + .5 + .5 + .45). Creator 0 (T .9) has
+    # nothing new and no live room: not private; it can still win the last slot in discovery.
+    assert list(mine[:3]) == [1, 3, 2] and list(src[:3]) == [0, 0, 0]
+    assert src[3] == 1
+    assert b.score[b.user_index == 0][:3] == pytest.approx([3.1, 2.95, 2.45])
+    # Without unseen counts the same user is ranked by trust and follow alone (stale ones stay private).
+    inp.unseen, inp.live = None, None
+    b2 = rank_feeds(inp, cfg, np.random.default_rng(0))
+    assert list(b2.creator_index[b2.user_index == 0][:3]) == [0, 1, 2]
+
+
+def test_cap_quota_is_chosen_on_the_gini_after_the_refill():
+    # 60 users, k = 2, candidates only the two popular creators; 6 more creators come by refill.
+    n, m, k, cap = 60, 8, 2, 0.3
+    u = np.repeat(np.arange(n), 2)
+    c = np.tile([0, 1], n)
+    s = np.tile([1.0, 0.95], n)
+
+    def refill(sel: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        short = np.repeat(np.arange(n), k - np.bincount(u[sel], minlength=n))
+        room = np.full(m, q) - np.bincount(c[sel], minlength=m)
+        room[:2] = 0
+        slots = np.repeat(np.arange(m), np.maximum(room, 0))[: short.size]
+        return short[: slots.size], slots, np.full(slots.size, 0.3)
+
+    alone = cap_exposure(u, c, s, k, cap, n_creators=m)
+    assert not alone.feasible  # without the refill, 6 creators never get exposure
+    res = cap_exposure(u, c, s, k, cap, n_creators=m, refill=refill)
+    assert res.feasible and res.gini_after <= cap + 1e-9 and res.extra is not None
+    expo = np.bincount(c[res.selected], minlength=m) + np.bincount(res.extra[1], minlength=m)
+    assert expo.sum() == n * k  # every slot filled
+    # The largest such quota: one more and the post-refill Gini breaks the cap.
+    q = int(res.quota)
+    sel_next = _assign_with_quota(_Segments(u, s), _Segments(c, s), c, s, k, q + 1)
+    extra = refill(sel_next, q + 1)
+    assert gini(np.bincount(c[sel_next], minlength=m) + np.bincount(extra[1], minlength=m)) > cap
+    assert 0.0 < res.relevance_cost < 1.0
 
 
 def test_exploration_slots_go_to_novel_creators_only():
@@ -352,6 +401,9 @@ def test_engine_policy_implements_protocol_and_ranks_follows_first():
     pol = EnginePolicy(FeedConfig(private_share=0.5, exploration_rate=0.0, als_factors=4, als_iterations=3))
     assert isinstance(pol, Policy)
     log = small_log()
+    # Both followed creators publish again after the views: the follow feed has something unseen.
+    log.add(6, "publish", creator_id=100, content_id=1001)
+    log.add(6, "publish", creator_id=101, content_id=1011)
     pol.observe(log.table())
     users = np.arange(1, 21)
     creators = np.arange(100, 106)
@@ -359,7 +411,7 @@ def test_engine_policy_implements_protocol_and_ranks_follows_first():
     ctx = DayContext(day=1, date="2026-01-02", user_ids=users, creator_ids=creators, follows=fol, slots=3)
     out = pol.exposures(ctx, np.random.default_rng(0))
     assert out.shape == (20, 3)
-    assert (out[:, 0] == users % 2).all()  # the followed creator leads every feed
+    assert (out[:, 0] == users % 2).all()  # the followed creator's unseen item leads every feed
     for row in out:
         shown = row[row >= 0]
         assert len(set(shown.tolist())) == len(shown)

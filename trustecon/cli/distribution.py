@@ -1,4 +1,5 @@
-"""Distribution commands: ``feed``, ``suggest``, ``experiment policies``."""
+"""Distribution commands: ``feed``, ``suggest``, ``experiment policies`` (a thin layer over
+:mod:`trustecon.distribution`; the experiment itself is :func:`trustecon.distribution.experiment.policy_experiment`)."""
 
 from __future__ import annotations
 
@@ -136,100 +137,6 @@ def suggest(
 
 
 # ----------------------------------------------------------------------------- experiment policies
-EXPERIMENT_POLICIES: tuple[str, ...] = ("traffic", "algorithm", "trust", "engine")
-
-
-def _metric(table: Any, col: str = "value") -> float | None:
-    rows = table.to_pyarrow().to_pylist()
-    if not rows or rows[0].get(col) is None:
-        return None
-    v = float(rows[0][col])
-    return v if v == v and abs(v) != float("inf") else None
-
-
-def policy_outcomes(ws: Any, con: Any, min_followers: int) -> dict[str, float | None]:
-    """The experiment's numbers for one simulated workspace, by the KPI code (period ``all``)."""
-    from trustecon.kpis import commerce, creators, exposure, live, reach
-
-    e = ws.events(con)
-    tz = ws.timezone
-    ipm = live.interactions_per_minute(e, timezone=tz)
-    eg = exposure.exposure_gini(e, timezone=tz)
-    views = e.filter(e.kind == "view")
-    users = e.filter(e.user_id.notnull()).user_id.nunique().to_pyarrow().as_py() or 1
-    video_min = (views.watch_ms.sum().to_pyarrow().as_py() or 0) / 60_000
-    return {
-        "video_watch_min_per_user": video_min / users,
-        "live_watch_min_per_visit": _metric(live.live_watch_time(e, timezone=tz)),
-        "interactions_per_min_video": _metric(ipm, "video_per_minute"),
-        "interactions_per_min_live": _metric(ipm, "live_per_minute"),
-        "fan_content_reach": _metric(reach.fan_content_reach(e, timezone=tz)),
-        "monthly_repurchase": _metric(commerce.monthly_repurchase(e, timezone=tz)),
-        "refund_rate": _metric(commerce.refund_rate(e, timezone=tz)),
-        "creator_income_share": _metric(creators.creator_income(e, timezone=tz, min_followers=min_followers)),
-        "exposure_gini": _metric(eg),
-        "share_creators_exposed": _metric(eg, "share_exposed"),
-    }
-
-
-def policy_experiment(
-    root: Path,
-    preset_name: str = "default",
-    *,
-    seed: int = 0,
-    days: int | None = None,
-    policies: tuple[str, ...] = EXPERIMENT_POLICIES,
-    engine: str = "duckdb",
-    feed_config: Any = None,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Simulate the same world (preset, seed, days) once per policy into ``root/<policy>`` and
-    compare the outcomes. ``engine`` is the trust-first feed (:class:`EnginePolicy`), seeing only
-    the logged events; the others are the simulator's built-ins. The creator-income audience
-    threshold N scales with the population: ``max(1, users // 200)`` (10,000 of 2 M in spirit)."""
-    import dataclasses
-    import time
-
-    from trustecon.distribution.policy import EnginePolicy
-    from trustecon.engine import connect
-    from trustecon.simulate.config import preset
-    from trustecon.simulate.run import simulate
-    from trustecon.store import Workspace
-
-    base = preset(preset_name)
-    changes: dict[str, Any] = {"seed": seed}
-    if days is not None:
-        changes["days"] = days
-    rows: dict[str, dict[str, Any]] = {}
-    min_followers = max(1, base.users // 200)
-    for name in policies:
-        cfg = dataclasses.replace(base, **changes, policy=name if name != "engine" else base.policy)
-        ws = Workspace.init(Path(root) / name)
-        pol = EnginePolicy(feed_config, random_state=seed) if name == "engine" else None
-        t = time.perf_counter()
-        res = simulate(ws, cfg, policy=pol, calibrate=False)
-        con = connect(engine)
-        rows[name] = {
-            **policy_outcomes(ws, con, min_followers),
-            "events": res.events.added,
-            "seconds": round(time.perf_counter() - t, 1),
-        }
-        if progress is not None:
-            progress(name, rows[name])
-    cfg_used = dataclasses.replace(base, **changes)
-    fc = feed_config or __import__("trustecon.distribution", fromlist=["FeedConfig"]).FeedConfig()
-    return {
-        "preset": preset_name,
-        "seed": seed,
-        "days": cfg_used.days,
-        "users": cfg_used.users,
-        "creators": cfg_used.creators,
-        "creator_income_min_followers": min_followers,
-        "engine_gini_cap": fc.gini_cap,
-        "policies": rows,
-    }
-
-
 @experiment_app.command("policies")
 def experiment_policies(
     workspace: Path = typer.Argument(..., help="Folder to create; one sub-workspace per policy."),
@@ -240,6 +147,7 @@ def experiment_policies(
     as_json: bool = JsonOpt,
 ) -> None:
     """Run traffic, algorithm, trust and the engine's feed on the same world; compare the KPIs."""
+    from trustecon.distribution.experiment import policy_experiment
     from trustecon.engine import ENGINES
 
     if engine not in ENGINES:

@@ -25,6 +25,7 @@ over the ``n`` creators of the period (zero exposure included),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +152,8 @@ class ExposureResult:
     relevance_cost: float
     feasible: bool
     min_gini: float
+    #: rows added by the ``refill`` callback for the chosen quota (users, creators, scores), if any.
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def cap_exposure(
@@ -161,6 +164,7 @@ def cap_exposure(
     gini_cap: float,
     n_creators: int | None = None,
     base_exposure: np.ndarray | None = None,
+    refill: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> ExposureResult:
     """Choose up to ``k`` candidates per user so that creator-exposure Gini ≤ ``gini_cap``.
 
@@ -171,6 +175,11 @@ def cap_exposure(
     (e.g. exploration slots): it counts in the Gini but not against the quota. When no quota
     reaches the cap (e.g. most creators have no candidates at all), the
     most even selection found is returned with ``feasible=False``.
+
+    ``refill(selected, quota)`` (optional) returns extra ``(users, creators, scores)`` rows that fill
+    the slots the quota left empty from outside these candidates (each creator under its quota). The
+    quota is then chosen on the Gini *after* the refill: a quota chosen before it is stricter than
+    the cap needs, because refilled slots go to creators under quota and lower the Gini further.
     """
     users = np.asarray(users, dtype=np.int64)
     creators = np.asarray(creators, dtype=np.int64)
@@ -178,15 +187,17 @@ def cap_exposure(
     m = int(n_creators if n_creators is not None else (creators.max() + 1 if creators.size else 0))
     offset = np.zeros(m, dtype=np.int64) if base_exposure is None else np.asarray(base_exposure, dtype=np.int64)
 
-    def exposure_gini(sel: np.ndarray) -> float:
-        return gini(np.bincount(creators[sel], minlength=m) + offset)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+    def exposure_gini(sel: np.ndarray, extra: tuple[np.ndarray, np.ndarray, np.ndarray] = empty) -> float:
+        return gini(np.bincount(creators[sel], minlength=m) + np.bincount(extra[1], minlength=m) + offset)
 
     base = topk_per_user(users, scores, k)
     g0 = exposure_gini(base)
     base_rel = float(scores[base].sum())
 
-    def cost(sel: np.ndarray) -> float:
-        return 0.0 if base_rel <= 0 else float(1.0 - scores[sel].sum() / base_rel)
+    def cost(sel: np.ndarray, extra: tuple[np.ndarray, np.ndarray, np.ndarray] = empty) -> float:
+        return 0.0 if base_rel <= 0 else max(0.0, float(1.0 - (scores[sel].sum() + extra[2].sum()) / base_rel))
 
     if g0 <= gini_cap or creators.size == 0:
         return ExposureResult(base, float("inf"), g0, g0, 0.0, True, g0)
@@ -195,13 +206,15 @@ def cap_exposure(
     hi = int(np.bincount(creators[base], minlength=m).max())
     best_sel, best_q, best_g = None, float("inf"), g0
     tried: dict[int, tuple[np.ndarray, float]] = {}
+    extras: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     by_user, by_creator = _Segments(users, scores), _Segments(creators, scores)
 
     def run(q: int) -> tuple[np.ndarray, float]:
         if q not in tried:
             sel = _assign_with_quota(by_user, by_creator, creators, scores, k, q)
-            tried[q] = (sel, exposure_gini(sel))
+            extras[q] = refill(sel, q) if refill is not None else empty
+            tried[q] = (sel, exposure_gini(sel, extras[q]))
         return tried[q]
 
     # Bisection for the largest quota that meets the cap (Gini falls, roughly monotonically, with q).
@@ -224,11 +237,13 @@ def cap_exposure(
                 best_sel, best_q, best_g = sel, q, g
                 break
     if best_sel is not None:
-        return ExposureResult(best_sel, float(best_q), g0, best_g, cost(best_sel), True, best_g)
+        ex = extras[int(best_q)]
+        return ExposureResult(best_sel, float(best_q), g0, best_g, cost(best_sel, ex), True, best_g, ex)
     # Infeasible at every quota tried: return the most even selection seen.
     if not tried:
         run(lo)
     q_min, (sel_min, g_min) = min(tried.items(), key=lambda t: t[1][1])
     if g_min > g0:
-        sel_min, q_min, g_min = base, float("inf"), g0
-    return ExposureResult(sel_min, float(q_min), g0, g_min, cost(sel_min), g_min <= gini_cap, g_min)
+        return ExposureResult(base, float("inf"), g0, g0, 0.0, g0 <= gini_cap, g0)
+    ex = extras[int(q_min)]
+    return ExposureResult(sel_min, float(q_min), g0, g_min, cost(sel_min, ex), g_min <= gini_cap, g_min, ex)

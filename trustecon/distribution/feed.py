@@ -3,23 +3,29 @@
 For each user ``u`` and the period's creators with fresh content (DESIGN.md §6):
 
 - **private domain** (``source="follow"``): creators ``u`` follows or trusts (``T(u,c) ≥
-  trust_threshold``), ranked by pair trust ``T(u,c)`` (score ``1 + T``, so it outranks discovery);
-  at most ``round(private_share · k)`` slots. Followed creators without a trust row get the prior
-  ``trust_prior``.
+  trust_threshold``), scored ``1 + T(u,c) + w_follow·f(u,c) + w_fresh·1[n(u,c) > 0] + w_live·L(c)``
+  (so it outranks discovery): ``f`` the follow, ``n(u,c)`` the creator's fresh items ``u`` has not
+  been shown yet and ``L(c)`` the probability that ``c`` is live in the period (both optional
+  inputs; without them the score is ``1 + T + w_follow·f``, ranked by trust). At most
+  ``round(private_share · k)`` slots. Followed creators without a trust row get the prior
+  ``trust_prior``. When unseen counts are given, a private creator with nothing unseen and
+  ``L(c) < 0.5`` has nothing new to show: it leaves the private tier and competes in discovery.
 - **discovery** (``source="discover"``): the other creators, scored
   ``w_als·clip(x_u·y_c, 0, 1) + w_neighbour·nb(u,c) + w_credibility·C(c) + w_popularity·pop(c)``,
   where ``x_u·y_c`` is implicit ALS on user × creator co-behaviour (:mod:`.discovery`),
   ``nb(u,c) = Σ_c' T(u,c')·T(c',c) / Σ_c' T(u,c')`` the trust-graph neighbours (two hops: creators
   trusted by the creators ``u`` trusts), ``C(c)`` creator credibility and ``pop(c) =
-  log(1+followers)/max log(1+followers)``.
+  log(1+followers)/max log(1+followers)``, plus ``w_live·L(c)`` when live probabilities are given.
 - **exploration** (``source="explore"``): ``round(exploration_rate · k)`` slots drawn at random
   (seeded) from new and long-tail creators, weighted by credibility (Gumbel top-k sampling).
 - **notices** (``source="notice"``): each follower's undelivered creator notices, shown once, on
   top, not counted in ``k``.
 
 All users' private and discovery slots then go through one exposure control (:mod:`.exposure`):
-a per-creator quota chosen so the period's creator-exposure Gini stays under ``gini_cap``.
-Exploration exposures count toward that Gini as a fixed base.
+a per-creator quota chosen so the period's creator-exposure Gini stays under ``gini_cap``, judged
+*after* the refill of the slots the quota empties (each short user's next-best creators under
+quota, beyond her candidate pool), so the quota is the largest the cap allows and the relevance
+lost is the least. Exploration exposures count toward that Gini as a fixed base.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ class FeedConfig:
       ``new_days=7``: a creator first seen within 7 days is new.
     - ``trust_threshold=0.6``: a non-followed creator with ``T ≥ 0.6`` is private domain too;
       ``trust_prior=0.5`` for a followed creator without a trust row (the beta(1,1) mean).
+    - private-tier bonuses ``w_follow=0.5`` (an explicit follow is the user's own wish),
+      ``w_fresh=1.0`` (unseen fresh items first), ``w_live=0.5`` (a live room today; also added to
+      discovery scores); the last two only apply when the inputs carry unseen counts / live odds;
     - discovery weights ``w_als=0.6, w_neighbour=0.2, w_credibility=0.1, w_popularity=0.1``;
       ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control.
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
@@ -66,6 +75,9 @@ class FeedConfig:
     new_days: float = 7.0
     trust_threshold: float = 0.6
     trust_prior: float = 0.5
+    w_follow: float = 0.5
+    w_fresh: float = 1.0
+    w_live: float = 0.5
     w_als: float = 0.6
     w_neighbour: float = 0.2
     w_credibility: float = 0.1
@@ -110,6 +122,10 @@ class FeedInputs:
     content_ids: np.ndarray | None = None
     #: creators no discovery slot may go to (e.g. at quota in the last batch build); private is unaffected.
     blocked: np.ndarray | None = None
+    #: unseen fresh items per (user, creator) pair (sparse, same shape as ``follows``); ``None``: unknown.
+    unseen: sp.csr_matrix | None = None
+    #: probability that each creator has a live room in the period; ``None``: unknown.
+    live: np.ndarray | None = None
 
 
 @dataclass
@@ -138,6 +154,8 @@ def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_
         nb = (trust_rows @ inp.creator_trust).toarray()
         s += cfg.w_neighbour * nb / np.maximum(tot, 1e-12)[:, None]
     s += cfg.w_credibility * inp.credibility[None, :] + cfg.w_popularity * inp.popularity[None, :]
+    if inp.live is not None and cfg.w_live:
+        s += cfg.w_live * inp.live[None, :]
     return s
 
 
@@ -172,7 +190,8 @@ def rank_feeds(
     pool = max(cfg.discovery_pool * cfg.k, k_main)
     follows = inp.follows.tocsr().astype(bool)
     trust = inp.trust.tocsr()
-    # Private domain: followed ∪ trusted above threshold; score 1 + T (trust prior where no row).
+    # Private domain: followed ∪ trusted above threshold; score 1 + T (trust prior where no row)
+    # + bonuses for the follow, unseen fresh items and a likely live room.
     trusted = trust >= cfg.trust_threshold
     private = (follows + trusted).astype(bool).tocsr()
     private.eliminate_zeros()
@@ -180,6 +199,18 @@ def rank_feeds(
     # T where the pair has a trust row (beta-model trust is never exactly 0), else the prior.
     t_val = np.asarray(trust[pu, pc]).ravel() if pu.size else np.zeros(0)
     p_score = 1.0 + np.where(t_val > 0, t_val, cfg.trust_prior)
+    if pu.size:
+        p_score += cfg.w_follow * np.asarray(follows[pu, pc]).ravel()
+    live_p = inp.live[pc] if inp.live is not None else np.zeros(pc.size)
+    p_score += cfg.w_live * live_p
+    if inp.unseen is not None:
+        has_new = np.asarray(inp.unseen.tocsr()[pu, pc]).ravel() > 0 if pu.size else np.zeros(0, dtype=bool)
+        p_score += cfg.w_fresh * has_new
+        # Nothing new to show and likely no live room: out of the private tier, back into discovery.
+        stale = ~has_new & (live_p < 0.5)
+        if stale.any():
+            pu, pc, p_score = pu[~stale], pc[~stale], p_score[~stale]
+            private = sp.csr_matrix((np.ones(pu.size, dtype=bool), (pu, pc)), shape=private.shape)
     keep = topk_per_user(pu, p_score, n_priv)
     pu, pc, p_score = pu[keep], pc[keep], p_score[keep]
 
@@ -225,9 +256,23 @@ def rank_feeds(
     src = np.concatenate([np.full(pu.size, _FOLLOW), np.full(d_u.size, _DISCOVER)])
     base = np.bincount(e_c, minlength=m)
     stats: dict[str, float] = {}
+
+    def refill(sel: np.ndarray, quota: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Up to 3 rounds offering the users the quota left short their next creators under quota."""
+        r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        for _ in range(3):
+            a_u, a_c, a_s = _refill(
+                inp, cfg, np.r_[cu[sel], r_u], np.r_[cc[sel], r_c], e_u, e_c, k_main, quota, private, blocked
+            )
+            if a_u.size == 0:
+                break
+            r_u, r_c, r_s = np.r_[r_u, a_u], np.r_[r_c, a_c], np.r_[r_s, a_s]
+        return r_u, r_c, r_s
+
     if apply_cap and cfg.gini_cap < 1.0:
-        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base)
+        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base, refill=refill)
         sel = res.selected
+        r_u, r_c, r_s = res.extra if res.extra is not None else refill(sel, res.quota)
         stats.update(
             quota=res.quota,
             gini_before=res.gini_before,
@@ -236,21 +281,9 @@ def rank_feeds(
         )
     else:
         sel = topk_per_user(cu, cs, k_main)
+        r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         g = gini(np.bincount(cc[sel], minlength=m) + base)
         stats.update(quota=float("inf"), gini_before=g, relevance_cost=0.0, cap_feasible=float(g <= cfg.gini_cap))
-    # Refill rounds: the quota can leave slots empty; each round offers short users more creators.
-    r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    for _ in range(3):
-        a_u, a_c, a_s = _refill(
-            inp, cfg, np.r_[cu[sel], r_u], np.r_[cc[sel], r_c], e_u, e_c, k_main, stats["quota"], private, blocked
-        )
-        if a_u.size == 0:
-            break
-        r_u, r_c, r_s = np.r_[r_u, a_u], np.r_[r_c, a_c], np.r_[r_s, a_s]
-    if r_u.size:
-        base_rel = float(cs[topk_per_user(cu, cs, k_main)].sum())
-        kept = float(cs[sel].sum() + r_s.sum())
-        stats["relevance_cost"] = max(0.0, 1.0 - kept / base_rel) if base_rel > 0 else 0.0
     stats["refilled"] = float(r_u.size)
     fu = np.concatenate([cu[sel], r_u, e_u])
     fc = np.concatenate([cc[sel], r_c, e_c])

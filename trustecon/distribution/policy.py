@@ -2,19 +2,26 @@
 
 It sees only what the platform logged (``observe``) and the day's public context: who is active,
 which creators have fresh content or a live room, the follow graph. Each day it ranks every active
-user's feed with :func:`trustecon.distribution.feed.rank_feeds` (private domain by pair trust,
+user's feed with :func:`trustecon.distribution.feed.rank_feeds` (private domain first, then
 discovery by ALS on logged co-behaviour, exploration of long-tail creators, exposure Gini cap) and
 returns the creators in feed order.
 
-Signals, all from logged events:
+Signals, all from logged events and all updated every day:
 
-- pair trust ``T(u,c)``: :class:`trustecon.trust.pair.PairTrust` (the batch beta evidence model)
-  over every event logged so far, on an in-memory DuckDB table the policy appends to each day
-  (per-event Python updates are too slow at the default preset's millions of events), rebuilt
-  with ALS every ``refit_every`` days;
+- pair trust ``T(u,c)``: :class:`trustecon.trust.OnlineTrust` updated event by event with each
+  day's log (incremental, equal to a batch :class:`~trustecon.trust.pair.PairTrust` rebuild). The
+  pairs the day touched are read back as positive and negative evidence ``P, N`` (flat Beta(α₀, β₀)
+  prior); every channel decays with the same half-life h, so ``T`` as of any later instant τ is
+  ``(α₀ + P·d)/(α₀ + β₀ + (P + N)·d)``, ``d = 2^(−(τ − t)/h)``, computed for all pairs at once;
+- unseen fresh items ``n(u,c)``: the creator's videos published in the last ``window_days`` (6)
+  after the newest one ``u`` was shown (publish and impression events): what the follow feed has
+  that ``u`` has not seen (fan content reach counts exactly these);
+- live odds ``L(c)``: creators keep weekly live schedules, so ``L(c) = (l_cw + r_c)/(d_w + 1)``
+  with ``l_cw`` the live days of ``c`` logged on this weekday, ``d_w`` the days of this weekday seen
+  and ``r_c = (l_c + 0.25)/(d + 1)`` the creator's overall live-day rate (the shrinkage target);
 - co-behaviour: :class:`~trustecon.distribution.discovery.CreatorALS` on the accumulated
   :data:`~trustecon.distribution.discovery.EVENT_WEIGHTS` affinity, refitted every ``refit_every``
-  days;
+  days (1: daily);
 - creator credibility: mean pair trust toward the creator shrunk to 0.5 with 5 pseudo-pairs
   (``(Σ_u T(u,c) + 2.5) / (n_c + 5)``) — a cheap, log-only stand-in for the propagated score;
 - novelty: creators with fewer impressions so far than the median creator.
@@ -32,33 +39,47 @@ import scipy.sparse as sp
 
 from trustecon.distribution.discovery import EVENT_WEIGHTS, CreatorALS
 from trustecon.distribution.feed import FeedConfig, FeedInputs, rank_feeds
-from trustecon.events import SCHEMA
 from trustecon.simulate.policy import DayContext
+from trustecon.trust.evidence import NEGATIVE, POSITIVE, to_seconds
 
 __all__ = ["EnginePolicy"]
+
+_KEY = np.int64(1) << 32  # pair key = user_id · 2^32 + creator_id
+_TRUST_COLS = ("ts", "kind", "user_id", "creator_id", "order_id", "session_id", "watch_ms", "duration_ms", "amount")
 
 
 class EnginePolicy:
     """The trust-first feed as a distribution policy (``trustecon simulate --policy engine``).
 
     Parameters: ``config`` (:class:`FeedConfig`; ``k`` is replaced by the day's slots),
-    ``refit_every`` (days between ALS refits, 3), ``random_state``. Learned state (updated by
-    :meth:`observe`): ``trust_`` (PairTrust), ``als_``, ``impressions_`` (per creator id),
-    ``as_of_``, ``last_stats_`` (exposure numbers of the last day ranked).
+    ``refit_every`` (days between ALS refits, 1), ``window_days`` (age of an item that still counts
+    as fresh for the follow feed, 6), ``random_state``. Learned state (updated by :meth:`observe`):
+    ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id), ``as_of_``,
+    ``last_stats_`` (exposure numbers of the last day ranked).
     """
 
     name = "engine"
 
-    def __init__(self, config: FeedConfig | None = None, refit_every: int = 3, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        config: FeedConfig | None = None,
+        refit_every: int = 1,
+        random_state: int = 0,
+        window_days: float = 6.0,
+    ) -> None:
+        from trustecon.trust import OnlineTrust
+        from trustecon.trust.pair import PairTrust
+
         self.config = config or FeedConfig()
         self.refit_every = refit_every
         self.random_state = random_state
-        from trustecon.engine import connect
-        from trustecon.trust.pair import PairTrust
-
-        self.trust_ = PairTrust()
-        self._con = connect("duckdb")
-        self._n_logged = 0
+        self.window_days = window_days
+        self.trust_ = OnlineTrust(PairTrust())
+        w = self.trust_.model.weights
+        self._wpos = {c: w[c] for c in POSITIVE}
+        self._wneg = {c: w[c] for c in NEGATIVE}
+        self._a0, self._b0 = self.trust_.model.priors
+        self._h = self.trust_.model.config.half_life_seconds
         self.als_: CreatorALS | None = None
         self.impressions_: dict[int, int] = {}
         self.as_of_: dt.datetime | None = None
@@ -67,38 +88,127 @@ class EnginePolicy:
         self._w_c: list[np.ndarray] = []
         self._w_v: list[np.ndarray] = []
         self._days_since_fit = 10**9
-        self._trust_table: pa.Table | None = None
+        # Pair evidence (sorted keys): positive P, negative N as of instant t (epoch s).
+        self._tk = np.zeros(0, np.int64)
+        self._tp = np.zeros(0)
+        self._tn = np.zeros(0)
+        self._tt = np.zeros(0)
+        # Recent publishes (content id, creator id, publish s) and the newest publish shown per pair.
+        self._pub = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        self._sk = np.zeros(0, np.int64)
+        self._sv = np.zeros(0)
+        # Live schedule counts: per creator id and weekday; days seen per weekday.
+        self._live = np.zeros((0, 7))
+        self._days = np.zeros(7)
+        self._weekday: int | None = None
 
     # ------------------------------------------------------------------ observing the log
     def observe(self, events: pa.Table) -> None:
-        """Fold the day's logged events into trust, co-behaviour and exposure counts."""
+        """Fold the day's logged events into trust, co-behaviour, seen items, live schedules."""
         if events.num_rows == 0:
             return
-        raw = self._con.con  # the DuckDB connection under Ibis: append the day's Arrow batch
-        raw.register("_batch", events.select([f.name for f in SCHEMA]).cast(SCHEMA))
-        if self._n_logged == 0:
-            raw.execute("CREATE TABLE logged AS SELECT * FROM _batch")
-        else:
-            raw.execute("INSERT INTO logged SELECT * FROM _batch")
-        raw.unregister("_batch")
-        self._n_logged += events.num_rows
         ts = pc.max(events["ts"]).as_py()
         self.as_of_ = ts if self.as_of_ is None else max(self.as_of_, ts)
         kind = events["kind"]
+        self._observe_trust(events)
         has_pair = pc.and_(pc.is_valid(events["user_id"]), pc.is_valid(events["creator_id"]))
         for k, w in EVENT_WEIGHTS.items():
-            mask = pc.and_(pc.equal(kind, k), has_pair)
-            sub = events.filter(mask)
+            sub = events.filter(pc.and_(pc.equal(kind, k), has_pair))
             if sub.num_rows:
                 self._w_u.append(sub["user_id"].to_numpy())
                 self._w_c.append(sub["creator_id"].to_numpy())
                 self._w_v.append(np.full(sub.num_rows, w))
         imp = events.filter(pc.equal(kind, "impression"))
         if imp.num_rows:
-            vc = pc.value_counts(imp["creator_id"]).to_pylist()
-            for d in vc:
+            for d in pc.value_counts(imp["creator_id"]).to_pylist():
                 if d["values"] is not None:
                     self.impressions_[d["values"]] = self.impressions_.get(d["values"], 0) + d["counts"]
+        self._observe_content(events)
+        self._observe_live(events)
+
+    def _observe_trust(self, events: pa.Table) -> None:
+        """Update OnlineTrust with the day's events, then re-read the evidence of the pairs touched."""
+        cols = [c for c in _TRUST_COLS if c in events.column_names]
+        sub = events.select(cols)
+        # Epoch seconds as floats (OnlineTrust takes them as they are): much cheaper than datetimes.
+        us = pc.cast(pc.cast(sub["ts"], pa.timestamp("us", "UTC")), pa.int64()).to_numpy()
+        secs = np.floor(us / 1000.0) / 1000.0
+        sub = sub.set_column(0, "ts", pa.array(secs))
+        self.trust_.update(sub.to_pylist())
+        u = events["user_id"].to_numpy(zero_copy_only=False)
+        c = events["creator_id"].to_numpy(zero_copy_only=False)
+        ok = ~(np.isnan(u) | np.isnan(c)) if u.dtype.kind == "f" else np.ones(u.size, bool)
+        keys = np.unique(u[ok].astype(np.int64) * _KEY + c[ok].astype(np.int64))
+        assert self.as_of_ is not None
+        t = to_seconds(self.as_of_)
+        p_new, n_new, k_new = [], [], []
+        for key in keys.tolist():
+            s = self.trust_.sums(key >> 32, key & 0xFFFFFFFF, self.as_of_)
+            if s is None:
+                continue
+            k_new.append(key)
+            p_new.append(sum(w * s.get(ch, 0.0) for ch, w in self._wpos.items()))
+            n_new.append(sum(w * s.get(ch, 0.0) for ch, w in self._wneg.items()))
+        if not k_new:
+            return
+        kk = np.array(k_new, np.int64)
+        pos = np.searchsorted(self._tk, kk)
+        hit = np.zeros(kk.size, dtype=bool)
+        if self._tk.size:
+            hit = (pos < self._tk.size) & (self._tk[np.minimum(pos, self._tk.size - 1)] == kk)
+        pp, nn = np.array(p_new), np.array(n_new)
+        self._tp[pos[hit]], self._tn[pos[hit]], self._tt[pos[hit]] = pp[hit], nn[hit], t
+        miss = ~hit
+        if miss.any():
+            keys_all = np.r_[self._tk, kk[miss]]
+            order = np.argsort(keys_all, kind="stable")
+            self._tk = keys_all[order]
+            self._tp = np.r_[self._tp, pp[miss]][order]
+            self._tn = np.r_[self._tn, nn[miss]][order]
+            self._tt = np.r_[self._tt, np.full(int(miss.sum()), t)][order]
+
+    def _observe_content(self, events: pa.Table) -> None:
+        """Remember recent publishes and, per pair, the newest publish time shown."""
+        kind = events["kind"]
+        pub = events.filter(pc.and_(pc.equal(kind, "publish"), pc.is_valid(events["content_id"])))
+        ids, cre, pts = self._pub
+        if pub.num_rows:
+            ids = np.r_[ids, pub["content_id"].to_numpy()]
+            cre = np.r_[cre, pub["creator_id"].to_numpy()]
+            pts = np.r_[pts, _secs(pub["ts"])]
+        assert self.as_of_ is not None
+        keep = pts > to_seconds(self.as_of_) - (self.window_days + 2) * 86400.0
+        order = np.argsort(ids[keep], kind="stable")
+        self._pub = (ids[keep][order], cre[keep][order], pts[keep][order])
+        shown = events.filter(
+            pc.and_(pc.is_in(kind, pa.array(["impression", "view"])), pc.is_valid(events["content_id"]))
+        )
+        if shown.num_rows == 0 or self._pub[0].size == 0:
+            return
+        cid = shown["content_id"].to_numpy()
+        pos = np.minimum(np.searchsorted(self._pub[0], cid), self._pub[0].size - 1)
+        ok = self._pub[0][pos] == cid
+        keys = shown["user_id"].to_numpy()[ok] * _KEY + shown["creator_id"].to_numpy()[ok]
+        val = self._pub[2][pos[ok]]
+        allk = np.r_[self._sk, keys]
+        allv = np.r_[self._sv, val]
+        uk, inv = np.unique(allk, return_inverse=True)
+        best = np.full(uk.size, -np.inf)
+        np.maximum.at(best, inv, allv)
+        self._sk, self._sv = uk, best
+
+    def _observe_live(self, events: pa.Table) -> None:
+        """Count the day's live rooms per creator on the weekday that was ranked."""
+        if self._weekday is None:
+            return
+        ls = events.filter(pc.equal(events["kind"], "live_start"))
+        cre = np.unique(ls["creator_id"].to_numpy()) if ls.num_rows else np.zeros(0, np.int64)
+        if cre.size and cre.max() >= self._live.shape[0]:
+            grow = np.zeros((int(cre.max()) + 1 - self._live.shape[0], 7))
+            self._live = np.vstack([self._live, grow])
+        self._live[cre, self._weekday] += 1
+        self._days[self._weekday] += 1
+        self._weekday = None
 
     def _refit(self) -> None:
         if not self._w_u:
@@ -110,16 +220,20 @@ class EnginePolicy:
         self.als_.fit(u, c, v)
 
     # ------------------------------------------------------------------ ranking a day
+    def _trust_now(self) -> np.ndarray:
+        """T of every known pair as of the latest logged instant (decayed evidence, flat prior)."""
+        if self._tk.size == 0 or self.as_of_ is None:
+            return np.zeros(0)
+        d = np.exp2(-(to_seconds(self.as_of_) - self._tt) / self._h)
+        return (self._a0 + self._tp * d) / (self._a0 + self._b0 + (self._tp + self._tn) * d)
+
     def _trust_matrix(self, ctx: DayContext) -> tuple[sp.csr_matrix, np.ndarray]:
         """Pair trust of (active user, fresh creator) pairs with evidence; credibility per creator."""
         n, m = ctx.user_ids.size, ctx.creator_ids.size
-        if self.as_of_ is None or self._n_logged == 0:
+        tv = self._trust_now()
+        if tv.size == 0:
             return sp.csr_matrix((n, m)), np.full(m, 0.5)
-        if self._trust_table is None:
-            pt = self.trust_.transform(self._con.table("logged"), self.as_of_)
-            self._trust_table = pt.select("user_id", "creator_id", "trust").to_pyarrow()
-        t = self._trust_table
-        tu, tc, tv = t["user_id"].to_numpy(), t["creator_id"].to_numpy(), t["trust"].to_numpy()
+        tu, tc = self._tk >> 32, self._tk & 0xFFFFFFFF
         ci = _lookup(ctx.creator_ids, tc)
         # Credibility: shrunk mean trust toward each creator over all users (not only today's).
         ok_c = ci >= 0
@@ -131,23 +245,62 @@ class EnginePolicy:
         mat = sp.csr_matrix((tv[ok], (ui[ok], ci[ok])), shape=(n, m))
         return mat, cred
 
+    def _unseen(self, ctx: DayContext, pairs: sp.csr_matrix) -> sp.csr_matrix:
+        """Fresh items of each listed (user, creator) pair published after the newest one shown."""
+        n, m = pairs.shape
+        coo = pairs.tocoo()
+        r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        ids, cre, pts = self._pub
+        if r.size == 0 or ids.size == 0 or self.as_of_ is None:
+            return sp.csr_matrix((n, m))
+        u_id, c_id = ctx.user_ids[r], ctx.creator_ids[c]
+        keys = u_id * _KEY + c_id
+        seen = np.full(keys.size, -np.inf)
+        if self._sk.size:
+            pos = np.minimum(np.searchsorted(self._sk, keys), self._sk.size - 1)
+            seen = np.where(self._sk[pos] == keys, self._sv[pos], -np.inf)
+        lo = np.maximum(seen, to_seconds(self.as_of_) - self.window_days * 86400.0)
+        # Per creator, publish times sorted: count those > lo by binary search on (creator, time).
+        order = np.lexsort((pts, cre))
+        sc, st = cre[order], pts[order]
+        first = np.searchsorted(sc, c_id, side="left")
+        last = np.searchsorted(sc, c_id, side="right")
+        cnt = np.zeros(r.size, np.int64)
+        for i in np.flatnonzero(last > first):  # few creators per pair: binary search per pair
+            cnt[i] = last[i] - (first[i] + np.searchsorted(st[first[i]:last[i]], lo[i], side="right"))
+        keep = cnt > 0
+        return sp.csr_matrix((cnt[keep].astype(np.float64), (r[keep], c[keep])), shape=(n, m))
+
+    def _live_odds(self, ctx: DayContext) -> np.ndarray:
+        """Probability each fresh creator goes live today, from the logged weekly schedule."""
+        wd = dt.date.fromisoformat(ctx.date).weekday()
+        self._weekday = wd
+        m = ctx.creator_ids.size
+        lv = np.zeros((m, 7))
+        ok = ctx.creator_ids < self._live.shape[0]
+        lv[ok] = self._live[ctx.creator_ids[ok]]
+        days = self._days.sum()
+        rate = (lv.sum(axis=1) + 0.25) / (days + 1.0)
+        return (lv[:, wd] + rate) / (self._days[wd] + 1.0)
+
     def exposures(self, ctx: DayContext, rng: np.random.Generator) -> np.ndarray:
         """Creators per user and slot, in feed order (indices into ``ctx.creator_ids``, -1 empty)."""
         n, m, k = ctx.user_ids.size, ctx.creator_ids.size, ctx.slots
         out = np.full((n, k), -1, dtype=np.int64)
+        live = self._live_odds(ctx)
         if n == 0 or m == 0 or k == 0:
             return out
         self._days_since_fit += 1
         if self._days_since_fit >= self.refit_every:
-            # Trust and co-behaviour are rebuilt together every ``refit_every`` days (batch cost).
             self._refit()
-            self._trust_table = None
             self._days_since_fit = 0
         trust, cred = self._trust_matrix(ctx)
         follows = sp.csr_matrix(ctx.follows, dtype=np.float64)
         followers = np.asarray(follows.sum(axis=0)).ravel()
         pop = np.log1p(followers)
         imps = np.array([self.impressions_.get(int(c), 0) for c in ctx.creator_ids])
+        cfg = replace(self.config, k=k)
+        candidates = (follows + (trust >= cfg.trust_threshold)).astype(bool)
         inp = FeedInputs(
             user_ids=ctx.user_ids,
             creator_ids=ctx.creator_ids,
@@ -157,16 +310,23 @@ class EnginePolicy:
             popularity=pop / pop.max() if pop.max() > 0 else pop,
             novel=imps <= np.median(imps),
             als=self.als_,
-            # Nobody is shown to themselves (creators are users too): block own pairs below.
+            unseen=self._unseen(ctx, candidates),
+            live=live,
         )
-        cfg = replace(self.config, k=k)
         b = rank_feeds(inp, cfg, rng)
         self.last_stats_ = dict(b.stats)
+        # Nobody is shown to themselves (creators are users too).
         keep = ctx.user_ids[b.user_index] != ctx.creator_ids[b.creator_index]
         ui, ci, r = b.user_index[keep], b.creator_index[keep], b.rank[keep]
         ok = r < k
         out[ui[ok], r[ok]] = ci[ok]
         return out
+
+
+def _secs(ts: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Epoch seconds (float) of a timestamp column."""
+    us = pc.cast(pc.cast(ts, pa.timestamp("us", "UTC")), pa.int64()).to_numpy(zero_copy_only=False)
+    return us / 1e6
 
 
 def _lookup(ids: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -179,3 +339,5 @@ def _lookup(ids: np.ndarray, query: np.ndarray) -> np.ndarray:
         return np.full(q.size, -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(s, q), s.size - 1)
     return np.where(s[pos] == q, order[pos], -1)
+
+
