@@ -26,9 +26,8 @@ __all__ = [
 
 
 def interest_match(pop: Population, users: np.ndarray, categories: np.ndarray) -> np.ndarray:
-    """``m = interest[u, k] / max_k' interest[u, k']`` ∈ (0, 1]."""
-    top = pop.interest.max(axis=1)
-    return pop.interest[users, categories] / top[users]
+    """``m = interest[u, k] / max_k' interest[u, k']`` ∈ (0, 1] (:attr:`Population.match`)."""
+    return pop.match[users, categories]
 
 
 def satisfaction(quality: np.ndarray, match: np.ndarray) -> np.ndarray:

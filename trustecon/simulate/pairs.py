@@ -85,8 +85,11 @@ class PairStore:
 
     def trust_of(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         """Latent trust of each pair (the user's prior where the pair never met)."""
-        idx = self.find(users, creators)
-        return np.where(idx >= 0, self._cols["trust"][np.maximum(idx, 0)], self.prior[users])
+        return self.trust_at(self.find(users, creators), users)
+
+    def trust_at(self, rows: np.ndarray, users: np.ndarray) -> np.ndarray:
+        """Latent trust by row (from :meth:`find`), the user's prior where the row is -1."""
+        return np.where(rows >= 0, self._cols["trust"][np.maximum(rows, 0)], self.prior[users])
 
     def ensure(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         """Add the pairs not yet stored (trust = prior), in key order, and return every pair's row."""

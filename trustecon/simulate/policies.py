@@ -227,8 +227,7 @@ def _match_per_cat(world: World, users: np.ndarray) -> np.ndarray:
 
 def _log_match(world: World, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
     """``log(m_uc + 0.001)`` as float32, taken per category (users × K) then gathered by column."""
-    it = world.pop.interest[users]
-    per_cat = np.log(it / it.max(axis=1, keepdims=True) + np.float32(1e-3)).astype(np.float32)
+    per_cat = np.log(world.pop.match[users] + np.float32(1e-3)).astype(np.float32, copy=False)
     return np.take(per_cat, world.pop.category[creators], axis=1)
 
 

@@ -11,6 +11,7 @@ Every draw comes from the one seeded generator passed in; array sizes depend onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,6 +48,11 @@ class Population:
     product_category: np.ndarray  # (P,)
     price: np.ndarray  # (P,) in the workspace currency
     product_quality: np.ndarray  # (P,) in (0, 1)
+
+    @cached_property
+    def match(self) -> np.ndarray:
+        """(U, K) float32 interest match ``m_uk = interest[u, k] / max_k' interest[u, k']``, computed once."""
+        return self.interest / self.interest.max(axis=1, keepdims=True)
 
     @property
     def n_users(self) -> int:

@@ -191,9 +191,10 @@ class World:
         buf.add("notice", t0 + (pop.live_hour[nc] * HOUR).astype(np.int64) - 2 * HOUR, surface="follow",
                 creator_id=nc + 1)
         if skip.any():
-            fu, fc = self.pairs.follow_pairs()
+            rows = np.flatnonzero(self.pairs.follow)
+            fc = self.pairs.keys[rows] % cfg.creators
             hit = skip[fc]
-            idx = self.pairs.find(fu[hit], fc[hit])
+            idx = rows[hit]
             soft = notice[fc[hit]]
             self._apply(touched, idx[~soft], 0.0, cfg.w_broken)
             self._apply(touched, idx[soft], 0.0, cfg.w_broken * (1 - cfg.notice_softening))
@@ -226,7 +227,10 @@ class World:
         col = np.full(self.cfg.creators, -1)
         col[fresh] = np.arange(fresh.size)
         ok = (row[fu] >= 0) & (col[fc] >= 0)
-        follows = sp.csr_matrix((np.ones(int(ok.sum()), dtype=np.int8), (row[fu[ok]], col[fc[ok]])),
+        r, c = row[fu[ok]], col[fc[ok]]
+        order = np.lexsort((c, r))  # canonical CSR: rows in order, columns sorted within a row
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=active.size))])
+        follows = sp.csr_matrix((np.ones(r.size, dtype=np.int8), c[order], indptr),
                                 shape=(active.size, fresh.size))
         ctx = DayContext(day=day, date=self.date(day).isoformat(), user_ids=active + 1, creator_ids=fresh + 1,
                          follows=follows, slots=self.cfg.slots)
@@ -266,21 +270,24 @@ class World:
         buf.add("impression", ts, surface=surf, user_id=u + 1, creator_id=c + 1, content_id=cid)
         # Remember the publish time of the newest video shown, so the next exposure shows what is newer.
         pub = self.content["ts"][ci]
-        known = idx[rows] >= 0
-        np.maximum.at(self.pairs.last_seen, idx[rows][known], pub[known])
+        pidx = idx[rows]
+        known = pidx >= 0
+        np.maximum.at(self.pairs.last_seen, pidx[known], pub[known])
         # Views.
         m = self._match(u, c)
         s = choice.satisfaction(self.content["q"][ci], m)
-        trust = self.pairs.trust_of(u, c)
-        v = rng.random(u.size) < choice.view_probability(cfg, s, trust)
-        u, c, s, trust, ts, surf, ci, cid = (x[v] for x in (u, c, s, trust, ts, surf, ci, cid))
+        trust = self.pairs.trust_at(pidx, u)
+        v = np.flatnonzero(rng.random(u.size) < choice.view_probability(cfg, s, trust))
+        u, c, s, trust, ts, surf, ci, cid, pidx = (x[v] for x in (u, c, s, trust, ts, surf, ci, cid, pidx))
         dur = self.content["dur"][ci]
         watch = (dur * choice.watch_ratio(rng, s)).astype(np.int64)
         vts = ts + S
         buf.add("view", vts, surface=surf, user_id=u + 1, creator_id=c + 1, content_id=cid, watch_ms=watch,
                 duration_ms=dur)
-        pidx = self.pairs.ensure(u, c)
-        np.maximum.at(self.pairs.last_seen, pidx, self.content["ts"][ci])
+        new = pidx < 0
+        if new.any():  # strangers who viewed have met the creator now
+            pidx[new] = self.pairs.ensure(u[new], c[new])
+        np.maximum.at(self.pairs.last_seen, pidx, pub[v])
         self._apply(touched, pidx, s, cfg.w_view)
         eng = (0.3 + 1.4 * s) * (0.5 + trust)
         n_int = 0
@@ -325,10 +332,10 @@ class World:
         its = st + (rng.random(u.size) * (en - st - 2 * MIN)).astype(np.int64)
         buf.add("impression", its, surface=surf, user_id=u + 1, creator_id=c + 1, session_id=sid)
         m = self._match(u, c)
-        trust = self.pairs.trust_of(u, c)
+        trust = self.pairs.trust_at(idx, u)
         p_enter = np.minimum(cfg.enter_base * (0.3 + 0.7 * m) * (0.5 + trust), 1.0)
-        e = rng.random(u.size) < p_enter
-        u, c, st, en, sid, m, trust, surf = (x[e] for x in (u, c, st, en, sid, m, trust, surf))
+        e = np.flatnonzero(rng.random(u.size) < p_enter)
+        u, c, st, en, sid, m, trust, surf, pidx = (x[e] for x in (u, c, st, en, sid, m, trust, surf, idx))
         enter = its[e] + 5 * S
         s = choice.satisfaction(pop.quality[c], m)
         # Visit length: Exp(μ · h) cut at the session's end; h = 0.7 + 0.6 s has mean ≈ 1.
@@ -337,7 +344,9 @@ class World:
         minutes = (leave - enter) / MIN
         buf.add("live_enter", enter, surface=surf, user_id=u + 1, creator_id=c + 1, session_id=sid)
         buf.add("live_leave", leave, surface=surf, user_id=u + 1, creator_id=c + 1, session_id=sid)
-        pidx = self.pairs.ensure(u, c)
+        new = pidx < 0
+        if new.any():  # a stranger who entered has met the creator now
+            pidx[new] = self.pairs.ensure(u[new], c[new])
         self._apply(touched, pidx, s, cfg.w_live, n=minutes / cfg.targets.live_watch_minutes)
         trust = self.pairs.trust[pidx]
         # Products seen: pins from the one showing at entry to the last before leaving.
