@@ -36,7 +36,7 @@ class DayBuffer:
         n = int(np.asarray(ts).shape[0])
         if n == 0:
             return
-        arrays = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in cols.items()}
+        arrays = {k: _column(v, n) for k, v in cols.items()}
         self.chunks.append((kind, n, np.asarray(ts, dtype=np.int64), arrays, surface))
         self.n += n
 
@@ -87,6 +87,12 @@ class DayBuffer:
                 valid[at] = True
             columns[name] = _from_numpy(typ, vals, valid)
         return pa.table([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def _column(values: np.ndarray | int | float, n: int) -> np.ndarray:
+    """``values`` as an array of length ``n`` (a scalar is broadcast without copying)."""
+    a = np.asarray(values)
+    return a if a.shape == (n,) else np.broadcast_to(a, (n,))
 
 
 def _strings(values: list[str] | tuple[str, ...], null_first: bool = False) -> pa.StringArray:
