@@ -8,7 +8,8 @@ Kool et al. 2019, "Stochastic Beams and Where to Find Them"). Scores (log-weight
 - ``algorithm``: ``3 · log(m_uc) + 2 · log(q_c) + 0.5 · log(1 + followers_c)`` — predicted engagement
   from interest match and quality (algorithm economy).
 - ``trust``: creators the user follows, ordered by latent trust, fill the slots first; the rest are
-  drawn by ``log(m_uc)`` (flat: every creator gets a chance; trust economy).
+  drawn by ``log(m_uc)`` (flat: every creator gets a chance; trust economy). Drawn without the dense
+  score matrix: a stranger's weight depends only on its category (:meth:`TrustPolicy.exposures`).
 
 Built-ins read the world's latent state (they are part of the world); an outside :class:`Policy` sees
 only the logged events. Users are scored in blocks so memory stays bounded on the large preset.
@@ -217,6 +218,91 @@ class TrustPolicy(BuiltinPolicy):
         w = self.world
         assert w is not None
         return _match_per_cat(w, users), np.ones(creators.size)
+
+    def exposures(self, ctx: DayContext, rng: np.random.Generator) -> np.ndarray:
+        """Followed creators by Plackett–Luce on ``exp(10 T)``, then strangers by Plackett–Luce on
+        ``m_uc + 0.001``; the same distribution as dense scoring, without a users × creators score.
+
+        A stranger's weight depends only on its category, so a draw is a category (∝ weight × creators
+        in it) then a uniform creator in it; draws that hit a followed creator, the user, or a creator
+        already placed are discarded. Independent draws with repeats discarded, kept in draw order, are
+        a Plackett–Luce sample without replacement. Rows still short after ``MAX_ROUNDS // 2`` rounds
+        (weights concentrated on few creators) finish by Gumbel-top-k over their remaining creators."""
+        assert self.world is not None, "bind(world) first"
+        users, creators = ctx.user_ids - 1, ctx.creator_ids - 1
+        n, m, k = users.size, creators.size, min(ctx.slots, creators.size)
+        if n == 0 or m == 0 or k == 0 or m > DENSE_MAX:
+            return super().exposures(ctx, rng)
+        w = self.world
+        out = np.full((n, ctx.slots), -1, dtype=np.int64)
+        fol = ctx.follows.tocoo()
+        fr, fc = fol.row.astype(np.int64), fol.col.astype(np.int64)
+        own = users[fr] != creators[fc]
+        fr, fc = fr[own], fc[own]
+        key = 10.0 * w.pairs.trust_of(users[fr], creators[fc]) + rng.gumbel(size=fr.size)
+        order = np.lexsort((-key, fr))
+        fr, fc = fr[order], fc[order]
+        rank = np.arange(fr.size) - np.searchsorted(fr, fr)
+        keep = rank < k
+        out[fr[keep], rank[keep]] = fc[keep]
+        filled = np.bincount(fr[keep], minlength=n)
+        col_of = np.full(w.cfg.creators, -1)
+        col_of[creators] = np.arange(m)
+        cat = w.pop.category[creators]
+        by_cat = np.argsort(cat, kind="stable")
+        size = np.bincount(cat, minlength=w.cfg.categories)
+        start = np.cumsum(size) - size
+        bounds = np.searchsorted(fr, np.arange(0, n + BLOCK, BLOCK))
+        for b, lo in enumerate(range(0, n, BLOCK)):
+            hi = min(lo + BLOCK, n)
+            taken = np.zeros((hi - lo, m), dtype=bool)  # followed, self, or placed
+            taken[fr[bounds[b]:bounds[b + 1]] - lo, fc[bounds[b]:bounds[b + 1]]] = True
+            # Nobody is shown to themselves (creators are users too: person i is creator i).
+            mine = np.flatnonzero(users[lo:hi] < col_of.size)
+            me = col_of[users[lo:hi][mine]]
+            taken[mine[me >= 0], me[me >= 0]] = True
+            weight = (w.pop.match[users[lo:hi]].astype(np.float64) + 1e-3) * size  # per category
+            self._strangers(rng, out[lo:hi], filled[lo:hi], taken, weight, by_cat, start, size, cat, k)
+        return out
+
+    @staticmethod
+    def _strangers(rng: np.random.Generator, out: np.ndarray, filled: np.ndarray, taken: np.ndarray,
+                   weight: np.ndarray, by_cat: np.ndarray, start: np.ndarray, size: np.ndarray,
+                   cat: np.ndarray, k: int) -> None:
+        """Fill ``out[i, filled[i]:k]`` in place (see :meth:`exposures`); ``taken`` is updated."""
+        n_cat, m = weight.shape[1], taken.shape[1]
+        draws = 2 * k
+        short = np.flatnonzero(filled < k)
+        for _ in range(MAX_ROUNDS // 2):
+            if short.size == 0:
+                return
+            cw = np.cumsum(weight[short], axis=1)
+            u = rng.random((short.size, draws)) * cw[:, -1:]
+            kc = np.minimum((cw[:, None, :] <= u[:, :, None]).sum(axis=2), n_cat - 1)
+            col = by_cat[start[kc] + (rng.random(kc.shape) * size[kc]).astype(np.int64)]
+            rows = np.broadcast_to(short[:, None], col.shape)
+            ok = ~taken[rows, col]
+            # Keep a row's first draw of each creator (draw order is the Plackett–Luce order).
+            first = np.zeros(col.size, dtype=bool)
+            first[np.unique(rows.ravel() * m + col.ravel(), return_index=True)[1]] = True
+            ok &= first.reshape(col.shape)
+            pos = filled[short][:, None] + np.cumsum(ok, axis=1) - 1
+            ok &= pos < k
+            rr, cc, pp = rows[ok], col[ok], pos[ok]
+            out[rr, pp] = cc
+            taken[rr, cc] = True
+            filled += np.bincount(rr, minlength=filled.size)
+            short = short[filled[short] < k]
+        # Rows still short: Gumbel-top-k over the creators they have left.
+        if short.size:
+            left = ~taken[short]
+            g = np.log(weight[short][:, cat] / size[cat]) + rng.gumbel(size=left.shape)
+            g[~left] = -np.inf
+            order = np.argsort(-g, axis=1, kind="stable")
+            for i, row in enumerate(short):
+                need = min(k - filled[row], int(left[i].sum()))
+                out[row, filled[row]:filled[row] + need] = order[i, :need]
+                filled[row] += need
 
 
 def _match_per_cat(world: World, users: np.ndarray) -> np.ndarray:
