@@ -11,6 +11,8 @@ of the right schema and a message per missing part, never a traceback or NaN.
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +22,8 @@ import pyarrow as pa
 
 from trustecon.engine import connect
 from trustecon.store import Workspace
-from trustecon.trust.credibility import CreatorCredibility
-from trustecon.trust.evidence import as_of_of, event_seconds, order_pairs
+from trustecon.trust.credibility import CreatorCredibility, _materialize
+from trustecon.trust.evidence import as_of_of, commerce_log, live_spans, order_pairs, pair_pass, side_log
 from trustecon.trust.pair import PairTrust
 from trustecon.trust.reliability import SellerReliability
 
@@ -48,6 +50,13 @@ class BuildResult:
     seeds: int = 0
     messages: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    #: Wall seconds per phase (for the benchmark's breakdown; not stored).
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[phase] = round(self.timings.get(phase, 0.0) + now - since, 3)
+        return now
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,21 +115,67 @@ def build(
     model = model or PairTrust()
     credibility = credibility or CreatorCredibility()
     reliability = reliability or SellerReliability()
+    t0 = time.perf_counter()
     events = ws.events(con)
-    when = as_of_of(events, as_of) if ws.event_count() else None
+    when = (as_of_of(events, as_of) if as_of else _latest(ws, events)) if ws.event_count() else None
     res = BuildResult(as_of=when, params={"pair_trust": model.params()})
     out: dict[str, pa.Table] = {}
     if when is None:
         res.messages.append("the workspace has no events: every trust table is empty")
+        for name, schema in (("creator_credibility", CREDIBILITY_SCHEMA), ("trust_ranks", RANKS_SCHEMA),
+                             ("seller_reliability", RELIABILITY_SCHEMA), ("seller_ledger", LEDGER_SCHEMA),
+                             ("trust_orders", ORDERS_SCHEMA), ("trust_sessions", SESSIONS_SCHEMA)):
+            out[name] = _empty(schema)
         out["pair_trust"] = _empty_pairs()
+        res.params["credibility"] = {"damping": credibility.damping, "seed_rule": None,
+                                     "vouch_fraction": credibility.vouch_fraction}
+        res.params["reliability"] = dict(vars(reliability))
     else:
-        out["pair_trust"] = con.to_pyarrow(model.transform(events, when))
-        if out["pair_trust"].num_rows == 0:
-            res.messages.append("no event names both a user and a creator: no pair trust")
+        t0 = res.lap("as_of", t0)
+        _build_tables(ws, con, events, when, model, credibility, reliability, res, out)
+        t0 = time.perf_counter()
+    with ws.transaction() as tx:
+        for name in TABLES:
+            tx.write_table(name, out[name])
+    res.rows = {k: out[k].num_rows for k in TABLES}
+    ws.set_config("trust", {"as_of": res.as_of.isoformat() if res.as_of else "", **_flat(res.params)})
+    res.lap("write", t0)
+    return res
+
+
+def _build_tables(
+    ws: Workspace,
+    con: Any,
+    events: Any,
+    when: dt.datetime,
+    model: PairTrust,
+    credibility: CreatorCredibility,
+    reliability: SellerReliability,
+    res: BuildResult,
+    out: dict[str, pa.Table],
+) -> None:
+    """The tables of a non-empty log. The log is read once for the evidence (one aggregate per
+    (user, creator), :func:`~trustecon.trust.evidence.pair_pass`), once for its commerce events and
+    once for its live spans; these three are materialised on the engine and every table is derived
+    from them (pair trust, the trust graph, reliability's engaged-buyer rule, the seed rule, the
+    incremental state). The seed rule reads the log once more for the few candidate seeds' days."""
+    tag = uuid.uuid4().hex[:8]
+    t0 = time.perf_counter()
+    passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
+    t0 = res.lap("evidence pass", t0)
+    side = _materialize(con, side_log(events), f"_tb_side_{tag}")
+    commerce = commerce_log(side)
+    spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
+    t0 = res.lap("commerce and live pass", t0)
+    out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce, spans=spans))
+    t0 = res.lap("pair trust", t0)
     pt = out["pair_trust"]
+    if pt.num_rows == 0:
+        res.messages.append("no event names both a user and a creator: no pair trust")
     # Credibility: propagation over the pair-trust graph.
     if pt.num_rows:
-        credibility.fit(ibis.memtable(pt), events, timezone=ws.timezone, con=con)
+        graph = ibis.memtable(pt.select(["user_id", "creator_id", "positive", "negative"]))
+        credibility.fit(graph, events, timezone=ws.timezone, con=con, commerce=commerce)
         out["creator_credibility"] = credibility.credibility_
         nodes = getattr(credibility, "node_ids_", np.empty(0, np.int64))
         r = getattr(credibility, "node_rank_", np.empty(0))
@@ -129,6 +184,7 @@ def build(
              "is_seed": pa.array(np.isin(nodes, credibility.seeds_), pa.bool_())}
         )
         res.seed_rule, res.seeds = credibility.seed_rule_, int(len(credibility.seeds_))
+        t0 = res.lap("credibility", t0)
         if res.seeds == 0:
             res.messages.append("no seed users (nobody meets the seed rule): credibility is 0 for every creator")
     else:
@@ -137,43 +193,49 @@ def build(
     res.params["credibility"] = {"damping": credibility.damping, "seed_rule": res.seed_rule,
                                  "vouch_fraction": credibility.vouch_fraction}
     # Reliability: only with orders.
-    n_orders = int(events.filter(events.kind == "order").count().execute()) if when else 0
+    n_orders = int(commerce.filter(commerce.kind == "order").count().execute())
     if n_orders:
-        rel, led = reliability.transform(events, when)
+        engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
+        led = _materialize(con, reliability.ledger(events, when, commerce=commerce, engaged=engaged),
+                           f"_tb_led_{tag}")
+        rel, led = reliability.summarize(led, when)
         out["seller_reliability"] = con.to_pyarrow(rel.order_by(["seller_kind", "seller_id"]))
         out["seller_ledger"] = con.to_pyarrow(led.order_by(["seller_kind", "seller_id", "order_id"]))
-        op = order_pairs(events)
+        op = order_pairs(commerce)
         out["trust_orders"] = con.to_pyarrow(
             op.select(order_id=op.order_id, user_id=op.o_user, creator_id=op.o_creator).order_by("order_id")
         )
     else:
-        if when is not None:
-            res.messages.append("no commerce events (orders): seller reliability and its ledger are empty")
+        res.messages.append("no commerce events (orders): seller reliability and its ledger are empty")
         out["seller_reliability"] = _empty(RELIABILITY_SCHEMA)
         out["seller_ledger"] = _empty(LEDGER_SCHEMA)
         out["trust_orders"] = _empty(ORDERS_SCHEMA)
     res.params["reliability"] = dict(vars(reliability))
+    t0 = res.lap("reliability", t0)
     # Live spans, the state OnlineTrust resumes live minutes from.
-    if when is not None:
-        lv = events.filter(
-            events.kind.isin(["live_enter", "live_leave"]) & events.session_id.notnull() & events.user_id.notnull()
-            & (events.ts <= ibis.literal(when, type="timestamp('UTC')"))
-        )
-        t = event_seconds(lv.ts)
-        sp = lv.group_by(["user_id", "session_id"]).aggregate(
-            creator_id=lv.creator_id.min(),
-            enter_s=t.min(where=lv.kind == "live_enter"),
-            leave_s=t.max(where=lv.kind == "live_leave"),
-        )
-        out["trust_sessions"] = con.to_pyarrow(sp.order_by(["user_id", "session_id"]))
-    else:
-        out["trust_sessions"] = _empty(SESSIONS_SCHEMA)
-    with ws.transaction() as tx:
-        for name in TABLES:
-            tx.write_table(name, out[name])
-    res.rows = {k: out[k].num_rows for k in TABLES}
-    ws.set_config("trust", {"as_of": res.as_of.isoformat() if res.as_of else "", **_flat(res.params)})
-    return res
+    sp = spans.filter(spans.user_id.notnull())
+    out["trust_sessions"] = con.to_pyarrow(sp.order_by(["user_id", "session_id"]))
+    res.lap("sessions", t0)
+
+
+def _latest(ws: Workspace, events: Any) -> dt.datetime | None:
+    """The latest event time, from the Parquet footers' ``ts`` statistics (no scan of the log);
+    scans when a file carries no statistics."""
+    import pyarrow.parquet as pq
+
+    best = None
+    for f in ws.event_files():
+        md = pq.ParquetFile(f).metadata
+        col = md.schema.to_arrow_schema().get_field_index("ts")
+        for i in range(md.num_row_groups):
+            st = md.row_group(i).column(col).statistics
+            if st is None or not st.has_min_max:
+                return as_of_of(events, None)
+            mx = st.max
+            if mx.tzinfo is None:
+                mx = mx.replace(tzinfo=dt.UTC)
+            best = mx if best is None or mx > best else best
+    return best if best is not None else as_of_of(events, None)
 
 
 def _empty_pairs() -> pa.Table:

@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 from ibis.backends import BaseBackend
+from scipy.stats import rankdata
 
 __all__ = [
     "CreatorCredibility",
@@ -80,29 +81,33 @@ def personalized_pagerank(
         pvals = np.fromiter(personalization.values(), dtype=float, count=len(personalization))
     else:
         pkeys, pvals = None, np.asarray(personalization, dtype=float)
+    m = len(src)
     if nodes is None:
         parts = [src, dst] + ([pkeys] if pkeys is not None else [])
-        nodes = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+        nodes, inv = np.unique(np.concatenate(parts), return_inverse=True)
+        i, j = inv[:m], inv[m : 2 * m]
     else:
         nodes = np.asarray(nodes, dtype=np.int64)
+        i, j = _positions(nodes, src), _positions(nodes, dst)
     n = len(nodes)
     if n == 0:
         return nodes, np.empty(0), 0
     p = np.zeros(n)
     if pkeys is not None:
-        p[np.searchsorted(nodes, pkeys)] = pvals
+        p[_positions(nodes, pkeys)] = pvals
     else:
         p[:] = pvals
     if p.sum() <= 0:
         raise ValueError("the personalization vector (seeds) has no mass")
     p /= p.sum()
-    i, j = np.searchsorted(nodes, src), np.searchsorted(nodes, dst)
     keep = weight > 0
-    M = sp.csr_matrix((weight[keep], (i[keep], j[keep])), shape=(n, n))
-    out = np.asarray(M.sum(axis=1)).ravel()
+    if not keep.all():
+        i, j, weight = i[keep], j[keep], weight[keep]
+    out = np.bincount(i, weights=weight, minlength=n)
     dangling = out == 0
-    inv = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
-    MT = (sp.diags(inv) @ M).T.tocsr()  # column-stochastic transpose: r_new = d · MT r + ...
+    # The column-stochastic transpose built in one step (r_new = d · MT r + ...): entry (j, i) holds
+    # w_ij / out_i; duplicate edges are summed by the COO → CSR conversion.
+    MT = sp.csr_matrix((weight / out[i], (j, i)), shape=(n, n))
     r = p.copy()
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
@@ -112,6 +117,14 @@ def personalized_pagerank(
         if delta < tol:
             break
     return nodes, r, it
+
+
+def _positions(nodes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Index of each id in the sorted unique ``nodes``: arithmetic when the ids are a contiguous range
+    (no lookups), else a binary search."""
+    if len(nodes) and int(nodes[-1]) - int(nodes[0]) == len(nodes) - 1:
+        return ids - nodes[0]
+    return np.searchsorted(nodes, ids)
 
 
 def _materialize(con: BaseBackend, expr: ir.Table, name: str) -> ir.Table:
@@ -207,23 +220,37 @@ def seed_users(
     min_seeds: int = 10,
     fraction: float = 0.1,
     timezone: str = "UTC",
+    commerce: ir.Table | None = None,
 ) -> tuple[ir.Table, str]:
     """The seed rule (see module doc). Returns ``(table user_id, rule name)``; rule ``commerce``
-    or ``activity``."""
-    users = events.filter(events.user_id.notnull())
-    local = users.ts.cast(ibis.dtype(f"timestamp('{timezone}')")) if timezone != "UTC" else users.ts
-    days = users.mutate(day=local.date()).group_by("user_id").aggregate(active_days=ibis._.day.nunique())
-    orders = events.filter((events.kind == "order") & events.order_id.notnull())
-    bad = events.filter(events.kind.isin(["refund", "complaint"]) & events.order_id.notnull())
+    or ``activity``. ``commerce``: the log's order/refund/complaint events, if already at hand.
+
+    Active days are counted only for the users the kept-orders condition leaves (a semi-join), so
+    the commerce rule touches the full log once, for a few users; the activity fallback counts
+    everyone's days."""
+    com = commerce if commerce is not None else events.filter(events.kind.isin(["order", "refund", "complaint"]))
+
+    def days_of(ev: ir.Table) -> ir.Table:
+        local = ev.ts.cast(ibis.dtype(f"timestamp('{timezone}')")) if timezone != "UTC" else ev.ts
+        return ev.mutate(day=local.date()).group_by("user_id").aggregate(active_days=ibis._.day.nunique())
+
+    orders = com.filter((com.kind == "order") & com.order_id.notnull())
+    bad = com.filter(com.kind.isin(["refund", "complaint"]) & com.order_id.notnull())
     bad_ids = bad.select(bad_order=bad.order_id).distinct()
     kept = orders.left_join(bad_ids, orders.order_id == bad_ids.bad_order)
     kept = kept.filter(kept.bad_order.isnull() & kept.creator_id.notnull() & kept.user_id.notnull())
     sellers = kept.group_by("user_id").aggregate(kept_sellers=kept.creator_id.nunique())
-    cand = days.inner_join(sellers, "user_id")
-    commerce = cand.filter((cand.kept_sellers >= min_sellers) & (cand.active_days >= min_days)).select("user_id")
-    n = int(commerce.count().execute())
-    if n >= min_seeds:
-        return commerce, "commerce"
+    cand = sellers.filter(sellers.kept_sellers >= min_sellers)
+    cand_ids = cand.select("user_id").to_pyarrow()["user_id"]
+    if len(cand_ids):
+        ct = ibis.memtable(pa.table({"cand_user": cand_ids}))
+        d = days_of(events.semi_join(ct, events.user_id == ct.cand_user))
+        commerce_seeds = d.filter(d.active_days >= min_days).select("user_id")
+        got = commerce_seeds.to_pyarrow()
+        if got.num_rows >= min_seeds:
+            return ibis.memtable(got.sort_by("user_id")), "commerce"
+    users = events.filter(events.user_id.notnull())
+    days = days_of(users)
     n_users = int(days.count().execute())
     k = max(1, int(np.ceil(fraction * n_users)))
     ranked = days.filter(days.active_days >= 2).order_by([ibis.desc("active_days"), "user_id"]).limit(k)
@@ -280,9 +307,11 @@ class CreatorCredibility:
         *,
         timezone: str = "UTC",
         con: BaseBackend | None = None,
+        commerce: ir.Table | None = None,
     ) -> CreatorCredibility:
         """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`); ``events``
-        is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``."""
+        is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``,
+        ``commerce`` (the log's commerce events) only to spare the seed rule a scan."""
         if self.path not in ("fast", "engine"):
             raise ValueError(f"path must be 'fast' or 'engine', not {self.path!r}")
         if self.path == "engine" and con is None:
@@ -300,19 +329,20 @@ class CreatorCredibility:
                 min_seeds=self.seed_min_seeds,
                 fraction=self.seed_fraction,
                 timezone=timezone,
+                commerce=commerce,
             )
             seeds = np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64)
         self.seeds_ = seeds
         edges = self.edges(pair_trust)
+        ea = edges.to_pyarrow()
         creators = pair_trust.select("creator_id").distinct().to_pyarrow()["creator_id"]
         if len(seeds) == 0:
             # No seeds: nothing is pre-trusted, so nobody has credibility (all zero, said so).
             self.n_iter_ = 0
             zeros = np.zeros(len(creators))
-            self.credibility_ = _table(creators.to_numpy(zero_copy_only=False), zeros, zeros, edges, seeds)
+            self.credibility_ = _table(creators.to_numpy(zero_copy_only=False), zeros, zeros, ea, seeds)
             return self
         if self.path == "fast":
-            ea = edges.to_pyarrow()
             nodes, r, self.n_iter_ = personalized_pagerank(
                 ea["src"].to_numpy(zero_copy_only=False),
                 ea["dst"].to_numpy(zero_copy_only=False),
@@ -337,7 +367,6 @@ class CreatorCredibility:
             len(cid), bool
         )
         vals = np.where(found, r[np.minimum(pos, max(len(nodes) - 1, 0))] if len(nodes) else 0.0, 0.0)
-        ea = edges.to_pyarrow()
         # r_ref: a tenth of the teleport mass one seed receives, so any truster the propagation reached
         # with a seed-like share counts fully and one it barely reached counts little.
         self.r_ref_ = self.vouch_fraction * (1.0 - self.damping) / len(seeds)
@@ -345,7 +374,7 @@ class CreatorCredibility:
             ea["src"].to_numpy(zero_copy_only=False), ea["dst"].to_numpy(zero_copy_only=False),
             nodes, r, self.r_ref_, cid,
         )
-        self.credibility_ = _table(cid, vals, vouched, edges, seeds)
+        self.credibility_ = _table(cid, vals, vouched, ea, seeds)
         self.node_ids_, self.node_rank_ = nodes, r
         return self
 
@@ -368,17 +397,14 @@ def vouched_trust(
 
 
 def _table(
-    creator_ids: np.ndarray, ppr: np.ndarray, vouched: np.ndarray, edges: ir.Table, seeds: np.ndarray
+    creator_ids: np.ndarray, ppr: np.ndarray, vouched: np.ndarray, ea: pa.Table, seeds: np.ndarray
 ) -> pa.Table:
     """creator_id, credibility (vouched trust V), ppr (propagated mass), score (percentile among
     creators by V then ppr, ties averaged), rank (1 = most credible), in_degree (trusters with a positive
     edge), seed_trusters (of them, seeds), is_seed."""
-    from scipy.stats import rankdata
-
     order = np.argsort(creator_ids)
     cid = creator_ids[order].astype(np.int64)
     val, mass = vouched[order].astype(float), ppr[order].astype(float)
-    ea = edges.to_pyarrow()
     src = ea["src"].to_numpy(zero_copy_only=False)
     dst = ea["dst"].to_numpy(zero_copy_only=False)
     indeg = np.zeros(len(cid), np.int64)

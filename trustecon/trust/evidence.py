@@ -58,16 +58,23 @@ import ibis.expr.types as ir
 
 __all__ = [
     "CHANNELS",
+    "COMMERCE_KINDS",
     "DEFAULT_WEIGHTS",
+    "DIRECT_KINDS",
+    "ENGAGEMENT",
     "NEGATIVE",
     "POSITIVE",
     "EvidenceConfig",
     "as_of_of",
+    "commerce_log",
     "decay_factor",
     "event_seconds",
     "evidence_rows",
     "evidence_sums",
+    "live_spans",
     "order_pairs",
+    "pair_pass",
+    "side_log",
     "to_seconds",
 ]
 
@@ -169,8 +176,28 @@ def to_seconds(ts: dt.datetime) -> float:
     return float(us // 1_000_000) + float((us % 1_000_000) // 1000) / 1000.0
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(ts: dt.datetime) -> int:  # type: ignore[empty-body]
+    """DuckDB's ``epoch_us``: microseconds since the epoch (an integer read, no calendar work)."""
+
+
+def _backend_name(expr: ir.Value) -> str | None:
+    try:
+        return expr._find_backend(use_default=True).name
+    except Exception:  # an unbound expression: the portable form
+        return None
+
+
 def event_seconds(ts: ir.TimestampValue) -> ir.FloatingValue:
-    """Epoch seconds of a timestamp column at millisecond resolution, identical on DuckDB and Spark."""
+    """Epoch seconds of a timestamp column at millisecond resolution, identical on DuckDB and Spark:
+    ``⌊s⌋ + ms / 1000`` (the same arithmetic as :func:`to_seconds`).
+
+    On DuckDB it is computed from the integer ``epoch_us`` (twenty times cheaper than extracting the
+    epoch and the milliseconds of a zoned timestamp, which goes through the calendar); elsewhere from
+    the epoch seconds and the millisecond field."""
+    if _backend_name(ts) == "duckdb":
+        us = _epoch_us(ts)
+        return (us // 1_000_000).cast("float64") + ((us % 1_000_000) // 1000).cast("float64") / 1000.0
     return ts.epoch_seconds().cast("float64").floor() + ts.millisecond().cast("float64") / 1000.0
 
 
@@ -280,50 +307,226 @@ def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig |
     )
 
 
+#: Kinds whose evidence names its pair directly (one CASE per row in :func:`pair_pass`).
+DIRECT_KINDS: tuple[str, ...] = (
+    "view", "impression", "gift", "live_enter", "order",
+    "like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate",
+)
+#: Kinds that show a user knew a creator (views, live visits, interactions, clicks): the first such
+#: event per pair is kept by :func:`pair_pass` for seller reliability's "engaged buyer" rule.
+ENGAGEMENT: tuple[str, ...] = (
+    "view", "live_enter", "like", "comment", "share", "gift", "follow", "product_click", "profile_visit",
+)
+COMMERCE_KINDS: tuple[str, ...] = ("order", "refund", "complaint")
+
+
+#: The columns the commerce and live-span tables keep (all that their consumers read).
+SIDE_COLUMNS: tuple[str, ...] = (
+    "ts", "kind", "user_id", "creator_id", "session_id", "order_id", "brand_id", "product_id", "amount",
+)
+
+
+def side_log(events: ir.Table) -> ir.Table:
+    """Commerce events (orders, refunds, complaints) and live entries/exits of the whole log, with
+    :data:`SIDE_COLUMNS`: one small table (a few percent of the log) from which ``build`` takes both
+    :func:`commerce_log` and :func:`live_spans` without reading the log again."""
+    ev = events.filter(events.kind.isin([*COMMERCE_KINDS, "live_enter", "live_leave"]))
+    return ev.select(*SIDE_COLUMNS)
+
+
+def commerce_log(events: ir.Table) -> ir.Table:
+    """The commerce events (orders, refunds, complaints) of the whole log: a small table the order
+    join, repurchase, reliability and the seed rule read instead of the log."""
+    return events.filter(events.kind.isin(list(COMMERCE_KINDS)))
+
+
+def live_spans(events: ir.Table, as_of: dt.datetime) -> ir.Table:
+    """Per (user, live session) up to ``as_of``: ``creator_id`` (min), ``enter_s`` (first entry),
+    ``leave_s`` (last exit), epoch seconds (null when there is no entry or no exit yet)."""
+    ev = events.filter(
+        events.kind.isin(["live_enter", "live_leave"]) & events.session_id.notnull()
+        & (events.ts <= ibis.literal(as_of, type="timestamp('UTC')"))
+    )
+    lt = event_seconds(ev.ts)
+    return ev.group_by(["user_id", "session_id"]).aggregate(
+        creator_id=ev.creator_id.min(),
+        enter_s=lt.min(where=ev.kind == "live_enter"),
+        leave_s=lt.max(where=ev.kind == "live_leave"),
+    )
+
+
+def _decay(t: ir.FloatingValue, ref: float, h: float) -> ir.FloatingValue:
+    return ((t - ref) / h * math.log(2.0)).exp()
+
+
+def pair_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
+    """The one aggregate over the log: per (user, creator) with both ids, up to ``as_of``, every
+    directly named channel's decayed sum ``e_<channel>`` (see :func:`evidence_rows` for the rows),
+    ``n_events`` (evidence rows: a partly watched view counts twice, as its watched and unwatched
+    shares), ``first_s``/``last_s`` of the evidence, and ``engaged_s``, the first :data:`ENGAGEMENT`
+    event. Self-pairs are kept here (reliability's engagement rule sees them) and dropped by
+    :func:`evidence_sums`. Reading the log once is what makes ``build`` cost about one raw pass.
+    """
+    cfg = config or EvidenceConfig()
+    h, ref = cfg.half_life_seconds, to_seconds(as_of)
+    ev = events.filter(
+        events.kind.isin(list(DIRECT_KINDS)) & events.user_id.notnull() & events.creator_id.notnull()
+        & (events.ts <= ibis.literal(as_of, type="timestamp('UTC')"))
+    )
+    t = event_seconds(ev.ts)
+    ev = ev.mutate(
+        _t=t,
+        _w=_decay(t, ref, h),
+        _r=ibis.ifelse(
+            (ev.duration_ms > 0) & ev.watch_ms.notnull(),
+            ev.watch_ms.cast("float64") / ev.duration_ms.cast("float64"),
+            ibis.null("float64"),
+        ),
+        _a=ev.amount.fill_null(0.0).clip(lower=0.0),
+    )
+    kind, w, r = ev.kind, ev._w, ev._r
+    is_view = kind == "view"
+    watched = is_view & (r >= cfg.short_view)
+    skipped = is_view & (r < cfg.short_view)
+    partial = watched & (r < 1.0)
+    evid = ~is_view | watched | skipped  # a view without a watch ratio is no evidence
+    ln_a = (ev._a + 1.0).ln()
+    # Per row: the intensity on the kind's own channel (``x``) and, for views, on ``short_view``
+    # (``y``: a skip counts 1, a partly watched view its unwatched share 1 − r, Jøsang's graded rating).
+    x = ibis.cases(
+        (is_view, ibis.ifelse(watched, r.clip(upper=1.0), 0.0)),
+        (kind == "gift", ln_a),
+        (kind == "order", 1.0 + ln_a / math.log1p(AOV_REFERENCE)),
+        else_=1.0,
+    )
+    y = ibis.ifelse(skipped, 1.0, ibis.ifelse(partial, 1.0 - r, 0.0))
+    ev = ev.mutate(
+        _x=w * x,
+        _y=w * y.fill_null(0.0),
+        _n=evid.fill_null(False).cast("int64") + partial.fill_null(False).cast("int64"),
+        _te=ibis.ifelse(evid.fill_null(False), ev._t, ibis.null("float64")),
+    )
+    # Level 1 has the raw pass's shape — one group per (user, creator, kind) and a few plain sums,
+    # no FILTER clauses — so it costs about one raw pass; level 2 pivots its (much smaller) result
+    # into one column per channel.
+    k = ev.group_by(["user_id", "creator_id", "kind"]).aggregate(
+        sx=ev._x.sum(), sy=ev._y.sum(), n=ev._n.sum(), t_first=ev._te.min(), t_last=ev._te.max(), t_any=ev._t.min()
+    )
+    kk = k.kind
+    chan = {"view": "view", "impression": "ignored", "gift": "gift", "live_enter": "live_visit", "order": "order"}
+    aggs: dict[str, ir.Value] = {
+        f"e_{chan.get(c, c)}": ibis.ifelse(kk == c, k.sx, 0.0).sum() for c in DIRECT_KINDS
+    }
+    aggs["e_short_view"] = ibis.ifelse(kk == "view", k.sy, 0.0).sum()
+    return k.group_by(["user_id", "creator_id"]).aggregate(
+        **aggs,
+        n_events=k.n.sum().cast("int64"),
+        first_s=k.t_first.min(),
+        last_s=k.t_last.max(),
+        engaged_s=ibis.ifelse(kk.isin(list(ENGAGEMENT)), k.t_any, ibis.null("float64")).min(),
+    )
+
+
 def evidence_sums(
-    events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None
+    events: ir.Table,
+    as_of: dt.datetime,
+    config: EvidenceConfig | None = None,
+    *,
+    passed: ir.Table | None = None,
+    commerce: ir.Table | None = None,
+    spans: ir.Table | None = None,
 ) -> ir.Table:
     """Decayed evidence per pair as of ``as_of``: ``user_id, creator_id, e_<channel>`` for every
-    channel (Σ intensity · 2^(−(as_of − t)/h)), ``n_events`` (undecayed count of evidence rows),
-    ``first_s``/``last_s`` (epoch seconds of the first and last evidence).
+    channel (Σ intensity · 2^(−(as_of − t)/h) over :func:`evidence_rows`), ``n_events`` (undecayed
+    count of evidence rows), ``first_s``/``last_s`` (epoch seconds of the first and last evidence).
 
     ``e_repurchase`` sums the decayed weight ``2^(−(as_of − t)/h)`` (no intensity) over the pair's
     order lines later than its first order time ``first_order_s``; ``e_first_order`` is the same sum
     over the lines at that first time (the state an incremental update needs when an earlier order
     arrives late).
+
+    Fused: the log is aggregated once (:func:`pair_pass`); refunds and complaints (through their
+    order), live minutes (from :func:`live_spans`) and repurchases (from the order lines) come from
+    small tables and are merged per pair. ``passed``/``commerce``/``spans`` may be given already
+    computed (``build`` materialises them once and shares them with reliability and the seed rule).
     """
     cfg = config or EvidenceConfig()
-    h = cfg.half_life_seconds
-    ref = to_seconds(as_of)
-    rows = evidence_rows(events, as_of, cfg)
-    rows = rows.mutate(d=rows.intensity * ((rows.t - ref) / h * math.log(2.0)).exp())
-    aggs = {f"e_{c}": rows.d.sum(where=rows.channel == c).fill_null(0.0) for c in CHANNELS if c != "repurchase"}
-    sums = rows.group_by(["user_id", "creator_id"]).aggregate(
-        **aggs,
-        n_events=rows.count(),
-        first_s=rows.t.min(),
-        last_s=rows.t.max(),
+    h, ref = cfg.half_life_seconds, to_seconds(as_of)
+    lit = ibis.literal(as_of, type="timestamp('UTC')")
+    a = passed if passed is not None else pair_pass(events, as_of, cfg)
+    com = commerce if commerce is not None else commerce_log(events)
+    sp = spans if spans is not None else live_spans(events, as_of)
+    direct = [c for c in CHANNELS if c not in ("live_minutes", "refund", "complaint", "repurchase")]
+    zero = ibis.literal(0.0, type="float64")
+
+    # Live minutes: the span from the first entry to the last exit, credited at that exit.
+    ok = sp.filter(sp.enter_s.notnull() & sp.leave_s.notnull() & (sp.leave_s >= sp.enter_s))
+    lm = ok.group_by(["user_id", "creator_id"]).aggregate(
+        e=((ok.leave_s - ok.enter_s) / 60.0 * _decay(ok.leave_s, ref, h)).sum(),
+        n=ok.count(), first=ok.leave_s.min(), last=ok.leave_s.max(),
     )
+    # Refunds and complaints reach the pair through the order (their own ids win when given).
+    neg = com.filter(com.kind.isin(["refund", "complaint"]) & (com.ts <= lit))
+    op = order_pairs(com)
+    j = neg.left_join(op, neg.order_id == op.order_id)
+    rc = j.select(user_id=j.user_id.fill_null(j.o_user), creator_id=j.creator_id.fill_null(j.o_creator),
+                  kind=j.kind, t=event_seconds(j.ts))
+    rc = rc.filter(rc.user_id.notnull() & rc.creator_id.notnull())
+    rw = _decay(rc.t, ref, h)
+    ng = rc.group_by(["user_id", "creator_id"]).aggregate(
+        r=rw.sum(where=rc.kind == "refund"), c=rw.sum(where=rc.kind == "complaint"),
+        n=rc.count(), first=rc.t.min(), last=rc.t.max(),
+    )
+    # The two small per-pair tables are merged first, then outer-joined to the big one (a join
+    # costs far less than re-aggregating every pair's twenty columns).
+    small = ibis.union(
+        lm.select(user_id=lm.user_id, creator_id=lm.creator_id, e_live_minutes=lm.e, e_refund=zero,
+                  e_complaint=zero, n=lm.n.cast("int64"), first=lm.first, last=lm.last),
+        ng.select(user_id=ng.user_id, creator_id=ng.creator_id, e_live_minutes=zero,
+                  e_refund=ng.r.fill_null(0.0), e_complaint=ng.c.fill_null(0.0), n=ng.n.cast("int64"),
+                  first=ng.first, last=ng.last),
+        distinct=False,
+    )
+    small = small.filter(small.user_id != small.creator_id)
+    small = small.group_by(["user_id", "creator_id"]).aggregate(
+        e_live_minutes=small.e_live_minutes.sum(), e_refund=small.e_refund.sum(),
+        e_complaint=small.e_complaint.sum(), n_s=small.n.sum(), first_x=small.first.min(), last_x=small.last.max(),
+    )
+    big = a.filter(a.user_id != a.creator_id)
+    big = big.select("user_id", "creator_id", *[f"e_{c}" for c in direct], n_b="n_events", first_b="first_s",
+                     last_b="last_s")
+    fj = big.outer_join(small, (big.user_id == small.user_id) & (big.creator_id == small.creator_id))
+    sums = fj.select(
+        user_id=fj.user_id.fill_null(fj.user_id_right),
+        creator_id=fj.creator_id.fill_null(fj.creator_id_right),
+        **{f"e_{c}": fj[f"e_{c}"].fill_null(0.0) for c in direct},
+        **{f"e_{c}": fj[f"e_{c}"].fill_null(0.0) for c in ("live_minutes", "refund", "complaint")},
+        n_events=fj.n_b.fill_null(0) + fj.n_s.fill_null(0),
+        # (each side filled from the other first: LEAST/GREATEST treat NULL differently across engines)
+        first_s=ibis.least(fj.first_b.fill_null(fj.first_x), fj.first_x.fill_null(fj.first_b)),
+        last_s=ibis.greatest(fj.last_b.fill_null(fj.last_x), fj.last_x.fill_null(fj.last_b)),
+    )
+    sums = sums.filter(sums.n_events > 0)
     # Repurchase: order lines strictly after the pair's first order line.
-    orders = rows.filter(rows.channel == "order")
-    first = orders.group_by(["user_id", "creator_id"]).aggregate(t0=orders.t.min())
-    oj = orders.inner_join(first, ["user_id", "creator_id"])
-    w = ((oj.t - ref) / h * math.log(2.0)).exp()
+    ol = com.filter((com.kind == "order") & (com.ts <= lit) & com.user_id.notnull() & com.creator_id.notnull()
+                    & (com.user_id != com.creator_id))
+    ol = ol.select(user_id=ol.user_id, creator_id=ol.creator_id, t=event_seconds(ol.ts))
+    first = ol.group_by(["user_id", "creator_id"]).aggregate(t0=ol.t.min())
+    oj = ol.inner_join(first, ["user_id", "creator_id"])
+    w = _decay(oj.t, ref, h)
     rep = oj.group_by(["user_id", "creator_id"]).aggregate(
         e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
         e_first_order=w.sum(where=oj.t == oj.t0),
         first_order_s=oj.t0.min(),
     )
     out = sums.left_join(rep, ["user_id", "creator_id"])
-    cols = ["user_id", "creator_id", *[f"e_{c}" for c in CHANNELS]]
-    out = out.select(
+    return out.select(
         user_id=out.user_id,
         creator_id=out.creator_id,
-        **{f"e_{c}": out[f"e_{c}"].fill_null(0.0) for c in CHANNELS},
-        n_events=out.n_events,
+        **{f"e_{c}": out[f"e_{c}"].fill_null(0.0).cast("float64") for c in CHANNELS},
+        n_events=out.n_events.cast("int64"),
         first_s=out.first_s,
         last_s=out.last_s,
         e_first_order=out.e_first_order.fill_null(0.0),
         first_order_s=out.first_order_s,
     )
-    return out.select(*cols, "n_events", "first_s", "last_s", "e_first_order", "first_order_s")

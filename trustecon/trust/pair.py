@@ -162,15 +162,16 @@ class PairTrust:
         }
 
     # ------------------------------------------------------------------ batch scoring
-    def transform(self, events: ir.Table, as_of: dt.datetime | None = None) -> ir.Table:
+    def transform(self, events: ir.Table, as_of: dt.datetime | None = None, **parts: ir.Table) -> ir.Table:
         """``pair_trust`` as an Ibis expression: ``user_id, creator_id, trust, confidence, alpha, beta,
         evidence, positive, negative`` (weighted evidence masses), ``n_events, first_s, last_s, as_of,
         e_<channel>…`` (decayed sums as of ``as_of``,
-        from which :class:`~trustecon.trust.online.OnlineTrust` resumes)."""
+        from which :class:`~trustecon.trust.online.OnlineTrust` resumes). ``parts``: the precomputed
+        ``passed``/``commerce``/``spans`` tables of :func:`~trustecon.trust.evidence.evidence_sums`."""
         when = as_of_of(events, as_of)
         if when is None:
             return _empty_pairs()
-        s = evidence_sums(events, when, self.config)
+        s = evidence_sums(events, when, self.config, **parts)
         w = self.weights
         a0, b0 = self.priors
         s = s.mutate(

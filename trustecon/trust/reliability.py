@@ -38,12 +38,9 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from trustecon.trust.evidence import as_of_of, event_seconds, to_seconds
+from trustecon.trust.evidence import ENGAGEMENT, as_of_of, event_seconds, to_seconds
 
 __all__ = ["ENGAGEMENT", "SellerReliability"]
-
-#: Kinds that show a buyer knew the seller before ordering (views, live visits, interactions, clicks).
-ENGAGEMENT = ("view", "live_enter", "like", "comment", "share", "gift", "follow", "product_click", "profile_visit")
 
 _LN2 = 0.6931471805599453
 
@@ -81,15 +78,27 @@ class SellerReliability:
         self.vetted_min_sellers = vetted_min_sellers
         self.prior_weight = prior_weight
 
-    def ledger(self, events: ir.Table, as_of: dt.datetime | None = None) -> ir.Table:
+    def ledger(
+        self,
+        events: ir.Table,
+        as_of: dt.datetime | None = None,
+        *,
+        commerce: ir.Table | None = None,
+        engaged: ir.Table | None = None,
+    ) -> ir.Table:
         """One row per (seller, order): ``seller_id, seller_kind, order_id, buyer_id, order_s,
         amount, refunded_fraction, complained, outcome, buyer_weight, decay, d_alpha, d_beta,
-        buyer_orders`` (the buyer's settled orders with this seller, which share one vote)."""
+        buyer_orders`` (the buyer's settled orders with this seller, which share one vote).
+
+        ``commerce`` (the log's order/refund/complaint events) and ``engaged`` (``user_id,
+        creator_id, first_s``: each pair's first engagement up to ``as_of``) may be given already
+        computed, so ``build`` does not rescan the log for them."""
         when = as_of_of(events, as_of)
         if when is None:
             raise ValueError("empty event log: no orders")
         lit = ibis.literal(when, type="timestamp('UTC')")
-        ev = events.filter(events.ts <= lit)
+        src = commerce if commerce is not None else events
+        ev = src.filter(src.ts <= lit)
         ref = to_seconds(when)
         h = self.half_life_days * 86_400.0
         mature_s = ref - self.maturity_days * 86_400.0
@@ -132,8 +141,12 @@ class SellerReliability:
         # Engaged buyers: watched, entered a room, interacted or clicked a product of the seller
         # before ordering. Brushing orders come from accounts with no such history (how platforms
         # spot 刷单: a purchase with no browsing before it).
-        eng = ev.filter(ev.kind.isin(list(ENGAGEMENT)) & ev.user_id.notnull() & ev.creator_id.notnull())
-        first = eng.group_by(["user_id", "creator_id"]).aggregate(first_s=event_seconds(eng.ts).min())
+        if engaged is None:
+            full = events.filter(events.ts <= lit)
+            eng = full.filter(full.kind.isin(list(ENGAGEMENT)) & full.user_id.notnull() & full.creator_id.notnull())
+            first = eng.group_by(["user_id", "creator_id"]).aggregate(first_s=event_seconds(eng.ts).min())
+        else:
+            first = engaged.select("user_id", "creator_id", "first_s")
         o = o.left_join(first, (o.buyer_id == first.user_id) & (o.creator_id == first.creator_id))
         engaged = o.first_s.notnull() & (o.first_s <= o.order_s)
         o = o.mutate(engaged=engaged.fill_null(False))
@@ -183,7 +196,11 @@ class SellerReliability:
         """``(seller_reliability, ledger)`` as Ibis expressions. The ledger gains ``delta``, the
         order's effect on the score (R minus R without that order)."""
         when = as_of_of(events, as_of)
-        led = self.ledger(events, when)
+        return self.summarize(self.ledger(events, when), when)
+
+    def summarize(self, led: ir.Table, when: dt.datetime) -> tuple[ir.Table, ir.Table]:
+        """``(seller_reliability, ledger with delta and reason)`` from a :meth:`ledger` table (``build``
+        passes it materialised, so the ledger is computed once for both)."""
         a0, b0 = self.prior_alpha, self.prior_beta
         g = led.group_by(["seller_id", "seller_kind"]).aggregate(
             alpha=a0 + led.d_alpha.sum(),
