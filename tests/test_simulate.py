@@ -345,6 +345,8 @@ def test_event_id_digits_known_answer():
 
     ids = _event_ids("sim:7:", 999_998, 4).to_pylist()
     assert ids == ["sim:7:000000999998", "sim:7:000000999999", "sim:7:000001000000", "sim:7:000001000001"]
+    for first, n in [(0, 0), (9_999, 2), (123_456, 25_000), (10**12 - 3, 3), (0, 10_001)]:
+        assert _event_ids("sim:12:", first, n).to_pylist() == [f"sim:12:{i:012d}" for i in range(first, first + n)]
 
 
 @pytest.mark.parametrize("name", ["traffic", "algorithm", "trust"])

@@ -144,23 +144,41 @@ _DIGITS4 = (48 + np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1]) % 10
 def _event_ids(prefix: str, first: int, n: int) -> pa.Array:
     """``prefix`` + the counter zero-padded to 12 digits, built as one fixed-width byte buffer.
 
-    Each row is a record (prefix bytes, three 4-digit groups); the groups are gathers from
-    :data:`_DIGITS4` by ``counter // 10^8``, ``counter // 10^4 mod 10^4`` and ``counter mod 10^4``."""
+    Each row is a record (prefix bytes, three 4-digit groups, each a uint32 of ASCII from
+    :data:`_DIGITS4`). The counters are consecutive, so the low group is :data:`_DIGITS4` read
+    cyclically from ``first mod 10^4`` and the two high groups change once per 10^4 rows: no per-row
+    arithmetic and no temporaries beyond the output."""
     if first + n > 10**12:
         raise OverflowError("more than 10^12 events in one run")
     head = prefix.encode()
-    counter = np.arange(first, first + n, dtype=np.int64)
-    high = counter // 10**4
-    digits = np.empty((n, 3), dtype=np.uint32)
-    digits[:, 0] = _DIGITS4[high // 10**4]
-    digits[:, 1] = _DIGITS4[high % 10**4]
-    digits[:, 2] = _DIGITS4[counter - high * 10**4]
-    rows = np.empty(n, dtype=[("prefix", f"V{len(head)}"), ("digits", "V12")])
-    rows["prefix"] = np.frombuffer(head, dtype=f"V{len(head)}")[0]
-    rows["digits"] = digits.view("V12")[:, 0]
     width = len(head) + 12
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rows))
+    if n == 0:
+        return pa.StringArray.from_buffers(0, pa.py_buffer(_offsets(width, 0)), pa.py_buffer(b""))
+    rows = np.empty(n, dtype=np.dtype([("prefix", f"V{len(head)}"), ("high", "=u4"), ("mid", "=u4"),
+                                       ("low", "=u4")]))
+    rows["prefix"] = np.frombuffer(head, dtype=f"V{len(head)}")[0]
+    lo0 = first % 10**4
+    rows["low"] = np.resize(np.roll(_DIGITS4, -lo0), n)
+    # Blocks of rows sharing counter // 10^4: the first has 10^4 - lo0 rows, the others 10^4.
+    block = first // 10**4 + np.arange((lo0 + n + 10**4 - 1) // 10**4)
+    size = np.full(block.size, 10**4)
+    size[0] -= lo0
+    size[-1] = n - (size[:-1].sum())
+    rows["high"] = np.repeat(_DIGITS4[block // 10**4], size)
+    rows["mid"] = np.repeat(_DIGITS4[block % 10**4], size)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(_offsets(width, n)), pa.py_buffer(rows))
+
+
+_OFFSETS: dict[int, np.ndarray] = {}
+
+
+def _offsets(width: int, n: int) -> np.ndarray:
+    """``0, width, 2·width, …, n·width`` as int32: a view of a cached array (read-only use)."""
+    have = _OFFSETS.get(width)
+    if have is None or have.size < n + 1:
+        have = np.arange(0, max(n + 1, 1 << 16) * width, width, dtype=np.int32)
+        _OFFSETS[width] = have
+    return have[: n + 1]
 
 
 def _surface_codes(surface: str | np.ndarray | None, n: int) -> np.ndarray:
