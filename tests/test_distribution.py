@@ -159,7 +159,7 @@ def test_private_domain_ranked_by_trust_first():
         assert len(set(got.tolist())) == len(got) == 4
 
 
-def test_private_domain_fresh_content_first_and_stale_back_to_discovery():
+def test_private_domain_unseen_items_and_live_rooms_first():
     # User 0 follows 0, 1, 2 and trusts 3 (not followed). Only 1 and 3 have unseen items; 2 is likely live.
     inp = _inputs(follows=[(0, 0), (0, 1), (0, 2)], trust=[(0, 0, 0.9), (0, 1, 0.6), (0, 2, 0.5), (0, 3, 0.95)])
     inp.unseen = sp.csr_matrix(([2.0, 1.0], ([0, 0], [1, 3])), shape=(3, 6))
@@ -168,16 +168,16 @@ def test_private_domain_fresh_content_first_and_stale_back_to_discovery():
     b = rank_feeds(inp, cfg, np.random.default_rng(0))
     mine = b.creator_index[b.user_index == 0]
     src = b.source[b.user_index == 0]
-    # Followed with unseen items (1: 1 + .6 + .5 + 1) leads; then the trusted one with unseen items
-    # (3: 1 + .95 + 1); then the followed live room (2: 1 + .5 + .5 + .45). Creator 0 (T .9) has
-    # nothing new and no live room: not private; it can still win the last slot in discovery.
-    assert list(mine[:3]) == [1, 3, 2] and list(src[:3]) == [0, 0, 0]
-    assert src[3] == 1
-    assert b.score[b.user_index == 0][:3] == pytest.approx([3.1, 2.95, 2.45])
-    # Without unseen counts the same user is ranked by trust and follow alone (stale ones stay private).
+    # Tier offset o = 1.0 (discovery weights) + .5 (w_live) = 1.5. Followed with unseen items
+    # (1: o + .6 + .5 + 1) leads; then the trusted one with unseen items (3: o + .95 + 1); then the
+    # followed live room (2: o + .5 + .5 + .45); the followed creator with nothing new comes last
+    # (0: o + .9 + .5), still ahead of discovery.
+    assert list(mine) == [1, 3, 2, 0] and list(src) == [0, 0, 0, 0]
+    assert b.score[b.user_index == 0] == pytest.approx([3.6, 3.45, 2.95, 2.9])
+    # Without unseen counts and live odds the same user is ranked by trust and follow alone.
     inp.unseen, inp.live = None, None
     b2 = rank_feeds(inp, cfg, np.random.default_rng(0))
-    assert list(b2.creator_index[b2.user_index == 0][:3]) == [0, 1, 2]
+    assert list(b2.creator_index[b2.user_index == 0]) == [0, 1, 2, 3]
 
 
 def test_cap_quota_is_chosen_on_the_gini_after_the_refill():

@@ -105,8 +105,7 @@ def policy_experiment(
     ``feed_config`` and ``policy_options``), seeing only the logged events; the others are the
     simulator's built-ins. The creator-income audience threshold N scales with the population:
     ``max(1, users // 200)`` (10,000 of 2 M in spirit). ``daily``: add :func:`policy_daily` per policy."""
-    from trustecon.distribution.feed import FeedConfig
-    from trustecon.distribution.policy import EnginePolicy
+    from trustecon.distribution.policy import ENGINE_FEED, EnginePolicy
     from trustecon.engine import connect
     from trustecon.simulate.config import preset
     from trustecon.simulate.run import simulate
@@ -119,7 +118,7 @@ def policy_experiment(
     rows: dict[str, dict[str, Any]] = {}
     series: dict[str, dict[str, list[Any]]] = {}
     min_followers = max(1, base.users // 200)
-    fc = feed_config or FeedConfig()
+    fc = feed_config or ENGINE_FEED
     for name in policies:
         cfg = dataclasses.replace(base, **changes, policy=name if name != "engine" else base.policy)
         ws = Workspace.init(Path(root) / name)

@@ -3,13 +3,14 @@
 For each user ``u`` and the period's creators with fresh content (DESIGN.md §6):
 
 - **private domain** (``source="follow"``): creators ``u`` follows or trusts (``T(u,c) ≥
-  trust_threshold``), scored ``1 + T(u,c) + w_follow·f(u,c) + w_fresh·1[n(u,c) > 0] + w_live·L(c)``
-  (so it outranks discovery): ``f`` the follow, ``n(u,c)`` the creator's fresh items ``u`` has not
-  been shown yet and ``L(c)`` the probability that ``c`` is live in the period (both optional
-  inputs; without them the score is ``1 + T + w_follow·f``, ranked by trust). At most
-  ``round(private_share · k)`` slots. Followed creators without a trust row get the prior
-  ``trust_prior``. When unseen counts are given, a private creator with nothing unseen and
-  ``L(c) < 0.5`` has nothing new to show: it leaves the private tier and competes in discovery.
+  trust_threshold``), scored ``o + T(u,c) + w_follow·f(u,c) + w_fresh·min(n(u,c), 1) + w_live·L(c)``
+  with the tier offset ``o = max(1, w_als + w_neighbour + w_credibility + w_popularity (+ w_live))``,
+  the largest discovery score, so the private tier outranks discovery. ``f`` is the follow,
+  ``n(u,c)`` the (expected) number of the creator's fresh items ``u`` has not been shown yet and
+  ``L(c)`` the probability that ``c`` is live in the period (both optional inputs; without them the
+  score is ``1 + T + w_follow·f``, ranked by trust): something new from a followed creator comes
+  first. At most ``round(private_share · k)`` slots. Followed creators without a trust row get the
+  prior ``trust_prior``.
 - **discovery** (``source="discover"``): the other creators, scored
   ``w_als·clip(x_u·y_c, 0, 1) + w_neighbour·nb(u,c) + w_credibility·C(c) + w_popularity·pop(c)``,
   where ``x_u·y_c`` is implicit ALS on user × creator co-behaviour (:mod:`.discovery`),
@@ -58,9 +59,11 @@ class FeedConfig:
       ``new_days=7``: a creator first seen within 7 days is new.
     - ``trust_threshold=0.6``: a non-followed creator with ``T ≥ 0.6`` is private domain too;
       ``trust_prior=0.5`` for a followed creator without a trust row (the beta(1,1) mean).
-    - private-tier bonuses ``w_follow=0.5`` (an explicit follow is the user's own wish),
-      ``w_fresh=1.0`` (unseen fresh items first), ``w_live=0.5`` (a live room today; also added to
-      discovery scores); the last two only apply when the inputs carry unseen counts / live odds;
+    - private-tier bonuses ``w_follow=0`` (an explicit follow over trust alone; batch feeds rank
+      the private tier by trust), ``w_fresh=1.0`` (unseen fresh items first), ``w_live=0.5`` (a live
+      room today; also added to discovery scores); the last two only apply when the inputs carry
+      unseen counts / live odds. The simulator policy uses its own tuned values
+      (:data:`trustecon.distribution.policy.ENGINE_FEED`).
     - discovery weights ``w_als=0.6, w_neighbour=0.2, w_credibility=0.1, w_popularity=0.1``;
       ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control.
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
@@ -75,7 +78,7 @@ class FeedConfig:
     new_days: float = 7.0
     trust_threshold: float = 0.6
     trust_prior: float = 0.5
-    w_follow: float = 0.5
+    w_follow: float = 0.0
     w_fresh: float = 1.0
     w_live: float = 0.5
     w_als: float = 0.6
@@ -198,19 +201,17 @@ def rank_feeds(
     pu, pc = private.nonzero()
     # T where the pair has a trust row (beta-model trust is never exactly 0), else the prior.
     t_val = np.asarray(trust[pu, pc]).ravel() if pu.size else np.zeros(0)
-    p_score = 1.0 + np.where(t_val > 0, t_val, cfg.trust_prior)
+    # The tier offset keeps every private score above any discovery score.
+    top_disc = cfg.w_als + cfg.w_neighbour + cfg.w_credibility + cfg.w_popularity
+    offset = max(1.0, top_disc + (cfg.w_live if inp.live is not None else 0.0))
+    p_score = offset + np.where(t_val > 0, t_val, cfg.trust_prior)
     if pu.size:
         p_score += cfg.w_follow * np.asarray(follows[pu, pc]).ravel()
     live_p = inp.live[pc] if inp.live is not None else np.zeros(pc.size)
     p_score += cfg.w_live * live_p
     if inp.unseen is not None:
-        has_new = np.asarray(inp.unseen.tocsr()[pu, pc]).ravel() > 0 if pu.size else np.zeros(0, dtype=bool)
-        p_score += cfg.w_fresh * has_new
-        # Nothing new to show and likely no live room: out of the private tier, back into discovery.
-        stale = ~has_new & (live_p < 0.5)
-        if stale.any():
-            pu, pc, p_score = pu[~stale], pc[~stale], p_score[~stale]
-            private = sp.csr_matrix((np.ones(pu.size, dtype=bool), (pu, pc)), shape=private.shape)
+        new = np.asarray(inp.unseen.tocsr()[pu, pc]).ravel() if pu.size else np.zeros(0)
+        p_score += cfg.w_fresh * np.minimum(new, 1.0)
     keep = topk_per_user(pu, p_score, n_priv)
     pu, pc, p_score = pu[keep], pc[keep], p_score[keep]
 

@@ -14,7 +14,8 @@ Signals, all from logged events and all updated every day:
   prior); every channel decays with the same half-life h, so ``T`` as of any later instant τ is
   ``(α₀ + P·d)/(α₀ + β₀ + (P + N)·d)``, ``d = 2^(−(τ − t)/h)``, computed for all pairs at once;
 - unseen fresh items ``n(u,c)``: the creator's videos published in the last ``window_days`` (6)
-  after the newest one ``u`` was shown (publish and impression events): what the follow feed has
+  after the newest one ``u`` was shown (publish and impression events), plus the items expected
+  today (the creator's publishes per day over the last ``window_days``): what the follow feed has
   that ``u`` has not seen (fan content reach counts exactly these);
 - live odds ``L(c)``: creators keep weekly live schedules, so ``L(c) = (l_cw + r_c)/(d_w + 1)``
   with ``l_cw`` the live days of ``c`` logged on this weekday, ``d_w`` the days of this weekday seen
@@ -42,7 +43,12 @@ from trustecon.distribution.feed import FeedConfig, FeedInputs, rank_feeds
 from trustecon.simulate.policy import DayContext
 from trustecon.trust.evidence import NEGATIVE, POSITIVE, to_seconds
 
-__all__ = ["EnginePolicy"]
+__all__ = ["ENGINE_FEED", "EnginePolicy"]
+
+#: The policy's feed parameters, tuned on the small preset with seed 1 (never on the evaluation
+#: seed; docs/evaluation/distribution.md §3): the private domain may fill every slot, a follow
+#: counts 1.5 over trust alone, a likely live room 1.5 (in the private tier and in discovery).
+ENGINE_FEED = FeedConfig(private_share=1.0, w_follow=1.5, w_live=1.5)
 
 _KEY = np.int64(1) << 32  # pair key = user_id · 2^32 + creator_id
 _TRUST_COLS = ("ts", "kind", "user_id", "creator_id", "order_id", "session_id", "watch_ms", "duration_ms", "amount")
@@ -51,7 +57,8 @@ _TRUST_COLS = ("ts", "kind", "user_id", "creator_id", "order_id", "session_id", 
 class EnginePolicy:
     """The trust-first feed as a distribution policy (``trustecon simulate --policy engine``).
 
-    Parameters: ``config`` (:class:`FeedConfig`; ``k`` is replaced by the day's slots),
+    Parameters: ``config`` (:class:`FeedConfig`, default :data:`ENGINE_FEED`; ``k`` is replaced by
+    the day's slots),
     ``refit_every`` (days between ALS refits, 1), ``window_days`` (age of an item that still counts
     as fresh for the follow feed, 6), ``random_state``. Learned state (updated by :meth:`observe`):
     ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id), ``as_of_``,
@@ -70,7 +77,7 @@ class EnginePolicy:
         from trustecon.trust import OnlineTrust
         from trustecon.trust.pair import PairTrust
 
-        self.config = config or FeedConfig()
+        self.config = config or ENGINE_FEED
         self.refit_every = refit_every
         self.random_state = random_state
         self.window_days = window_days
@@ -268,8 +275,13 @@ class EnginePolicy:
         cnt = np.zeros(r.size, np.int64)
         for i in np.flatnonzero(last > first):  # few creators per pair: binary search per pair
             cnt[i] = last[i] - (first[i] + np.searchsorted(st[first[i]:last[i]], lo[i], side="right"))
-        keep = cnt > 0
-        return sp.csr_matrix((cnt[keep].astype(np.float64), (r[keep], c[keep])), shape=(n, m))
+        # Plus the items expected today (not logged yet): the creator's recent publishing rate.
+        span = max(min(float(self._days.sum()), self.window_days), 1.0)
+        recent = pts > to_seconds(self.as_of_) - span * 86400.0
+        rate = np.bincount(_lookup(ctx.creator_ids, cre[recent]) + 1, minlength=m + 1)[1:] / span
+        val = cnt + rate[c]
+        keep = val > 0
+        return sp.csr_matrix((val[keep], (r[keep], c[keep])), shape=(n, m))
 
     def _live_odds(self, ctx: DayContext) -> np.ndarray:
         """Probability each fresh creator goes live today, from the logged weekly schedule."""
