@@ -17,14 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from trustecon.engine import scratch_duckdb
-from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, check_plan, given_flags_sql
+from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, clean_typed
 from trustecon.store import AppendResult, Transaction, Workspace
 
 __all__ = ["FORMATS", "IngestError", "IngestReport", "ingest_files", "iter_files"]
@@ -156,66 +154,66 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
-    """Ingest a clean CSV file entirely inside DuckDB (parse, check, partition, write Parquet, all
-    multi-threaded), or return None to take the general path.
+#: How the fast path's reader types each event column: integers and numbers are parsed by the CSV
+#: reader itself (multi-threaded, and strict: it accepts only what validation would read the same way;
+#: anything else raises and the general path takes the file), everything else stays text.
+_FAST_TYPES: dict[str, pa.DataType] = {
+    f.name: f.type for f in SCHEMA if pa.types.is_int64(f.type) or pa.types.is_floating(f.type)
+}
 
-    The general path reads single-threaded to number every rejected line; most files have none, so
-    this path tries first and gives up at the first sign of trouble: a line DuckDB cannot parse, any
-    row failing a check, or an event_id repeated in the file or already stored. It runs the very
-    checks of :func:`trustecon.events.check_plan`, so both paths admit the same rows (a test holds
-    them equal on the same files).
+
+def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
+    """Ingest a clean CSV file with a multi-threaded typed read and whole-column checks, or return None
+    (after undoing what it staged) to take the general path.
+
+    The general path reads single-threaded, every value as text, to number every rejected line and
+    keep its raw text; most files have no such line, so this path tries first and gives up at the
+    first sign of trouble: a line the reader cannot split, a value its typed parser refuses, or a row
+    :func:`trustecon.events.clean_typed` does not pass. The reader's integer and number parsers accept
+    a subset of what validation's casts accept, with equal values, and the remaining checks are
+    validation's own, so both paths admit the same rows with the same values (tests hold them equal).
+    Duplicates and conflicts go through the store exactly as on the general path.
     """
     header = _csv_header(path)
-    given = {c: pa.string() for c in header}
-    plan = check_plan(given)
-    cols = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
-    src = (
-        f"read_csv('{_sql_str(path)}', header=true, columns={cols}, delim=',', quote='\"', escape='\"', "
-        "auto_detect=false, strict_mode=true, null_padding=false)"
-    )
-    con = scratch_duckdb()
+    if len(set(header)) != len(header):
+        return None
+    reader_types = {c: _FAST_TYPES.get(c, pa.string()) for c in header}
+    point = tx.savepoint()
+    result = AppendResult()
+    next_line = 2  # the first data line
     try:
-        con.execute("SET TimeZone='UTC'")
-        con.execute(f"CREATE TEMP TABLE p AS SELECT {plan.select_typed}{given_flags_sql(given)} FROM {src}")
-        n, bad, distinct = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {plan.any_bad}), count(DISTINCT t_event_id) FROM p"
-        ).fetchall()[0]
-        if bad or distinct != n:
-            return None
-        lo, hi = con.execute("SELECT min(t_event_id), max(t_event_id) FROM p").fetchall()[0]
-        stored = tx.stored_event_files(lo, hi) if n else []
-        if stored:
-            files = ", ".join(f"'{_sql_str(f)}'" for f in stored)
-            hit = con.execute(
-                f"SELECT count(*) FROM read_parquet([{files}], hive_partitioning=false) "
-                "WHERE event_id IN (SELECT t_event_id FROM p)"
-            ).fetchall()[0][0]
-            if hit:
-                return None
-        if n == 0:
-            return AppendResult()
-        tz = _sql_str(tx.ws.timezone)
-        out = tx.scratch() / "csv"
-        select = ", ".join(f't_{f.name}::{_DUCK[str(f.type)]} AS "{f.name}"' for f in SCHEMA)
-        con.execute(
-            f"COPY (SELECT {select}, CAST(timezone('{tz}', t_ts) AS DATE) AS day FROM p) TO '{_sql_str(out)}' "
-            "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), WRITE_PARTITION_COLUMNS true)"
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=16 << 20, use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=reader_types, strings_can_be_null=True, quoted_strings_can_be_null=True
+            ),
         )
-        by_kind = dict(con.execute("SELECT t_kind, count(*) FROM p GROUP BY t_kind").fetchall())
-    except duckdb.Error:
-        return None  # a parse error: the general path finds and numbers the bad lines
-    finally:
-        con.close()
-    files = [(f, f.parent.name.removeprefix("day=")) for f in sorted(out.rglob("*.parquet"))]
-    return tx.adopt_events(files, read=int(n), by_kind=by_kind)
-
-
-_DUCK = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
-
-
-def _sql_str(x: object) -> str:
-    return str(x).replace("'", "''")
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        while True:
+            batch = next(reader, None)
+            if batch is not None:
+                pending.append(batch)
+                rows += batch.num_rows
+                if rows < CHUNK_ROWS:
+                    continue
+            if rows:
+                clean = clean_typed(pa.Table.from_batches(pending, schema=reader.schema))
+                if clean is None:
+                    tx.rollback_to(point)
+                    return None
+                lines = pa.array(np.arange(next_line, next_line + rows, dtype=np.int64))
+                result += tx.append_valid(clean, file=str(path), row_numbers=lines)
+                next_line += rows
+                pending, rows = [], 0
+            if batch is None:
+                break
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        tx.rollback_to(point)
+        return None  # a line or a value the typed reader refuses: the general path numbers it
+    return result
 
 
 def _jsonl_chunks(path: Path) -> Iterator[Chunk]:
