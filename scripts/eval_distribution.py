@@ -3,6 +3,8 @@
     python scripts/eval_distribution.py wtf --dataset filmtrust      # who-to-follow, FilmTrust
     python scripts/eval_distribution.py wtf --dataset ciao           # who-to-follow, Ciao (graph only)
     python scripts/eval_distribution.py kuairand                     # feed ranking on KuaiRand-Pure
+    python scripts/eval_distribution.py policies --preset default --seed 7   # policy experiment + per-day series
+    python scripts/eval_distribution.py tune-engine --preset small --seed 1  # engine feed grid (tuning seed only)
 
 Data: ``$TRUSTECON_DATA`` or ``../shared/data`` (read the MANIFEST of each set). Every number is
 printed as one JSON object at the end (``--out FILE`` also writes it).
@@ -406,14 +408,94 @@ def evaluate_kuairand(seed: int = 0, n_boot: int = 1000, long_view_ratio: float 
     return out
 
 
+# ----------------------------------------------------------------------------- policy experiment
+def _followed_per_user_day(ws_path: Path) -> dict[str, float]:
+    """From one policy's log: creators shown per active user-day, how many of them the user
+    followed (impressions on the ``follow`` surface) and the content items behind each."""
+    import duckdb
+
+    from trustecon.engine import connect
+    from trustecon.store import Workspace
+
+    e = Workspace.open(ws_path).events(connect("duckdb"))
+    e = e.select("ts", "kind", "surface", "user_id", "creator_id", "content_id").to_pyarrow()
+    d = duckdb.connect()
+    d.register("e", e)
+    row = d.execute(
+        """with imp as (select user_id u, creator_id c, cast(ts as date) d, max(surface) s, count(content_id) n
+                        from e where kind = 'impression' group by 1, 2, 3),
+                ud as (select u, d, count(*) shown, count(*) filter (where s = 'follow') fol,
+                              coalesce(sum(n) filter (where s = 'follow'), 0) fol_items from imp group by 1, 2)
+           select avg(shown), avg(fol), avg(fol_items) from ud"""
+    ).fetchone()
+    return {"creators_shown": row[0], "followed_shown": row[1], "followed_items": row[2]}
+
+
+def evaluate_policies(preset: str, seed: int, root: Path) -> dict:
+    """The policy experiment with per-day series and the followed-creator counts per user-day."""
+    from trustecon.distribution.experiment import policy_experiment
+
+    res = policy_experiment(root, preset, seed=seed, daily=True)
+    res["followed_per_user_day"] = {p: _followed_per_user_day(root / p) for p in res["policies"]}
+    return res
+
+
+#: The engine grid run on the tuning seed (changes to :data:`trustecon.distribution.policy.ENGINE_FEED`).
+ENGINE_GRID: list[dict[str, float]] = [
+    {},
+    {"private_share": 0.5},
+    {"private_share": 0.8},
+    {"w_follow": 0.0},
+    {"w_live": 0.0},
+    {"w_live": 3.0},
+    {"w_fresh": 0.0},
+]
+
+
+def tune_engine(preset: str, seed: int, root: Path) -> dict:
+    """Engine-only runs of :data:`ENGINE_GRID` on one (tuning) seed: fan reach and repurchase."""
+    import dataclasses
+    import shutil
+
+    from trustecon.distribution.experiment import policy_experiment
+    from trustecon.distribution.policy import ENGINE_FEED
+
+    out = []
+    for i, change in enumerate(ENGINE_GRID):
+        where = root / f"grid{i}"
+        res = policy_experiment(where, preset, seed=seed, policies=("engine",),
+                                feed_config=dataclasses.replace(ENGINE_FEED, **change))
+        r = res["policies"]["engine"]
+        keys = ("fan_content_reach", "monthly_repurchase", "exposure_gini")
+        out.append({"change": change, **{k: r[k] for k in keys}})
+        print(json.dumps(out[-1]), flush=True)
+        shutil.rmtree(where, ignore_errors=True)
+    return {"preset": preset, "seed": seed, "base": ENGINE_FEED.as_dict(), "grid": out}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["wtf", "kuairand"])
+    ap.add_argument("what", choices=["wtf", "kuairand", "policies", "tune-engine"])
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--root", help="folder for the simulated workspaces (policies, tune-engine)")
     ap.add_argument("--dataset", default="filmtrust")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--out")
     a = ap.parse_args(argv)
+    t = time.perf_counter()
+    if a.what in ("policies", "tune-engine"):
+        import tempfile
+
+        root = Path(a.root) if a.root else Path(tempfile.mkdtemp(prefix="trustecon-policies-"))
+        fn = evaluate_policies if a.what == "policies" else tune_engine
+        res = fn(a.preset, a.seed, root)
+        res["seconds"] = round(time.perf_counter() - t, 1)
+        text = json.dumps(res, indent=1, default=float)
+        print(text)
+        if a.out:
+            Path(a.out).write_text(text)
+        return 0
     if not DATA.is_dir():
         print(f"datasets not found at {DATA} (set TRUSTECON_DATA)", file=sys.stderr)
         return 2

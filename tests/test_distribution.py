@@ -417,6 +417,31 @@ def test_engine_policy_implements_protocol_and_ranks_follows_first():
         assert len(set(shown.tolist())) == len(shown)
 
 
+def test_engine_policy_daily_trust_equals_a_batch_rebuild(ws, duck_con):
+    # Two days fed one at a time (incremental OnlineTrust) give the batch PairTrust of the whole log.
+    from trustecon.distribution.policy import EnginePolicy
+    from trustecon.trust.pair import PairTrust
+
+    log = small_log()
+    log.add(30, "view", user_id=1, creator_id=103, content_id=1030, watch_ms=100, duration_ms=1000)
+    log.add(31, "hate", user_id=2, creator_id=100, content_id=1000)
+    log.add(32, "like", user_id=3, creator_id=101, content_id=1010)
+    table = log.table()
+    cut = pa.scalar(T0 + dt.timedelta(hours=24), table["ts"].type)
+    day1 = table.filter(pa.compute.less(table["ts"], cut))
+    day2 = table.filter(pa.compute.greater_equal(table["ts"], cut))
+    pol = EnginePolicy()
+    pol.observe(day1)
+    pol.observe(day2)
+    got = dict(zip(pol._tk.tolist(), pol._trust_now().tolist(), strict=True))
+    ws.append(table)
+    want = PairTrust().transform(ws.events(duck_con), pol.as_of_).to_pyarrow()
+    assert len(got) == want.num_rows > 0
+    for u, c, t in zip(want["user_id"].to_pylist(), want["creator_id"].to_pylist(), want["trust"].to_pylist(),
+                       strict=True):
+        assert got[(u << 32) + c] == pytest.approx(t, abs=1e-9)
+
+
 # ----------------------------------------------------------------------------- CLI
 def test_cli_feed_suggest_and_unknown_creator(ws, tmp_path):
     import json
