@@ -489,8 +489,10 @@ class World:
     def _unfollows(self, day: int, t0: int, touched: list[np.ndarray], buf: DayBuffer) -> None:
         """Followers whose trust fell below θ_u today may leave."""
         cfg = self.cfg
-        idx = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
-        idx = idx[self.pairs.follow[idx]]
+        moved = np.zeros(len(self.pairs), dtype=bool)  # rows whose trust moved today (a mark, not a sort)
+        for rows in touched:
+            moved[rows] = True
+        idx = np.flatnonzero(moved & self.pairs.follow)
         p = unfollow_probability(self.pairs.trust[idx], cfg.unfollow_base, cfg.unfollow_threshold)
         go = idx[self.rng.random(idx.size) < p]
         self.pairs.follow[go] = False
