@@ -385,6 +385,24 @@ def test_sampled_policy_matches_dense(name, monkeypatch):
         assert r.size == np.unique(r).size
 
 
+def test_pair_index_dense_and_sorted_agree(monkeypatch):
+    """The pair store's two key → row indexes (dense slots for small worlds, sorted keys for large ones)
+    give the same world: same log, same latent trust."""
+    from trustecon.simulate import pairs
+    from trustecon.simulate.run import truth_tables
+
+    def run() -> tuple[pa.Table, pa.Table, bool]:
+        w = World(_small(days=5))
+        log = pa.concat_tables([w.step(d) for d in range(5)])
+        return log, truth_tables(w)["latent_trust"], w.pairs._slot is None
+
+    dense_log, dense_truth, dense_sparse = run()
+    monkeypatch.setattr(pairs.PairStore.__init__, "__defaults__", (0,))  # dense_cells = 0: sorted index
+    sorted_log, sorted_truth, sorted_sparse = run()
+    assert (dense_sparse, sorted_sparse) == (False, True)
+    assert dense_log.num_rows > 1000 and dense_log.equals(sorted_log) and dense_truth.equals(sorted_truth)
+
+
 def test_trust_sampler_matches_dense_scoring():
     """The trust policy's category sampler draws what dense Gumbel-top-k scoring draws: the same slots per
     user, creator shares within sampling noise, followed creators before strangers, no one shown twice
