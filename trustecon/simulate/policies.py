@@ -276,22 +276,24 @@ class TrustPolicy(BuiltinPolicy):
         for _ in range(MAX_ROUNDS // 2):
             if short.size == 0:
                 return
+            # Category of each draw: inverse CDF, one searchsorted over every row's normalised cumulative
+            # weights laid end to end (row r occupies [2r, 2r + 1]).
             cw = np.cumsum(weight[short], axis=1)
-            u = rng.random((short.size, draws)) * cw[:, -1:]
-            kc = np.minimum((cw[:, None, :] <= u[:, :, None]).sum(axis=2), n_cat - 1)
-            col = by_cat[start[kc] + (rng.random(kc.shape) * size[kc]).astype(np.int64)]
-            rows = np.broadcast_to(short[:, None], col.shape)
-            ok = ~taken[rows, col]
-            # Keep a row's first draw of each creator (draw order is the Plackett–Luce order).
-            first = np.zeros(col.size, dtype=bool)
-            first[np.unique(rows.ravel() * m + col.ravel(), return_index=True)[1]] = True
-            ok &= first.reshape(col.shape)
-            pos = filled[short][:, None] + np.cumsum(ok, axis=1) - 1
-            ok &= pos < k
-            rr, cc, pp = rows[ok], col[ok], pos[ok]
-            out[rr, pp] = cc
-            taken[rr, cc] = True
-            filled += np.bincount(rr, minlength=filled.size)
+            cw /= cw[:, -1:]
+            cw += 2.0 * np.arange(short.size)[:, None]
+            u = rng.random((short.size, draws)) + 2.0 * np.arange(short.size)[:, None]
+            kc = np.searchsorted(cw.ravel(), u.ravel(), side="right").reshape(u.shape)
+            kc = np.minimum(kc - n_cat * np.arange(short.size)[:, None], n_cat - 1)
+            col = by_cat[np.minimum(start[kc] + (rng.random(kc.shape) * size[kc]).astype(np.int64), m - 1)]
+            # Draws in order: a draw is kept if its creator is not taken (followed, self, placed, or an
+            # earlier draw of the row) and the row has a slot left.
+            for j in range(draws):
+                cj = col[:, j]
+                ok = ~taken[short, cj] & (filled[short] < k) & (size[kc[:, j]] > 0)
+                rr, cc = short[ok], cj[ok]
+                out[rr, filled[rr]] = cc
+                taken[rr, cc] = True
+                filled[rr] += 1
             short = short[filled[short] < k]
         # Rows still short: Gumbel-top-k over the creators they have left.
         if short.size:
