@@ -5,13 +5,14 @@
     python scripts/eval_trust.py kuairand              # KuaiRand-Pure author level
     python scripts/eval_trust.py graphs                # FilmTrust and Ciao held-out trust edges (+ sybils)
     python scripts/eval_trust.py retail                # UCI Online Retail next-month order ROC-AUC
-    python scripts/eval_trust.py bench                 # build vs one raw pass; OnlineTrust events/s
     python scripts/eval_trust.py all                   # all of the above
 
-Every section prints one JSON object and writes it to ``--out/<section>.json``. The protocol of each
-section is in its docstring; baselines are computed in the same run on the same rows. Models never
-read ``truth/``: truth is joined only after the scores exist. Bootstrap: ``--boot`` (1,000) resamples
-of the evaluation units, percentile 95% intervals, seed 0. Data from ``--data`` (../shared/data).
+Benchmarks (build vs one raw pass, propagation vs igraph, OnlineTrust) live in
+``benchmarks/bench_trust.py``. Every section prints one JSON object and writes it to
+``--out/<section>.json``. The protocol of each section is in its docstring; baselines are computed
+in the same run on the same rows. Models never read ``truth/``: truth is joined only after the
+scores exist. Bootstrap: ``--boot`` (1,000) resamples of the evaluation units, percentile 95%
+intervals, seed 0. Data from ``--data`` (../shared/data).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from trustecon.trust.pair import PairTrust
 from trustecon.trust.reliability import SellerReliability
 
 BOOT = 1000
+BRUSHING_DAYS = 42
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -69,14 +71,16 @@ def boot(fn, *cols: np.ndarray, n: int | None = None, seed: int = 0) -> dict[str
     return {"value": round(est, 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
 
 
-def simulate_into(path: Path, preset_name: str, seed: int, **attacks: Any) -> Workspace:
+def simulate_into(path: Path, preset_name: str, seed: int, days: int | None = None, **attacks: Any) -> Workspace:
     """A fresh simulated workspace (the simulator is another engineer's; imported here, in a script,
-    not in the models)."""
+    not in the models). ``days`` overrides the preset's horizon."""
     from trustecon.simulate.config import AttackConfig, preset
     from trustecon.simulate.run import simulate
 
     cfg = preset(preset_name)
     cfg = dataclasses.replace(cfg, seed=seed, attacks=dataclasses.replace(AttackConfig(), **attacks))
+    if days is not None:
+        cfg = dataclasses.replace(cfg, days=days)
     if path.exists():
         import shutil
 
@@ -210,7 +214,9 @@ def section_attacks(out: Path, seed: int, preset_name: str) -> dict[str, Any]:
     better for the target) under each score, without and with the attack, and the rise (without −
     with; positive = the attack lifted the target). Scores: credibility, follower count, unweighted
     PageRank on the same user→creator graph (uniform teleport), and for brushing also reliability vs
-    the raw kept-order rate (ranked among sellers, and the value shift). Means over the 3 targets."""
+    the raw kept-order rate (ranked among sellers, and the value shift). Means over the targets.
+    Brushing: 5 target sellers (picked at random among sellers by the simulator) and a 42-day run, so
+    the targets have matured orders and real refunds (their raw kept rate is below 100 %)."""
     from trustecon.simulate.config import preset
 
     con = connect("duckdb")
@@ -218,11 +224,14 @@ def section_attacks(out: Path, seed: int, preset_name: str) -> dict[str, Any]:
     scenarios = {
         f"sybil {p}%": {"sybil_rings": 3, "sybil_ring_size": max(1, round(users * p / 100 / 3))} for p in (1, 5, 10)
     }
-    scenarios["brushing"] = {"brushing_creators": 3, "brushing_accounts": 15}
+    # Brushing runs 42 days (not the preset's 14) so that the targets have matured orders with real
+    # refunds: in 14 days their raw kept rate was already 100 % and brushing could not move it.
+    scenarios["brushing"] = {"brushing_creators": 5, "brushing_accounts": 15}
+    days = {"brushing": BRUSHING_DAYS}
     res: dict[str, Any] = {"preset": preset_name, "seed": seed, "users": users, "scenarios": {}}
     for name, attack in scenarios.items():
         tag = name.replace(" ", "_").replace("%", "")
-        ws = simulate_into(out / f"att_{tag}_{seed}", preset_name, seed, **attack)
+        ws = simulate_into(out / f"att_{tag}_{seed}", preset_name, seed, days=days.get(name), **attack)
         targets = ws.read_table("attacks", area="truth").to_pandas().target_creator.tolist()
         att = _creator_scores(ws, con)
         clean = _creator_scores(_without_fakes(ws, out / f"att_{tag}_{seed}_clean"), con)
@@ -238,10 +247,13 @@ def section_attacks(out: Path, seed: int, preset_name: str) -> dict[str, Any]:
                 "mean_rank_attacked": round(float(np.nanmean([ra.get(t, np.nan) for t in targets])), 4),
                 "mean_rise": round(float(np.nanmean(rise)), 4),
             }
+            row[k]["rank_rise_per_target"] = [round(float(x), 4) for x in rise]
             if k in ("reliability", "raw_kept_rate"):
                 row[k]["mean_value_shift"] = round(
                     float(np.nanmean([att[k].get(t, np.nan) - clean[k].get(t, np.nan) for t in targets])), 4
                 )
+                row[k]["clean_values"] = [round(float(clean[k].get(t, np.nan)), 4) for t in targets]
+                row[k]["attacked_values"] = [round(float(att[k].get(t, np.nan)), 4) for t in targets]
         res["scenarios"][name] = row
     return res
 
@@ -312,7 +324,38 @@ def section_kuairand(out: Path, data: Path) -> dict[str, Any]:
     for target in ("t1_like", "t1_visit", "t1_follow"):
         res[target] = {name: boot(rho, df[col].to_numpy(), df[target].to_numpy()) for name, col in preds.items()}
     res["authors_with_any_t1_follow"] = int((df.t1_follow > 0).sum())
+    res["fitted"] = _kuairand_fitted(con, train, split, df)
     return res
+
+
+def _kuairand_fitted(con, train: ibis.Table, split: dt.datetime, df: pd.DataFrame) -> dict[str, Any]:
+    """RealGraph-style fit inside the train window only: ``PairTrust(outcome=...).fit`` with the
+    inner split 2022-04-28 00:00 Asia/Shanghai and a 3-day horizon (to the train window's end), for
+    the like and the profile-visit outcome; then the fitted model is built on the whole train window
+    (as of its end) and pooled per author like the default (α = a₀ + Σ_u P_uc, β = b₀ + Σ_u N_uc).
+    The test window is never read."""
+    inner = split - dt.timedelta(days=3)
+    out: dict[str, Any] = {}
+    for outcome, target in (("like", "t1_like"), ("profile_visit", "t1_visit")):
+        m = PairTrust(outcome=outcome, horizon_days=3.0)
+        try:
+            m.fit(train, split=inner)
+        except ValueError as exc:
+            out[outcome] = {"error": str(exc)}
+            continue
+        pt = m.transform(train, split)
+        a0, b0 = m.priors
+        g = pt.group_by("creator_id").aggregate(p=pt.positive.sum(), n=pt.negative.sum())
+        g = con.to_pyarrow(g.select(creator_id=g.creator_id, fitted=(g.p + a0) / (g.p + g.n + a0 + b0))).to_pandas()
+        d = df[["creator_id", target]].merge(g, on="creator_id", how="left").fillna({"fitted": 0.0})
+        out[outcome] = {
+            "train_pairs": m.n_pairs_, "outcome_rate": round(m.outcome_rate_, 6),
+            "log_loss": [round(m.log_loss_, 6), round(m.log_loss_default_, 6)],
+            "weights": {k: round(v, 4) for k, v in m.weights_.items() if v > 1e-6},
+            "prior": [round(a0, 4), round(b0, 4)],
+            "author_pooled_fitted_T": boot(rho, d.fitted.to_numpy(), d[target].to_numpy()),
+        }
+    return out
 
 
 # ----------------------------------------------------------------------------- 5b. trust graphs
@@ -426,7 +469,9 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
             continue
         g = past.groupby("user_id").agg(last=("ts", "max"), freq=("order_id", "nunique"))
         nxt = set(orders[orders.month == m + 1].user_id)
-        pt = con.to_pyarrow(PairTrust().transform(ev, end)).to_pandas()[["user_id", "trust", "positive"]]
+        pt = con.to_pyarrow(PairTrust().transform(ev, end)).to_pandas()[
+            ["user_id", "trust", "positive", "negative", "confidence", "e_order", "e_repurchase", "e_refund"]
+        ]
         rel, _ = SellerReliability().transform(ev_p, end)
         rel = con.to_pyarrow(rel.filter(rel.seller_kind == "brand").select("seller_id", "reliability")).to_pandas()
         evd = ev.filter((ev.kind == "order") & (ev.ts <= ibis.literal(end, type="timestamp('UTC')")))
@@ -438,7 +483,10 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
         d["y"] = d.user_id.isin(nxt)
         d["month"] = str(m)
         rows.append(d)
-    df = pd.concat(rows, ignore_index=True).fillna({"trust": 0.5, "positive": 0.0})
+    df = pd.concat(rows, ignore_index=True).fillna(
+        {"trust": 0.5, "positive": 0.0, "negative": 0.0, "confidence": 0.0, "e_order": 0.0, "e_repurchase": 0.0,
+         "e_refund": 0.0}
+    )
     df["t_r"] = df.trust * df.prod_rel
     df["p_r"] = df.positive * df.prod_rel
     df["rf"] = (rankdata(df.recency) + rankdata(df.freq)) / 2
@@ -448,42 +496,72 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
                       ("product reliability R", "prod_rel"), ("T x R", "t_r"), ("P x R", "p_r"),
                       ("recency", "recency"), ("frequency", "freq"), ("recency + frequency", "rf")):
         res[name] = boot(auc, df[col].to_numpy(), y)
+    res["fitted blend (later months)"] = _retail_blend(df)
     return res
 
 
-# ----------------------------------------------------------------------------- 6. benchmarks
-def section_bench(out: Path, seed: int, preset_name: str) -> dict[str, Any]:
-    """Benchmarks (partial). ``trustecon build`` (all tables, DuckDB) against one raw DuckDB pass
-    (``SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) ... GROUP BY ALL``) over
-    the same Parquet files, on a simulated log (``preset``, ``seed``); OnlineTrust events per second
-    over the first 100,000 events of that log (pure Python, one thread)."""
-    con = connect("duckdb")
-    ws = simulate_into(out / f"bench_{preset_name}_{seed}", preset_name, seed)
-    files = ", ".join(f"'{f}'" for f in ws.event_files())
-    t = time.perf_counter()
-    con.raw_sql(
-        f"SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) FROM read_parquet([{files}]) "
-        "GROUP BY ALL"
-    ).fetchall()
-    raw = time.perf_counter() - t
-    t = time.perf_counter()
-    build(ws, con=con)
-    full = time.perf_counter() - t
-    from trustecon.trust.online import OnlineTrust
+RETAIL_TRUST_FEATURES = ("trust", "positive", "negative", "confidence", "e_order", "e_repurchase", "e_refund",
+                         "prod_rel")
 
-    rows = ws.events_arrow().slice(0, 100_000).to_pylist()
-    t = time.perf_counter()
-    OnlineTrust().update(rows)
-    online = time.perf_counter() - t
-    return {"preset": preset_name, "seed": seed, "events": ws.event_count(), "raw_pass_s": round(raw, 2),
-            "build_s": round(full, 2), "ratio": round(full / raw, 1),
-            "online_events_per_s": round(len(rows) / online)}
+
+def _logistic_fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
+    """Ridge logistic regression by L-BFGS (intercept unpenalised); returns [b0, b...]."""
+    from scipy.optimize import minimize
+
+    Xb = np.column_stack([np.ones(len(X)), X])
+
+    def f(b: np.ndarray) -> tuple[float, np.ndarray]:
+        z = Xb @ b
+        p = 1.0 / (1.0 + np.exp(-z))
+        loss = np.mean(np.logaddexp(0.0, z) - y * z) + l2 * float(b[1:] @ b[1:])
+        g = Xb.T @ (p - y) / len(y)
+        g[1:] += 2 * l2 * b[1:]
+        return float(loss), g
+
+    return minimize(f, np.zeros(Xb.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def _retail_blend(df: pd.DataFrame) -> dict[str, Any]:
+    """A logistic blend of the trust features only (:data:`RETAIL_TRUST_FEATURES`: T, the positive and
+    negative evidence masses, confidence, the decayed order / repurchase / refund sums, product
+    reliability; log1p of the masses, standardised on the training rows) fitted on the months
+    2010-12 .. 2011-05 (label: an order in the next month) and evaluated on 2011-06 .. 2011-10, the
+    later months only, beside recency + frequency, P and T on the same test rows. The difference
+    blend − (recency + frequency) is bootstrapped over the test rows (paired)."""
+    train = df[df.month <= "2011-05"]
+    test = df[df.month >= "2011-06"]
+
+    def feats(d: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for c in RETAIL_TRUST_FEATURES:
+            v = d[c].to_numpy(dtype=float)
+            cols.append(np.log1p(np.maximum(v, 0.0)) if c in ("positive", "negative", "e_order", "e_repurchase",
+                                                               "e_refund") else v)
+        return np.column_stack(cols)
+
+    Xtr, Xte = feats(train), feats(test)
+    mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0) + 1e-12
+    b = _logistic_fit((Xtr - mu) / sd, train.y.to_numpy(dtype=float))
+    score = ((Xte - mu) / sd) @ b[1:]
+    yt = test.y.to_numpy()
+    # Recency + frequency ranked within the test rows (the same definition as above, on these rows).
+    rf = (rankdata(test.recency) + rankdata(test.freq)) / 2
+    out: dict[str, Any] = {
+        "train_rows": int(len(train)), "test_rows": int(len(test)), "test_positives": int(yt.sum()),
+        "coefficients": dict(zip(RETAIL_TRUST_FEATURES, [round(float(x), 4) for x in b[1:]], strict=True)),
+        "blend": boot(auc, score, yt),
+        "recency + frequency": boot(auc, rf, yt),
+        "loyalty P": boot(auc, test.positive.to_numpy(), yt),
+        "pair trust T": boot(auc, test.trust.to_numpy(), yt),
+        "blend minus recency + frequency": boot(lambda a, r, y: auc(a, y) - auc(r, y), score, rf, yt),
+    }
+    return out
 
 
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("section", choices=["sim", "attacks", "kuairand", "graphs", "retail", "bench", "all"])
+    ap.add_argument("section", choices=["sim", "attacks", "kuairand", "graphs", "retail", "all"])
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--preset", default=None)
     ap.add_argument("--out", type=Path, default=Path("/tmp/eval_trust"))
@@ -498,7 +576,6 @@ def main() -> None:
         "kuairand": lambda: section_kuairand(a.out, a.data),
         "graphs": lambda: section_graphs(a.out, a.data, a.seed or 0),
         "retail": lambda: section_retail(a.out, a.data),
-        "bench": lambda: section_bench(a.out, a.seed if a.seed is not None else 2, a.preset or "default"),
     }
     for name in jobs if a.section == "all" else [a.section]:
         t = time.perf_counter()

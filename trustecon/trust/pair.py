@@ -57,6 +57,7 @@ OUTCOMES: Mapping[str, tuple[str, ...]] = {
     "follow": ("follow",),
     "engage": ("like", "comment", "share", "follow", "gift", "order"),
     "like": ("like",),
+    "profile_visit": ("profile_visit",),
     "long_view": ("view",),
 }
 
