@@ -208,6 +208,19 @@ def validate(
         if extra_errors is not None and extra_errors.num_rows:
             rejected = extra_errors.cast(QUARANTINE_SCHEMA)
         return ValidationResult(valid=clean, rejected=rejected, valid_index=pa.array(np.arange(n, dtype=np.int64)))
+    return _validate_sql(batch, file=file, row_offset=row_offset, row_numbers=row_numbers, extra_errors=extra_errors)
+
+
+def _validate_sql(
+    batch: pa.Table,
+    *,
+    file: str = "<batch>",
+    row_offset: int = 1,
+    row_numbers: pa.Array | None = None,
+    extra_errors: pa.Table | None = None,
+) -> ValidationResult:
+    """:func:`validate` by DuckDB: parse, check and spell out each rejected row's reasons."""
+    n = batch.num_rows
     given = {f.name: f.type for f in batch.schema}
     names = batch.column_names
     batch = batch.append_column("_i", pa.array(np.arange(n, dtype=np.int64)))
