@@ -477,27 +477,30 @@ def clean_typed(batch: pa.Table) -> pa.Table | None:
     present = kinds.dictionary.to_pylist()
     if not set(present) <= set(KINDS):
         return None
-    codes = kinds.indices.to_numpy(zero_copy_only=False)
-    nulls: dict[str, np.ndarray] = {}
+    codes = kinds.indices
+    nulls: dict[str, pa.Array] = {}
 
-    def null_mask(name: str) -> np.ndarray | None:
+    def null_mask(name: str) -> pa.Array | None:
         c = cols[name]
         if c.null_count == 0:
             return None
         if name not in nulls:
-            nulls[name] = pc.is_null(c).combine_chunks().to_numpy(zero_copy_only=False)
+            nulls[name] = pc.is_null(c).combine_chunks()
         return nulls[name]
 
     for code, kind in enumerate(present):
-        rows: np.ndarray | None = None
+        rows: pa.Array | None = None
         for req in REQUIRED[kind]:
             options = req if isinstance(req, tuple) else (req,)
             masks = [null_mask(o) for o in options]
             if any(m is None for m in masks):
                 continue  # one option is never null
-            missing = np.logical_and.reduce(masks) if len(masks) > 1 else masks[0]
-            if rows is None:
-                rows = codes == code if len(present) > 1 else np.ones(n, dtype=bool)
-            if np.any(missing & rows):
+            missing = masks[0]
+            for m in masks[1:]:
+                missing = pc.and_(missing, m)
+            if len(present) > 1:
+                rows = pc.equal(codes, code) if rows is None else rows
+                missing = pc.and_(missing, rows)
+            if pc.any(missing).as_py():
                 return None
     return pa.table(cols, schema=SCHEMA)
