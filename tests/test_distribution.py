@@ -164,7 +164,7 @@ def test_private_domain_unseen_items_and_live_rooms_first():
     inp = _inputs(follows=[(0, 0), (0, 1), (0, 2)], trust=[(0, 0, 0.9), (0, 1, 0.6), (0, 2, 0.5), (0, 3, 0.95)])
     inp.unseen = sp.csr_matrix(([2.0, 1.0], ([0, 0], [1, 3])), shape=(3, 6))
     inp.live = np.array([0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
-    cfg = FeedConfig(k=4, private_share=1.0, exploration_rate=0.0, gini_cap=1.0, w_live=0.5)
+    cfg = FeedConfig(k=4, private_share=1.0, exploration_rate=0.0, gini_cap=1.0, w_live=0.5, w_follow=0.5)
     b = rank_feeds(inp, cfg, np.random.default_rng(0))
     mine = b.creator_index[b.user_index == 0]
     src = b.source[b.user_index == 0]

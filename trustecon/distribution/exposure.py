@@ -165,6 +165,7 @@ def cap_exposure(
     n_creators: int | None = None,
     base_exposure: np.ndarray | None = None,
     refill: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    creator_weight: np.ndarray | None = None,
 ) -> ExposureResult:
     """Choose up to ``k`` candidates per user so that creator-exposure Gini ≤ ``gini_cap``.
 
@@ -180,17 +181,23 @@ def cap_exposure(
     the slots the quota left empty from outside these candidates (each creator under its quota). The
     quota is then chosen on the Gini *after* the refill: a quota chosen before it is stricter than
     the cap needs, because refilled slots go to creators under quota and lower the Gini further.
+
+    ``creator_weight`` (per creator, default 1): the exposure one slot of the creator gives (e.g. the
+    expected impressions of a slot: a followed creator with several unseen items shows them all).
+    The Gini is taken over the weighted exposures; the quota still counts slots.
     """
     users = np.asarray(users, dtype=np.int64)
     creators = np.asarray(creators, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     m = int(n_creators if n_creators is not None else (creators.max() + 1 if creators.size else 0))
-    offset = np.zeros(m, dtype=np.int64) if base_exposure is None else np.asarray(base_exposure, dtype=np.int64)
+    offset = np.zeros(m) if base_exposure is None else np.asarray(base_exposure, dtype=np.float64)
+    cw = np.ones(m) if creator_weight is None else np.asarray(creator_weight, dtype=np.float64)
+    offset = offset * cw
 
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
     def exposure_gini(sel: np.ndarray, extra: tuple[np.ndarray, np.ndarray, np.ndarray] = empty) -> float:
-        return gini(np.bincount(creators[sel], minlength=m) + np.bincount(extra[1], minlength=m) + offset)
+        return gini((np.bincount(creators[sel], minlength=m) + np.bincount(extra[1], minlength=m)) * cw + offset)
 
     base = topk_per_user(users, scores, k)
     g0 = exposure_gini(base)

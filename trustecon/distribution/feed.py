@@ -23,7 +23,8 @@ For each user ``u`` and the period's creators with fresh content (DESIGN.md §6)
   top, not counted in ``k``.
 
 All users' private and discovery slots then go through one exposure control (:mod:`.exposure`):
-a per-creator quota chosen so the period's creator-exposure Gini stays under ``gini_cap``, judged
+a per-creator quota chosen so the period's creator-exposure Gini (slots, or impressions when
+``slot_impressions`` says how many one slot of each creator gives) stays under ``gini_cap``, judged
 *after* the refill of the slots the quota empties (each short user's next-best creators under
 quota, beyond her candidate pool), so the quota is the largest the cap allows and the relevance
 lost is the least. Exploration exposures count toward that Gini as a fixed base.
@@ -129,6 +130,8 @@ class FeedInputs:
     unseen: sp.csr_matrix | None = None
     #: probability that each creator has a live room in the period; ``None``: unknown.
     live: np.ndarray | None = None
+    #: impressions one feed slot of each creator gives (the exposure the Gini cap counts); ``None``: 1.
+    slot_impressions: np.ndarray | None = None
 
 
 @dataclass
@@ -256,6 +259,7 @@ def rank_feeds(
     cs = np.concatenate([p_score, d_s])
     src = np.concatenate([np.full(pu.size, _FOLLOW), np.full(d_u.size, _DISCOVER)])
     base = np.bincount(e_c, minlength=m)
+    cw = np.ones(m) if inp.slot_impressions is None else np.asarray(inp.slot_impressions, dtype=np.float64)
     stats: dict[str, float] = {}
 
     def refill(sel: np.ndarray, quota: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -271,7 +275,8 @@ def rank_feeds(
         return r_u, r_c, r_s
 
     if apply_cap and cfg.gini_cap < 1.0:
-        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base, refill=refill)
+        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base, refill=refill,
+                           creator_weight=inp.slot_impressions)
         sel = res.selected
         r_u, r_c, r_s = res.extra if res.extra is not None else refill(sel, res.quota)
         stats.update(
@@ -283,7 +288,7 @@ def rank_feeds(
     else:
         sel = topk_per_user(cu, cs, k_main)
         r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        g = gini(np.bincount(cc[sel], minlength=m) + base)
+        g = gini((np.bincount(cc[sel], minlength=m) + base) * cw)
         stats.update(quota=float("inf"), gini_before=g, relevance_cost=0.0, cap_feasible=float(g <= cfg.gini_cap))
     stats["refilled"] = float(r_u.size)
     fu = np.concatenate([cu[sel], r_u, e_u])
@@ -297,7 +302,7 @@ def rank_feeds(
     start_idx = np.r_[0, np.flatnonzero(fu[1:] != fu[:-1]) + 1] if fu.size else np.zeros(0, dtype=np.int64)
     rank = np.arange(fu.size) - np.repeat(start_idx, np.diff(np.r_[start_idx, fu.size]))
     expo = np.bincount(fc, minlength=m)
-    stats["gini_after"] = gini(expo)
+    stats["gini_after"] = gini(expo * cw)
     stats["exposed_share"] = float((expo > 0).mean()) if m else 0.0
     stats["private_share"] = float((fsrc == _FOLLOW).mean()) if fsrc.size else 0.0
     return FeedBatch(fu, fc, rank.astype(np.int64), fsrc.astype(np.int8), fs, stats)

@@ -26,6 +26,10 @@ Signals, all from logged events and all updated every day:
 - creator credibility: mean pair trust toward the creator shrunk to 0.5 with 5 pseudo-pairs
   (``(Σ_u T(u,c) + 2.5) / (n_c + 5)``) — a cheap, log-only stand-in for the propagated score;
 - novelty: creators with fewer impressions so far than the median creator.
+
+The Gini cap counts impressions, as the KPI does: one slot of creator ``c`` is weighted by the
+items it shows, ``clip(mean n(u,c) over c's private pairs, 1, 5) + L(c)`` (a known pair sees every
+unseen item, up to the simulator's 5 per exposure, plus the live card).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ class EnginePolicy:
     ``refit_every`` (days between ALS refits, 1), ``window_days`` (age of an item that still counts
     as fresh for the follow feed, 6), ``random_state``. Learned state (updated by :meth:`observe`):
     ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id), ``as_of_``,
-    ``last_stats_`` (exposure numbers of the last day ranked).
+    ``last_stats_`` (exposure numbers of the last day ranked), ``history_`` (the same per day).
     """
 
     name = "engine"
@@ -91,6 +95,7 @@ class EnginePolicy:
         self.impressions_: dict[int, int] = {}
         self.as_of_: dt.datetime | None = None
         self.last_stats_: dict[str, float] = {}
+        self.history_: list[dict[str, float]] = []
         self._w_u: list[np.ndarray] = []
         self._w_c: list[np.ndarray] = []
         self._w_v: list[np.ndarray] = []
@@ -313,6 +318,12 @@ class EnginePolicy:
         imps = np.array([self.impressions_.get(int(c), 0) for c in ctx.creator_ids])
         cfg = replace(self.config, k=k)
         candidates = (follows + (trust >= cfg.trust_threshold)).astype(bool)
+        unseen = self._unseen(ctx, candidates)
+        # Impressions one slot gives (what the KPI's exposure Gini counts): the unseen items a known
+        # pair is shown (mean over the creator's candidate pairs, 1 to 5 items) plus the live card.
+        tot = np.asarray(unseen.sum(axis=0)).ravel()
+        cnt = np.asarray((unseen > 0).sum(axis=0)).ravel()
+        per_slot = np.clip(np.where(cnt > 0, tot / np.maximum(cnt, 1), 1.0), 1.0, 5.0) + live
         inp = FeedInputs(
             user_ids=ctx.user_ids,
             creator_ids=ctx.creator_ids,
@@ -322,11 +333,13 @@ class EnginePolicy:
             popularity=pop / pop.max() if pop.max() > 0 else pop,
             novel=imps <= np.median(imps),
             als=self.als_,
-            unseen=self._unseen(ctx, candidates),
+            unseen=unseen,
             live=live,
+            slot_impressions=per_slot,
         )
         b = rank_feeds(inp, cfg, rng)
         self.last_stats_ = dict(b.stats)
+        self.history_.append({"day": ctx.day, **self.last_stats_})
         # Nobody is shown to themselves (creators are users too).
         keep = ctx.user_ids[b.user_index] != ctx.creator_ids[b.creator_index]
         ui, ci, r = b.user_index[keep], b.creator_index[keep], b.rank[keep]
