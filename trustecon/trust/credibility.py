@@ -109,10 +109,14 @@ def personalized_pagerank(
     # w_ij / out_i; duplicate edges are summed by the COO → CSR conversion.
     MT = sp.csr_matrix((weight / out[i], (j, i)), shape=(n, n))
     r = p.copy()
+    has_dangling = bool(dangling.any())
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        new = damping * (MT @ r) + (damping * r[dangling].sum() + (1.0 - damping)) * p
-        delta = np.abs(new - r).sum()
+        new = MT @ r
+        new *= damping
+        new += (damping * (r[dangling].sum() if has_dangling else 0.0) + (1.0 - damping)) * p
+        r -= new
+        delta = np.abs(r).sum()
         r = new
         if delta < tol:
             break
