@@ -55,8 +55,11 @@ def _group_rank(groups: np.ndarray, scores: np.ndarray, tiebreak: np.ndarray) ->
     return rank, order
 
 
-def topk_per_user(users: np.ndarray, scores: np.ndarray, k: int, alive: np.ndarray | None = None) -> np.ndarray:
-    """Boolean mask of each user's top-``k`` rows by score among ``alive`` rows (ties: row order)."""
+def topk_per_user(
+    users: np.ndarray, scores: np.ndarray, k: int | np.ndarray, alive: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask of each user's top-``k`` rows by score among ``alive`` rows (ties: row order);
+    ``k`` may be given per row (the row's user's slots)."""
     n = users.size
     alive = np.ones(n, dtype=bool) if alive is None else alive
     idx = np.flatnonzero(alive)
@@ -64,7 +67,8 @@ def topk_per_user(users: np.ndarray, scores: np.ndarray, k: int, alive: np.ndarr
     if idx.size == 0:
         return sel
     rank, _ = _group_rank(users[idx], scores[idx], idx)
-    sel[idx[rank < k]] = True
+    kk = k if np.ndim(k) == 0 else np.asarray(k)[idx]
+    sel[idx[rank < kk]] = True
     return sel
 
 
@@ -160,14 +164,15 @@ def cap_exposure(
     users: np.ndarray,
     creators: np.ndarray,
     scores: np.ndarray,
-    k: int,
+    k: int | np.ndarray,
     gini_cap: float,
     n_creators: int | None = None,
     base_exposure: np.ndarray | None = None,
     refill: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     creator_weight: np.ndarray | None = None,
 ) -> ExposureResult:
-    """Choose up to ``k`` candidates per user so that creator-exposure Gini ≤ ``gini_cap``.
+    """Choose up to ``k`` candidates per user (``k`` scalar or per row) so that creator-exposure
+    Gini ≤ ``gini_cap``.
 
     ``users``/``creators`` are dense 0-based indices (one row per (user, creator) candidate, no
     repeats), ``scores`` their relevance (higher is better, non-negative for the relevance cost).

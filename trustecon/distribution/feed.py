@@ -66,7 +66,9 @@ class FeedConfig:
       unseen counts / live odds. The simulator policy uses its own tuned values
       (:data:`trustecon.distribution.policy.ENGINE_FEED`).
     - discovery weights ``w_als=0.6, w_neighbour=0.2, w_credibility=0.1, w_popularity=0.1``;
-      ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control.
+      ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control;
+      ``discovery_noise=0``: τ of a sampled discovery ranking (score + τ·Gumbel, a Plackett–Luce
+      draw ∝ exp(score/τ); Kool et al. 2019), 0 = deterministic top-k.
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
     """
 
@@ -87,6 +89,7 @@ class FeedConfig:
     w_credibility: float = 0.1
     w_popularity: float = 0.1
     discovery_pool: int = 3
+    discovery_noise: float = 0.0
     als_factors: int = 32
     als_iterations: int = 15
     random_state: int = 0
@@ -191,9 +194,8 @@ def rank_feeds(
     user served in process) the creators in ``inp.blocked`` get no discovery slot instead."""
     n, m = inp.user_ids.size, inp.creator_ids.size
     k_explore = min(cfg.explore_slots, m)
-    k_main = max(cfg.k - k_explore, 0)
-    n_priv = min(cfg.private_slots, k_main)
-    pool = max(cfg.discovery_pool * cfg.k, k_main)
+    n_priv = min(cfg.private_slots, cfg.k)
+    pool = max(cfg.discovery_pool * cfg.k, cfg.k)
     follows = inp.follows.tocsr().astype(bool)
     trust = inp.trust.tocsr()
     # Private domain: followed ∪ trusted above threshold; score 1 + T (trust prior where no row)
@@ -217,6 +219,9 @@ def rank_feeds(
         p_score += cfg.w_fresh * np.minimum(new, 1.0)
     keep = topk_per_user(pu, p_score, n_priv)
     pu, pc, p_score = pu[keep], pc[keep], p_score[keep]
+    # Exploration takes its slots from what the private domain leaves (private comes first).
+    explore_u = np.minimum(k_explore, np.maximum(cfg.k - np.bincount(pu, minlength=n), 0))
+    k_main = cfg.k - explore_u  # per user: private + discovery slots
 
     novel = inp.novel if inp.novel.any() else np.ones(m, dtype=bool)
     log_w = np.where(novel, np.log(np.clip(inp.credibility, 1e-3, None)), -np.inf)
@@ -226,11 +231,16 @@ def rank_feeds(
     for start in range(0, n, chunk):
         rows = np.arange(start, min(start + chunk, n))
         s = _discovery_scores(inp, cfg, rows, trust[rows])
+        if cfg.discovery_noise > 0:
+            # Sampled ranking: score + τ·Gumbel is a Plackett–Luce draw ∝ exp(score/τ), so near-equal
+            # creators share the discovery slots instead of all users getting the same top few.
+            s = s - cfg.discovery_noise * np.log(-np.log(rng.random(s.shape)))
         excl = private[rows].toarray()
         # Exploration: drawn among novel creators outside the user's private domain.
         if k_explore:
             lw = np.where(excl, -np.inf, log_w[None, :])
             pick = _gumbel_topk(lw, k_explore, rng)
+            pick[np.arange(pick.shape[1])[None, :] >= explore_u[rows][:, None]] = -1
             r_idx = np.repeat(rows, pick.shape[1])
             c_idx = pick.ravel()
             ok = c_idx >= 0
@@ -275,7 +285,7 @@ def rank_feeds(
         return r_u, r_c, r_s
 
     if apply_cap and cfg.gini_cap < 1.0:
-        res = cap_exposure(cu, cc, cs, k_main, cfg.gini_cap, n_creators=m, base_exposure=base, refill=refill,
+        res = cap_exposure(cu, cc, cs, k_main[cu], cfg.gini_cap, n_creators=m, base_exposure=base, refill=refill,
                            creator_weight=inp.slot_impressions)
         sel = res.selected
         r_u, r_c, r_s = res.extra if res.extra is not None else refill(sel, res.quota)
@@ -286,7 +296,7 @@ def rank_feeds(
             cap_feasible=float(res.feasible),
         )
     else:
-        sel = topk_per_user(cu, cs, k_main)
+        sel = topk_per_user(cu, cs, k_main[cu])
         r_u, r_c, r_s = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         g = gini((np.bincount(cc[sel], minlength=m) + base) * cw)
         stats.update(quota=float("inf"), gini_before=g, relevance_cost=0.0, cap_feasible=float(g <= cfg.gini_cap))
@@ -315,7 +325,7 @@ def _refill(
     cur_c: np.ndarray,
     e_u: np.ndarray,
     e_c: np.ndarray,
-    k_main: int,
+    k_main: np.ndarray,
     quota: float,
     private: sp.csr_matrix,
     blocked: np.ndarray,
