@@ -220,3 +220,30 @@ def test_integers_only_the_general_path_parses_still_land(tmp_path, monkeypatch,
     assert fast_snap[0][0]["user_id"] == 1
     if fast_takes is not None:
         assert took == fast_takes
+
+
+_TS_ALPHABET = "0123456789-:TZ+. /"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["2024-03-01T10:00:00", "2024-02-29 23:59:59", "1999-12-31T00:00:00Z", "0999-12-31T00:00:00"]),
+    st.lists(st.tuples(st.integers(0, 19), st.sampled_from(_TS_ALPHABET)), max_size=3),
+)
+def test_fast_time_parse_equals_the_sql_expression(base, edits):
+    """Arrow's ISO cast (taken for 19/20-character values) reads every time as the SQL expression does."""
+    from trustecon.engine import scratch_duckdb
+    from trustecon.events import _ts_sql, _typed_ts
+
+    chars = list(base)
+    for pos, ch in edits:
+        chars[min(pos, len(chars) - 1)] = ch
+    col = pa.chunked_array([pa.array(["".join(chars), base])])
+    expr, _ = _ts_sql(pa.string())
+    con = scratch_duckdb()
+    con.register("b", pa.table({"ts": col}))
+    want = con.sql(f"SELECT {expr} AS ts FROM b").to_arrow_table()["ts"].cast(pa.timestamp("us", tz="UTC"))
+    con.close()
+    got = _typed_ts(col)
+    if got is not None:
+        assert got.cast(pa.int64()).to_pylist() == want.cast(pa.int64()).to_pylist()

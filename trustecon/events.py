@@ -370,7 +370,6 @@ def check_plan(given: Mapping[str, pa.DataType]) -> CheckPlan:
 
 # ---------------------------------------------------------------- the clean-batch check (Arrow compute)
 
-_ISO_NAIVE = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 _NONNEG = ("amount", "watch_ms", "duration_ms")  # must be >= 0 where given
 _FINITE = ("amount", "value")
 
@@ -414,15 +413,25 @@ def _typed_ts(col: pa.ChunkedArray) -> pa.ChunkedArray | None:
     if col.null_count:
         return None  # a missing or blank time: the SQL path names the row
     # The common shapes, parsed by Arrow's ISO 8601 cast (~10x cheaper than the SQL expression), only
-    # where every value is plainly one of them, so both parsers must agree: a 4-digit year from 1000,
-    # hours 00-23, minutes and seconds 00-59, at most microseconds, "Z" or nothing (UTC either way).
-    # A date that does not exist (30 February) makes the cast raise, and the SQL expression decides.
-    for pattern, typ in ((_ISO_NAIVE, pa.timestamp("us")), (_ISO_NAIVE[:-1] + "Z$", pa.timestamp("us", tz="UTC"))):
-        if pc.all(pc.match_substring_regex(col, pattern)).as_py():
-            try:
-                return col.cast(typ).cast(pa.timestamp("us", tz="UTC"))
-            except pa.ArrowInvalid:
-                break
+    # where every value is plainly one of them, so both parsers must agree: "YYYY-MM-DDThh:mm:ss"
+    # (or a space for "T"), with "Z" or nothing (UTC either way). Arrow's parser takes a 19-character
+    # string only in that shape and checks the ranges (no hour 24, no second 60, no 30 February: it
+    # raises, and the SQL expression decides); years before 1000 are left to the SQL expression.
+    # The shape check is by length, not a regex: ~20x cheaper (a fuzz test holds the two equal).
+    lengths = pc.min_max(pc.binary_length(col))
+    lo, hi = lengths["min"].as_py(), lengths["max"].as_py()
+    shape = None
+    if lo == hi == 19:
+        shape = pa.timestamp("us")
+    elif lo == hi == 20 and pc.all(pc.ends_with(col, "Z")).as_py():
+        shape = pa.timestamp("us", tz="UTC")
+    if shape is not None:
+        try:
+            parsed = col.cast(shape).cast(pa.timestamp("us", tz="UTC"))
+        except pa.ArrowInvalid:
+            parsed = None
+        if parsed is not None and pc.min(parsed).as_py().year >= 1000:
+            return parsed
     expr, _ = _ts_sql(given)
     con = scratch_duckdb()
     try:
