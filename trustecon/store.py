@@ -490,20 +490,20 @@ class Transaction:
         self, valid: pa.Table, index: pa.Array, file: str, row_offset: int, row_numbers: pa.Array | None
     ) -> tuple[pa.Table, int, pa.Table]:
         """Split valid rows into new ones, exact duplicates (count) and conflicts (quarantine rows)."""
-        con = scratch_duckdb()
-        con.execute("SET TimeZone='UTC'")
-        valid = valid.append_column("_i", index)
-        con.register("v", valid)
         cols = [f.name for f in SCHEMA]
-        mm = pc.min_max(valid["event_id"])
-        stored_files = self.stored_event_files(mm["min"].as_py(), mm["max"].as_py())
-        # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
-        # read only event_id (hash aggregate and semi-join); the full comparison runs only on a hit.
         ids = valid["event_id"]
-        if len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
-            repeats = 0  # strictly increasing ids (the simulator's, time-ordered logs) repeat none
-        else:
-            repeats = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
+        mm = pc.min_max(ids)
+        stored_files = self.stored_event_files(mm["min"].as_py(), mm["max"].as_py())
+        valid = valid.append_column("_i", index)
+        # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
+        # read only event_id (a hash aggregate and a semi-join; strictly increasing ids, like the
+        # simulator's, need neither query); the full comparison runs only on a hit.
+        sorted_ids = len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
+        if sorted_ids and not stored_files:
+            return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
+        con = scratch_duckdb()
+        con.register("v", valid)
+        repeats = 0 if sorted_ids else con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
         hit = False
         if stored_files:
             files_sql = ", ".join(f"'{f}'" for f in stored_files)
