@@ -8,15 +8,17 @@
     stored events, ``SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) FROM
     read_parquet([...]) GROUP BY ALL`` fetched as Arrow. Raw pass and build alternate ``--reps``
     times; the ratio is of the best times (the floor that survives a busy machine), every time printed.
-(b) ``propagation``: personalized PageRank on a seeded random graph of ``--nodes`` nodes and
-    ``--edges`` edges (sources uniform, every node with at least one out-edge so no dangling-node
-    convention differs; destinations Zipf-like, a heavy-tailed in-degree; weights uniform in (0, 1];
-    1 % of the nodes as seeds; damping 0.85): the scipy fast path (``personalized_pagerank`` stopped at
-    1e-10 in L1, the tolerance igraph passes to PRPACK; CSR build included) against igraph's PRPACK
-    (``personalized_pagerank(implementation="prpack")``; the igraph graph is built beforehand and that
-    build is reported apart, not timed in the ratio), with their maximum absolute difference.
+(b) ``propagation`` (``--reps`` alternating runs, best of each): personalized PageRank on a seeded
+    random graph of ``--nodes`` nodes and ``--edges`` edges (sources uniform, every node with at least
+    one out-edge so no dangling-node convention differs; destinations Zipf-like, a heavy-tailed
+    in-degree; weights uniform in (0, 1]; 1 % of the nodes as seeds; damping 0.85): the scipy fast
+    path (``personalized_pagerank`` stopped at 1e-10 in L1, the tolerance igraph passes to PRPACK;
+    CSR build included) against igraph's PRPACK (``personalized_pagerank(implementation="prpack")``;
+    the igraph graph is built beforehand and that build is reported apart, not timed in the ratio),
+    with their maximum absolute difference.
 (c) ``propagation engine``: the engine path (DuckDB, one join per iteration, tol 1e-10) as a ratio to
-    the fast path on a smaller graph (``--engine-nodes``/``--engine-edges``: each iteration is a query).
+    the fast path at the same tolerance, on ``--engine-nodes``/``--engine-edges`` (default 100 k / 1 M,
+    as each iteration is a query; 1 M / 10 M runs too, in minutes).
 (d) ``online``: ``OnlineTrust.update`` events per second from an empty state over the first
     ``--online-events`` events of the (a) log (rows as dicts: setup), pure Python, one thread.
 """
@@ -95,7 +97,7 @@ def random_graph(nodes: int, edges: int, seed: int) -> tuple[np.ndarray, np.ndar
     return src.astype(np.int64), dst.astype(np.int64), w
 
 
-def bench_propagation(nodes: int, edges: int, seed: int) -> dict:
+def bench_propagation(nodes: int, edges: int, seed: int, reps: int) -> dict:
     import igraph
 
     src, dst, w = random_graph(nodes, edges, seed)
@@ -103,23 +105,26 @@ def bench_propagation(nodes: int, edges: int, seed: int) -> dict:
     seeds = np.sort(rng.choice(nodes, max(1, nodes // 100), replace=False))
     indeg = np.bincount(dst, minlength=nodes)
     t = time.perf_counter()
-    # The fast path stops at PRPACK's own tolerance (igraph calls it with 1e-10), the same accuracy goal.
-    _, r, iters = personalized_pagerank(src, dst, w, dict.fromkeys(seeds.tolist(), 1.0), nodes=np.arange(nodes),
-                                        tol=1e-10)
-    fast = time.perf_counter() - t
-    t = time.perf_counter()
     g = igraph.Graph(n=nodes, edges=np.column_stack([src, dst]), directed=True)
     g.es["weight"] = w.tolist()
     build_g = time.perf_counter() - t
-    t = time.perf_counter()
-    ref = np.asarray(g.personalized_pagerank(damping=0.85, reset_vertices=seeds.tolist(), weights="weight",
-                                             implementation="prpack"))
-    prpack = time.perf_counter() - t
+    fast, prpack = [], []
+    for _ in range(reps):  # alternating, so both see the same machine
+        t = time.perf_counter()
+        # The fast path stops at PRPACK's own tolerance (igraph calls it with 1e-10): the same accuracy goal.
+        _, r, iters = personalized_pagerank(src, dst, w, dict.fromkeys(seeds.tolist(), 1.0), nodes=np.arange(nodes),
+                                            tol=1e-10)
+        fast.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ref = np.asarray(g.personalized_pagerank(damping=0.85, reset_vertices=seeds.tolist(), weights="weight",
+                                                 implementation="prpack"))
+        prpack.append(time.perf_counter() - t)
     return {
         "bench": "propagation: scipy fast path vs igraph PRPACK", "nodes": nodes, "edges": edges,
         "max_in_degree": int(indeg.max()), "median_in_degree": float(np.median(indeg)), "seeds": len(seeds),
-        "fast_path_s": round(fast, 2), "fast_path_iterations": iters, "igraph_prpack_s": round(prpack, 2),
-        "igraph_graph_build_s": round(build_g, 2), "speedup_vs_prpack": round(prpack / fast, 2), "goal": ">= 3",
+        "fast_path_s": [round(x, 2) for x in fast], "fast_path_iterations": iters,
+        "igraph_prpack_s": [round(x, 2) for x in prpack], "igraph_graph_build_s": round(build_g, 2),
+        "speedup_vs_prpack_best": round(min(prpack) / min(fast), 2), "goal": ">= 3",
         "max_abs_diff": float(np.max(np.abs(ref - r))), "l1_diff": float(np.abs(ref - r).sum()),
     }
 
@@ -177,7 +182,7 @@ def main() -> None:
     ap.add_argument("--brands", type=int, default=200)
     ap.add_argument("--days", type=int, default=62)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=2, help="alternating repetitions of build/raw and fast/PRPACK")
     ap.add_argument("--nodes", type=int, default=1_000_000)
     ap.add_argument("--edges", type=int, default=10_000_000)
     ap.add_argument("--engine-nodes", type=int, default=100_000)
@@ -202,7 +207,7 @@ def main() -> None:
         if "build" in a.only:
             emit(bench_build(ws, a.reps))
         if "propagation" in a.only:
-            emit(bench_propagation(a.nodes, a.edges, a.seed))
+            emit(bench_propagation(a.nodes, a.edges, a.seed, a.reps))
         if "engine" in a.only:
             emit(bench_engine(a.engine_nodes, a.engine_edges, a.seed))
         if "online" in a.only:
