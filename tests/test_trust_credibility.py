@@ -141,3 +141,21 @@ def test_seed_rule_commerce_then_activity(duck_con) -> None:
 def test_no_seeds_gives_zero_not_nan() -> None:
     cred = CreatorCredibility(seeds=[]).fit(_pairs([(1, 100, 1.0)])).credibility_
     assert cred["credibility"].to_pylist() == [0.0]
+
+
+def test_activity_seeds_skip_single_creator_accounts(duck_con) -> None:
+    """No commerce: the activity rule picks the longest-active users, but not accounts that only ever
+    engage one creator (a sybil ring member's footprint), however active."""
+    log = Log()
+    for u in range(1, 21):  # ordinary users: 3 active days, two creators
+        for d in range(3):
+            log.add("view", at(d), user_id=u, creator_id=100 + d % 2, content_id=1, watch_ms=5, duration_ms=10)
+    for u in range(500, 505):  # ring accounts: active all 10 days, one target
+        for d in range(10):
+            log.add("like", at(d), user_id=u, creator_id=200)
+    seeds, rule = seed_users(ibis.memtable(log.table()), min_seeds=10, fraction=0.2)
+    got = seeds.to_pyarrow()["user_id"].to_pylist()
+    # 20 % of the 20 eligible (two-creator) users; the ring accounts neither qualify nor move the cut
+    assert rule == "activity" and len(got) == 4 and not set(got) & set(range(500, 505))
+    seeds, _ = seed_users(ibis.memtable(log.table()), min_seeds=10, fraction=0.2, min_creators=1)
+    assert set(seeds.to_pyarrow()["user_id"].to_pylist()) == set(range(500, 505))  # without the filter they win

@@ -27,7 +27,11 @@ Seeds, by a documented rule unless given: a user is pre-trusted when they put mo
 kept it across sellers — kept (never refunded, never complained) orders from at least
 ``seed_min_sellers`` creators — over at least ``seed_min_days`` active days. That is costly to fake at
 scale (brushing rings buy from one target). Without enough such users (logs with no commerce), the
-``seed_fraction`` of users with the longest activity (distinct active days) are the seeds.
+``seed_fraction`` of users with the longest activity (distinct active days) are the seeds, among
+(and as a fraction of) the users whose events name at least ``seed_min_creators`` (2) creators: a
+sybil account active every day toward its one target would otherwise be pre-trusted (measured: the
+simulator's ring accounts became activity seeds; docs/evaluation/trust.md §4). A ring spreading its
+activity over two creators passes this filter; the commerce rule is the strong one.
 
 Two implementations that must agree (tests: within 1e-6): a scipy.sparse power iteration in memory
 (the fast path, written here because it is a dozen lines and avoids building an igraph/networkx
@@ -225,13 +229,16 @@ def seed_users(
     fraction: float = 0.1,
     timezone: str = "UTC",
     commerce: ir.Table | None = None,
+    min_creators: int = 2,
 ) -> tuple[ir.Table, str]:
     """The seed rule (see module doc). Returns ``(table user_id, rule name)``; rule ``commerce``
     or ``activity``. ``commerce``: the log's order/refund/complaint events, if already at hand.
 
     Active days are counted only for the users the kept-orders condition leaves (a semi-join), so
     the commerce rule touches the full log once, for a few users; the activity fallback counts
-    everyone's days."""
+    everyone's days, among users whose events name at least ``min_creators`` distinct creators (an
+    account active every day toward one creator only is what a sybil ring member looks like; capped
+    at the number of creators in the log)."""
     com = commerce if commerce is not None else events.filter(events.kind.isin(["order", "refund", "complaint"]))
 
     def days_of(ev: ir.Table) -> ir.Table:
@@ -255,8 +262,14 @@ def seed_users(
             return ibis.memtable(got.sort_by("user_id")), "commerce"
     users = events.filter(events.user_id.notnull())
     days = days_of(users)
-    n_users = int(days.count().execute())
-    k = max(1, int(np.ceil(fraction * n_users)))
+    named = users.filter(users.creator_id.notnull())
+    # (never more creators than the log has: with one creator, breadth cannot tell anyone apart)
+    need = min(min_creators, int(named.creator_id.nunique().execute() or 0))
+    spread = named.group_by("user_id").aggregate(n_creators=named.creator_id.nunique())
+    spread = spread.filter(spread.n_creators >= need).select(broad_user=spread.user_id)
+    days = days.inner_join(spread, days.user_id == spread.broad_user)
+    # The fraction is of the eligible users, so accounts that fail the breadth test cannot move the cut.
+    k = max(1, int(np.ceil(fraction * int(days.count().execute()))))
     ranked = days.filter(days.active_days >= 2).order_by([ibis.desc("active_days"), "user_id"]).limit(k)
     return ranked.select("user_id"), "activity"
 
@@ -267,7 +280,7 @@ class CreatorCredibility:
     Parameters: ``damping`` d (0.85, PageRank's usual value: a 15% chance per step to return to the
     seeds), ``tol`` and ``max_iter`` of the power iteration, ``seeds`` (user ids; ``None`` = the rule),
     the seed rule's ``seed_min_sellers``, ``seed_min_days``, ``seed_min_seeds``, ``seed_fraction``,
-    ``vouch_fraction`` (ε of r_ref, 0.1), and ``path`` ``"fast"`` (scipy) or ``"engine"`` (Ibis).
+    ``seed_min_creators``, ``vouch_fraction`` (ε of r_ref, 0.1), and ``path`` ``"fast"`` (scipy) or ``"engine"`` (Ibis).
     Learned: ``credibility_`` (Arrow table), ``seeds_``, ``seed_rule_``, ``n_iter_``, ``r_ref_``.
     """
 
@@ -282,6 +295,7 @@ class CreatorCredibility:
         seed_min_days: int = 7,
         seed_min_seeds: int = 10,
         seed_fraction: float = 0.1,
+        seed_min_creators: int = 2,
         vouch_fraction: float = 0.1,
         path: str = "fast",
     ) -> None:
@@ -293,6 +307,7 @@ class CreatorCredibility:
         self.seed_min_days = seed_min_days
         self.seed_min_seeds = seed_min_seeds
         self.seed_fraction = seed_fraction
+        self.seed_min_creators = seed_min_creators
         self.vouch_fraction = vouch_fraction
         self.path = path
 
@@ -334,6 +349,7 @@ class CreatorCredibility:
                 fraction=self.seed_fraction,
                 timezone=timezone,
                 commerce=commerce,
+                min_creators=self.seed_min_creators,
             )
             seeds = np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64)
         self.seeds_ = seeds
