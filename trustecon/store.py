@@ -510,7 +510,13 @@ class Transaction:
             return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
         con = scratch_duckdb()
         con.register("v", valid)
-        repeats = 0 if sorted_ids else con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
+        repeats = 0
+        if not sorted_ids:
+            # Distinct hashes prove distinct ids (equal ids hash equal): one 64-bit hash per row and a
+            # numpy sort cost ~1/3 of DuckDB's distinct count on strings, which runs only on a clash.
+            h = np.sort(con.sql("SELECT hash(event_id) AS h FROM v").to_arrow_table()["h"].to_numpy())
+            if np.any(h[1:] == h[:-1]):
+                repeats = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
         hit = False
         if stored_files:
             files_sql = ", ".join(f"'{f}'" for f in stored_files)
