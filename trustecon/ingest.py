@@ -204,8 +204,8 @@ def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
                 if clean is None:
                     tx.rollback_to(point)
                     return None
-                lines = pa.array(np.arange(next_line, next_line + rows, dtype=np.int64))
-                result += tx.append_valid(clean, file=str(path), row_numbers=lines)
+                # Row i of the chunk is line next_line + i: the reader refused no line in between.
+                result += tx.append_valid(clean, file=str(path), row_offset=next_line)
                 next_line += rows
                 pending, rows = [], 0
             if batch is None:

@@ -444,14 +444,13 @@ class Transaction:
     ) -> AppendResult:
         """Append rows already validated (:func:`trustecon.events.clean_typed` returned them): the same
         deduplication and staging as :meth:`append`, without validating twice."""
-        index = pa.array(np.arange(valid.num_rows, dtype=np.int64))
         rejected = QUARANTINE_SCHEMA.empty_table()
-        return self._admit(valid.cast(SCHEMA), index, rejected, valid.num_rows, file, row_offset, row_numbers)
+        return self._admit(valid.cast(SCHEMA), None, rejected, valid.num_rows, file, row_offset, row_numbers)
 
     def _admit(
         self,
         valid: pa.Table,
-        valid_index: pa.Array,
+        valid_index: pa.Array | None,
         rejected: pa.Table,
         read: int,
         file: str,
@@ -494,20 +493,21 @@ class Transaction:
         self.manifest = manifest
 
     def _dedup(
-        self, valid: pa.Table, index: pa.Array, file: str, row_offset: int, row_numbers: pa.Array | None
+        self, valid: pa.Table, index: pa.Array | None, file: str, row_offset: int, row_numbers: pa.Array | None
     ) -> tuple[pa.Table, int, pa.Table]:
         """Split valid rows into new ones, exact duplicates (count) and conflicts (quarantine rows)."""
         cols = [f.name for f in SCHEMA]
         ids = valid["event_id"]
         mm = pc.min_max(ids)
         stored_files = self.stored_event_files(mm["min"].as_py(), mm["max"].as_py())
-        valid = valid.append_column("_i", index)
         # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
         # read only event_id (a hash aggregate and a semi-join; strictly increasing ids, like the
         # simulator's, need neither query); the full comparison runs only on a hit.
         sorted_ids = len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
         if sorted_ids and not stored_files:
-            return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
+            return valid, 0, QUARANTINE_SCHEMA.empty_table()
+        # Row i of the batch is input row index[i] (None: the batch is the input, unfiltered).
+        valid = valid.append_column("_i", index if index is not None else pa.array(np.arange(len(valid))))
         con = scratch_duckdb()
         con.register("v", valid)
         repeats = 0
