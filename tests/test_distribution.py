@@ -486,3 +486,16 @@ def test_simulate_cli_runs_the_platform_on_the_engine_feed(tmp_path):
     ws = Workspace.open(ws_path)
     assert ws.config["provenance"]["policy"] == "engine"
     assert ws.quarantine_arrow().num_rows == 0
+
+
+def test_policy_experiment_is_a_library_call(tmp_path):
+    # The CLI's `experiment policies` is a thin layer over this function (same seed and days for all).
+    from trustecon.distribution import policy_experiment
+
+    res = policy_experiment(tmp_path / "exp", "small", seed=3, days=2, policies=("trust", "engine"), daily=True)
+    assert set(res["policies"]) == {"trust", "engine"} and res["seed"] == 3 and res["days"] == 2
+    assert res["engine_feed_config"]["private_share"] == 1.0
+    for name in ("trust", "engine"):
+        row = res["policies"][name]
+        assert row["events"] > 0 and 0.0 <= row["exposure_gini"] <= 1.0
+        assert res["daily"][name]["day"] == sorted(res["daily"][name]["day"])
