@@ -353,11 +353,21 @@ _EVENT_DICTIONARY = ("kind", "surface")
 _EVENT_DELTA = {f.name: "DELTA_BINARY_PACKED" for f in SCHEMA if pa.types.is_int64(f.type) or f.name == "ts"}
 
 
+#: Event files are Snappy-compressed: with the encodings above, zstd saves little (on the benchmark
+#: 16.0 MB vs 18.9 MB) for 30% more encoding CPU (0.30 s vs 0.235 s per 1 M rows), and the log is
+#: written far more often than it is archived. Other files (quarantine, tables) stay zstd.
+_EVENT_COMPRESSION = "snappy"
+
+
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    """One zstd Parquet file; for event files, dictionaries only where values repeat."""
+    """One Parquet file; event files with the encodings and compression above."""
     if table.schema.names[: len(SCHEMA)] == SCHEMA.names:
         pq.write_table(
-            table, path, compression="zstd", use_dictionary=list(_EVENT_DICTIONARY), column_encoding=_EVENT_DELTA
+            table,
+            path,
+            compression=_EVENT_COMPRESSION,
+            use_dictionary=list(_EVENT_DICTIONARY),
+            column_encoding=_EVENT_DELTA,
         )
     else:
         pq.write_table(table, path, compression="zstd")
