@@ -125,13 +125,28 @@ def test_clean_check_agrees_with_sql_validation_on_typed_batches(rows, ts_type):
 
 
 def test_clean_check_catches_each_kind_of_bad_value():
-    base = {"event_id": "a", "ts": "2024-01-01T00:00:00Z", "kind": "order", "user_id": "1", "order_id": "2",
-            "amount": "3"}
+    base = {
+        "event_id": "a",
+        "ts": "2024-01-01T00:00:00Z",
+        "kind": "order",
+        "user_id": "1",
+        "order_id": "2",
+        "amount": "3",
+    }
     assert clean_typed(_text_table([base])) is None  # integers as text: only the SQL path parses them
     typed = _typed_table([base], pa.timestamp("us", tz="UTC"))
     assert clean_typed(typed) is not None
-    for field, value in [("amount", "-1"), ("amount", "nan"), ("kind", "teleport"), ("kind", ""), ("user_id", None),
-                         ("event_id", ""), ("surface", "moon"), ("watch_ms", "-5"), ("quantity", "0")]:
+    for field, value in [
+        ("amount", "-1"),
+        ("amount", "nan"),
+        ("kind", "teleport"),
+        ("kind", ""),
+        ("user_id", None),
+        ("event_id", ""),
+        ("surface", "moon"),
+        ("watch_ms", "-5"),
+        ("quantity", "0"),
+    ]:
         bad = _typed_table([{**base, field: value}], pa.timestamp("us", tz="UTC"))
         assert bad is not None
         assert clean_typed(bad) is None, (field, value)
@@ -140,8 +155,21 @@ def test_clean_check_catches_each_kind_of_bad_value():
 
 # ---------------------------------------------------------------- CSV: fast path == general path
 
-HEADER = ["event_id", "ts", "kind", "user_id", "creator_id", "content_id", "session_id", "order_id", "product_id",
-          "amount", "watch_ms", "surface", "value"]
+HEADER = [
+    "event_id",
+    "ts",
+    "kind",
+    "user_id",
+    "creator_id",
+    "content_id",
+    "session_id",
+    "order_id",
+    "product_id",
+    "amount",
+    "watch_ms",
+    "surface",
+    "value",
+]
 
 
 def _csv(path: Path, rows: list[dict]) -> Path:
@@ -185,8 +213,18 @@ def test_csv_fast_path_stores_what_the_general_path_stores(tmp_path_factory, mon
 
 
 def test_csv_fast_path_takes_a_clean_file_with_duplicates(tmp_path, monkeypatch):
-    rows = [{"event_id": f"e{i % 40}", "ts": f"2024-03-{1 + i % 5:02d}T10:00:00", "kind": "view", "user_id": "1",
-             "creator_id": "2", "content_id": str(i % 3), "watch_ms": "5"} for i in range(60)]
+    rows = [
+        {
+            "event_id": f"e{i % 40}",
+            "ts": f"2024-03-{1 + i % 5:02d}T10:00:00",
+            "kind": "view",
+            "user_id": "1",
+            "creator_id": "2",
+            "content_id": str(i % 3),
+            "watch_ms": "5",
+        }
+        for i in range(60)
+    ]
     f = _csv(tmp_path / "dups.csv", rows)
     fast, fast_snap, slow, slow_snap, took = _both_paths(tmp_path, f, monkeypatch, tz="Asia/Shanghai")
     assert took  # no bad row: the fast path admitted it, duplicates and conflicts included
@@ -196,8 +234,16 @@ def test_csv_fast_path_takes_a_clean_file_with_duplicates(tmp_path, monkeypatch)
 
 def test_fast_path_undoes_earlier_chunks_when_a_later_one_is_bad(tmp_path, monkeypatch):
     monkeypatch.setattr(ing, "CHUNK_ROWS", 50)
-    rows = [{"event_id": f"e{i}", "ts": f"2024-03-{1 + i % 3:02d}T10:00:00", "kind": "like", "user_id": str(i),
-             "creator_id": "2"} for i in range(230)]
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "ts": f"2024-03-{1 + i % 3:02d}T10:00:00",
+            "kind": "like",
+            "user_id": str(i),
+            "creator_id": "2",
+        }
+        for i in range(230)
+    ]
     rows[-1]["kind"] = "teleport"
     f = _csv(tmp_path / "late_bad.csv", rows)
     fast, fast_snap, slow, slow_snap, took = _both_paths(tmp_path, f, monkeypatch)

@@ -411,26 +411,16 @@ class Transaction:
         self.delete: list[str] = []
         self._n = 0
 
-    def _stage_file(
-        self,
-        table: pa.Table | None,
-        final: str,
-        *,
-        defer: list[tuple[Callable[[], pa.Table], Path]] | None = None,
-        make: Callable[[], pa.Table] | None = None,
-    ) -> None:
-        """Stage ``table`` to become ``final`` at commit; with ``defer``, queue the write of what
-        ``make()`` returns (see :func:`_write_parquet_files`) instead of writing now."""
+    def _staged_path(self, final: str) -> Path:
+        """A new staging path that becomes ``final`` at commit."""
         staged = self.stage / f"{self._n:06d}.parquet"
         self._n += 1
         staged.parent.mkdir(parents=True, exist_ok=True)
-        if defer is None:
-            assert table is not None
-            _write_parquet(table, staged)
-        else:
-            assert make is not None
-            defer.append((make, staged))
         self.moves.append((str(staged.relative_to(self.ws.path)), final))
+        return staged
+
+    def _stage_file(self, table: pa.Table, final: str) -> None:
+        _write_parquet(table, self._staged_path(final))
 
     def append(
         self,
@@ -643,7 +633,7 @@ class Transaction:
                 make = partial(valid.take, order.slice(start, end - start))
             start = end
             final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
-            self._stage_file(None, final, defer=jobs, make=make)
+            jobs.append((make, self._staged_path(final)))
             finals.append(final)
         for final, ids in zip(finals, _write_parquet_files(jobs), strict=True):
             self._add_event_file(final, ids)
