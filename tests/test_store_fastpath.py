@@ -232,8 +232,20 @@ def test_csv_fast_path_takes_a_clean_file_with_duplicates(tmp_path, monkeypatch)
     assert fast["duplicates"] + fast["conflicts"] == 20
 
 
-def test_fast_path_undoes_earlier_chunks_when_a_later_one_is_bad(tmp_path, monkeypatch):
+@pytest.mark.parametrize("whole_read_bytes", [1 << 30, 0])  # read whole, or streamed
+def test_fast_path_undoes_earlier_chunks_when_a_later_one_is_bad(tmp_path, monkeypatch, whole_read_bytes):
+    from trustecon.store import Transaction
+
     monkeypatch.setattr(ing, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(ing, "WHOLE_READ_BYTES", whole_read_bytes)
+    undone = []
+    real_rollback = Transaction.rollback_to
+
+    def rollback_to(self, point):
+        undone.append(len(self.moves) - point[0])
+        real_rollback(self, point)
+
+    monkeypatch.setattr(Transaction, "rollback_to", rollback_to)
     rows = [
         {
             "event_id": f"e{i}",
@@ -248,6 +260,8 @@ def test_fast_path_undoes_earlier_chunks_when_a_later_one_is_bad(tmp_path, monke
     f = _csv(tmp_path / "late_bad.csv", rows)
     fast, fast_snap, slow, slow_snap, took = _both_paths(tmp_path, f, monkeypatch)
     assert not took
+    if whole_read_bytes:
+        assert undone and undone[0] > 0  # earlier chunks were staged, then undone
     assert fast == slow and fast_snap == slow_snap
     assert fast["added"] == 229 and fast["quarantined"] == 1
     ws = Workspace.open(tmp_path / "fast")
