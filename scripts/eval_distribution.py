@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -489,23 +490,22 @@ def main(argv: list[str] | None = None) -> int:
 
         root = Path(a.root) if a.root else Path(tempfile.mkdtemp(prefix="trustecon-policies-"))
         fn = evaluate_policies if a.what == "policies" else tune_engine
-        res = fn(a.preset, a.seed, root)
-        res["seconds"] = round(time.perf_counter() - t, 1)
-        text = json.dumps(res, indent=1, default=float)
-        print(text)
-        if a.out:
-            Path(a.out).write_text(text)
-        return 0
+        return _emit(fn(a.preset, a.seed, root), t, a.out)
     if not DATA.is_dir():
         print(f"datasets not found at {DATA} (set TRUSTECON_DATA)", file=sys.stderr)
         return 2
     t = time.perf_counter()
     res = evaluate_wtf(a.dataset, a.seed, a.boot) if a.what == "wtf" else evaluate_kuairand(a.seed, a.boot)
-    res["seconds"] = round(time.perf_counter() - t, 1)
+    return _emit(res, t, a.out)
+
+
+def _emit(res: dict[str, Any], started: float, out: str | None) -> int:
+    """Print the result (with its run time) as JSON and write it to ``out`` when given."""
+    res["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(res, indent=1, default=float)
     print(text)
-    if a.out:
-        Path(a.out).write_text(text)
+    if out:
+        Path(out).write_text(text)
     return 0
 
 

@@ -121,13 +121,7 @@ class BuiltinPolicy:
         if self.followed_first():
             fol = ctx.follows.tocoo()
             r, c = fol.row.astype(np.int64), fol.col.astype(np.int64)
-            key = 10.0 * w.pairs.trust_of(users[r], creators[c]) + rng.gumbel(size=r.size)
-            order = np.lexsort((-key, r))
-            r, c = r[order], c[order]
-            rank = np.arange(r.size) - np.searchsorted(r, r)
-            keep = rank < k
-            out[r[keep], rank[keep]] = c[keep]
-            filled = np.bincount(r[keep], minlength=n)
+            r, c, keep, filled = _place_followed(w, users, creators, r, c, out, k, rng)
             taken_r, taken_c = r[keep], c[keep]
         A, wc = self.factors(users, creators)
         cat = w.pop.category[creators]
@@ -239,13 +233,7 @@ class TrustPolicy(BuiltinPolicy):
         fr, fc = fol.row.astype(np.int64), fol.col.astype(np.int64)
         own = users[fr] != creators[fc]
         fr, fc = fr[own], fc[own]
-        key = 10.0 * w.pairs.trust_of(users[fr], creators[fc]) + rng.gumbel(size=fr.size)
-        order = np.lexsort((-key, fr))
-        fr, fc = fr[order], fc[order]
-        rank = np.arange(fr.size) - np.searchsorted(fr, fr)
-        keep = rank < k
-        out[fr[keep], rank[keep]] = fc[keep]
-        filled = np.bincount(fr[keep], minlength=n)
+        fr, fc, _, filled = _place_followed(w, users, creators, fr, fc, out, k, rng)
         col_of = np.full(w.cfg.creators, -1)
         col_of[creators] = np.arange(m)
         cat = w.pop.category[creators]
@@ -325,3 +313,20 @@ _BUILTINS = {"traffic": TrafficPolicy, "algorithm": AlgorithmPolicy, "trust": Tr
 def builtin_policy(name: str) -> BuiltinPolicy:
     """A fresh built-in policy by name."""
     return _BUILTINS[name]()
+
+
+def _place_followed(w: World, users: np.ndarray, creators: np.ndarray, r: np.ndarray, c: np.ndarray,
+                    out: np.ndarray, k: int, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Followed creators first, ranked by latent trust with Gumbel noise (key 10·T + G), k per user.
+
+    ``r``, ``c`` are the follow pairs as row/column indices of ``users``/``creators``. Writes the
+    first ``k`` of each row into ``out`` and returns the pairs sorted by (row, key), the mask of the
+    placed ones and how many each row got."""
+    key = 10.0 * w.pairs.trust_of(users[r], creators[c]) + rng.gumbel(size=r.size)
+    order = np.lexsort((-key, r))
+    r, c = r[order], c[order]
+    rank = np.arange(r.size) - np.searchsorted(r, r)
+    keep = rank < k
+    out[r[keep], rank[keep]] = c[keep]
+    return r, c, keep, np.bincount(r[keep], minlength=users.size)
