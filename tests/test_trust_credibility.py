@@ -39,6 +39,22 @@ def test_matches_networkx_personalized_pagerank(seed) -> None:
     assert r.sum() == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("cores", [2, 3, 8])
+def test_row_blocks_on_threads_equal_one_matrix(monkeypatch, cores) -> None:
+    """The threaded path (row blocks of MT, duplicate edges included) gives the one-matrix answer."""
+    from trustecon.trust import credibility
+
+    src, dst, w = _random_graph(5, n=300, m=3000)
+    src, dst, w = np.concatenate([src, src[:50]]), np.concatenate([dst, dst[:50]]), np.concatenate([w, w[:50]])
+    pers = {1: 1.0, 7: 3.0}
+    nodes, ref, it_ref = personalized_pagerank(src, dst, w, pers)
+    monkeypatch.setattr(credibility, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(credibility.os, "cpu_count", lambda: cores)
+    nodes2, r, it = personalized_pagerank(src, dst, w, pers)
+    assert np.array_equal(nodes, nodes2) and it == it_ref
+    assert np.max(np.abs(r - ref)) < 1e-15
+
+
 def test_matches_igraph_prpack_without_dangling_nodes() -> None:
     igraph = pytest.importorskip("igraph")
     # A ring plus chords: every node has an out-edge, so dangling handling cannot differ.

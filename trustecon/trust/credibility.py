@@ -41,7 +41,9 @@ union-aggregate), for graphs that live on Spark.
 
 from __future__ import annotations
 
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import ibis
 import ibis.expr.types as ir
@@ -109,22 +111,70 @@ def personalized_pagerank(
         i, j, weight = i[keep], j[keep], weight[keep]
     out = np.bincount(i, weights=weight, minlength=n)
     dangling = out == 0
-    # The column-stochastic transpose built in one step (r_new = d · MT r + ...): entry (j, i) holds
-    # w_ij / out_i; duplicate edges are summed by the COO → CSR conversion.
-    MT = sp.csr_matrix((weight / out[i], (j, i)), shape=(n, n))
+    # The column-stochastic transpose (r_new = d · MT r + ...): entry (j, i) holds w_ij / out_i;
+    # duplicate edges are summed by the COO → CSR conversion.
+    MT = _Transition(i, j, weight / out[i], n)
     r = p.copy()
     has_dangling = bool(dangling.any())
     it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        new = MT @ r
-        new *= damping
-        new += (damping * (r[dangling].sum() if has_dangling else 0.0) + (1.0 - damping)) * p
-        r -= new
-        delta = np.abs(r).sum()
-        r = new
-        if delta < tol:
-            break
+    try:
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+            new = MT @ r
+            new *= damping
+            new += (damping * (r[dangling].sum() if has_dangling else 0.0) + (1.0 - damping)) * p
+            r -= new
+            delta = np.abs(r).sum()
+            r = new
+            if delta < tol:
+                break
+    finally:
+        MT.close()
     return nodes, r, it
+
+
+#: Edges from which the transition matrix is built and multiplied in row blocks on threads.
+PARALLEL_MIN_EDGES = 2_000_000
+
+
+class _Transition:
+    """``MT`` as row blocks (destination ranges of about equal edge counts), one per core.
+
+    scipy's CSR mat-vec releases the GIL, so on large graphs each block is multiplied on its own
+    thread (measured on 1 M nodes / 10 M edges, 2 cores: 24 mat-vecs 1.23 s → 0.62 s; building the
+    blocks on threads measured slower than one build and row slices); below
+    :data:`PARALLEL_MIN_EDGES` (or on one core) it is one CSR matrix. Each row lies in one block, so
+    every row's sum is computed exactly as in the whole matrix.
+    """
+
+    def __init__(self, i: np.ndarray, j: np.ndarray, vals: np.ndarray, n: int):
+        k = min(os.cpu_count() or 1, 8) if len(i) >= PARALLEL_MIN_EDGES and n >= 2 else 1
+        self.n = n
+        self.pool: ThreadPoolExecutor | None = None
+        if k == 1:
+            self.bounds = np.array([0, n])
+            self.blocks = [sp.csr_matrix((vals, (j, i)), shape=(n, n))]
+            return
+        whole = sp.csr_matrix((vals, (j, i)), shape=(n, n))
+        cuts = np.searchsorted(whole.indptr, whole.nnz * np.arange(1, k) / k)
+        self.bounds = np.concatenate([[0], np.unique(np.clip(cuts, 1, n - 1)), [n]])
+        # Row slices are copies of contiguous ranges of the CSR arrays (cheap next to the build).
+        self.blocks = [whole[lo:hi] for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
+        self.pool = ThreadPoolExecutor(len(self.blocks))
+
+    def __matmul__(self, r: np.ndarray) -> np.ndarray:
+        if self.pool is None:
+            return self.blocks[0] @ r
+        out = np.empty(self.n)
+
+        def mul(b: int) -> None:
+            out[self.bounds[b] : self.bounds[b + 1]] = self.blocks[b] @ r
+
+        list(self.pool.map(mul, range(len(self.blocks))))
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def _positions(nodes: np.ndarray, ids: np.ndarray) -> np.ndarray:
