@@ -16,6 +16,7 @@ PKG = Path(trustecon.__file__).parent
 LAYERS: dict[str, int] = {
     "events": 0,
     "store": 0,
+    "parquet": 0,
     "engine": 0,
     "stats": 0,
     "kpis": 1,

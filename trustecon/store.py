@@ -29,7 +29,6 @@ import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,6 +44,7 @@ import tomli_w
 
 from trustecon.engine import scratch_duckdb
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
+from trustecon.parquet import table_parts, write_event_files, write_parquet, write_parts
 
 __all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
 
@@ -342,54 +342,6 @@ def _read(con: ibis.BaseBackend, files: list[str], schema: pa.Schema) -> ibis.Ta
     return t.select(*[t[f.name].cast(ibis.dtype(f.type)).name(f.name) for f in schema])
 
 
-#: Event columns worth a Parquet dictionary. Ids and times are near-unique per file: a dictionary for
-#: them costs encoding time and ends up larger (measured on the ingest benchmark's 1 M rows: files
-#: 25.3 MB -> 18.5 MB and encoding CPU 0.66 s -> 0.42 s with dictionaries for these columns only).
-_EVENT_DICTIONARY = ("kind", "surface")
-
-
-#: Integer and time columns of event files as DELTA_BINARY_PACKED (read by DuckDB, Spark ≥ 3.3 and
-#: Arrow): on the same benchmark, encoding CPU a further -18% and files 18.4 MB -> 16.0 MB.
-_EVENT_DELTA = {f.name: "DELTA_BINARY_PACKED" for f in SCHEMA if pa.types.is_int64(f.type) or f.name == "ts"}
-
-
-#: Event files are Snappy-compressed: with the encodings above, zstd saves little (on the benchmark
-#: 16.0 MB vs 18.9 MB) for 30% more encoding CPU (0.30 s vs 0.235 s per 1 M rows), and the log is
-#: written far more often than it is archived. Other files (quarantine, tables) stay zstd.
-_EVENT_COMPRESSION = "snappy"
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    """One Parquet file; event files with the encodings and compression above."""
-    if table.schema.names[: len(SCHEMA)] == SCHEMA.names:
-        pq.write_table(
-            table,
-            path,
-            compression=_EVENT_COMPRESSION,
-            use_dictionary=list(_EVENT_DICTIONARY),
-            column_encoding=_EVENT_DELTA,
-        )
-    else:
-        pq.write_table(table, path, compression="zstd")
-
-
-def _write_event_file(make: Callable[[], pa.Table], path: Path) -> tuple[str, str]:
-    table = make()
-    _write_parquet(table, path)
-    mm = pc.min_max(table["event_id"])
-    return mm["min"].as_py(), mm["max"].as_py()
-
-
-def _write_parquet_files(jobs: list[tuple[Callable[[], pa.Table], Path]]) -> list[tuple[str, str]]:
-    """Build and write each event file, several at once on a thread pool (Arrow's gather and Parquet
-    encoding release the GIL; one file per day is the natural unit of parallel work). Returns each
-    file's (min, max) event_id, in order."""
-    if len(jobs) <= 1 or (os.cpu_count() or 1) == 1:
-        return [_write_event_file(make, path) for make, path in jobs]
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1, 8)) as pool:
-        return list(pool.map(lambda job: _write_event_file(*job), jobs))
-
-
 def _toml_clean(obj: Any) -> Any:
     """TOML has no null: drop None values, recursively."""
     if isinstance(obj, Mapping):
@@ -420,7 +372,7 @@ class Transaction:
         return staged
 
     def _stage_file(self, table: pa.Table, final: str) -> None:
-        _write_parquet(table, self._staged_path(final))
+        write_parquet(table, self._staged_path(final))
 
     def append(
         self,
@@ -635,7 +587,7 @@ class Transaction:
             final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
             jobs.append((make, self._staged_path(final)))
             finals.append(final)
-        for final, ids in zip(finals, _write_parquet_files(jobs), strict=True):
+        for final, ids in zip(finals, write_event_files(jobs), strict=True):
             self._add_event_file(final, ids)
 
     def _add_event_file(self, final: str, id_range: tuple[str, str]) -> None:
@@ -661,10 +613,13 @@ class Transaction:
             raise ValueError(f"area must be 'tables' or 'truth', not {area!r}")
         if not name.replace("_", "").isalnum():
             raise WorkspaceError(f"table name {name!r}: use letters, digits and underscores")
-        final = f"{area}/{name}/part-{self.tx}-{self._n:06d}.parquet"
-        self._stage_file(table, final)
+        finals, jobs = [], []
+        for piece in table_parts(table):
+            finals.append(f"{area}/{name}/part-{self.tx}-{self._n:06d}.parquet")
+            jobs.append((piece, self._staged_path(finals[-1])))
+        write_parts(jobs)
         self.delete += self.manifest[area].get(name, [])
-        self.manifest[area][name] = [final]
+        self.manifest[area][name] = finals
 
     def abort(self) -> None:
         if self.stage.exists():
