@@ -269,13 +269,8 @@ def section_kuairand(out: Path, data: Path) -> dict[str, Any]:
     (likes / impressions), profile-visit rate, follow rate. Baselines: the same raw rates in the train
     window, and the train click (view / impression) and long-view (watch ratio ≥ 0.8) rates.
     Spearman over authors, bootstrap over authors."""
-    from trustecon.datasets import load
-
     con = connect("duckdb")
-    path = out / "ws_kuairand"
-    if not (path / "trustecon.toml").exists():
-        load("kuairand", path, data)
-    ws = Workspace.open(path)
+    ws = _dataset_workspace("kuairand", out / "ws_kuairand", data)
     ev = ws.events(con)
     split = dt.datetime(2022, 4, 30, 16, 0, tzinfo=dt.UTC)  # 2022-05-01 00:00 Asia/Shanghai
     lit = ibis.literal(split, type="timestamp('UTC')")
@@ -446,13 +441,8 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
     behind T: orders and repurchases, half-life 30 days) and P·R. Baselines: recency (days since last order, negated),
     frequency (distinct orders), and recency + frequency (mean of their ranks). ROC-AUC pooled over
     all (customer, month) rows, bootstrap over rows."""
-    from trustecon.datasets import load
-
     con = connect("duckdb")
-    path = out / "ws_retail"
-    if not (path / "trustecon.toml").exists():
-        load("online-retail", path, data)
-    ws = Workspace.open(path)
+    ws = _dataset_workspace("online-retail", out / "ws_retail", data)
     ev = ws.events(con)
     ev_p = ev.mutate(brand_id=ev.product_id)  # products as the "brands" whose reliability we score
     orders = con.to_pyarrow(
@@ -583,6 +573,16 @@ def main() -> None:
         res["seconds"] = round(time.perf_counter() - t, 1)
         (a.out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
         print(json.dumps({name: res}, default=str), flush=True)
+
+
+
+def _dataset_workspace(dataset: str, path: Path, data: Path) -> Workspace:
+    """The dataset's workspace at ``path``, loaded from ``data`` the first time (reused after)."""
+    from trustecon.datasets import load
+
+    if not (path / "trustecon.toml").exists():
+        load(dataset, path, data)
+    return Workspace.open(path)
 
 
 if __name__ == "__main__":
