@@ -37,6 +37,13 @@ _EVENT_DELTA = {f.name: "DELTA_BINARY_PACKED" for f in SCHEMA if pa.types.is_int
 _EVENT_COMPRESSION = "snappy"
 
 
+#: Statistics only where something reads them: ``ts`` (``as_of`` from the footers, and DuckDB's row
+#: group pruning on time windows) and ``day``. Min/max of ids over a day's random users, creators and
+#: kinds prune nothing, and the store keeps each file's event_id range in its manifest; writing them
+#: cost 13% of the event files' encoding CPU (0.24 -> 0.21 s per 1 M rows in 30 day files).
+_EVENT_STATISTICS = ["ts", "day"]
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """One Parquet file; event files with the encodings and compression above."""
     if table.schema.names[: len(SCHEMA)] == SCHEMA.names:
@@ -46,6 +53,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
             compression=_EVENT_COMPRESSION,
             use_dictionary=list(_EVENT_DICTIONARY),
             column_encoding=_EVENT_DELTA,
+            write_statistics=_EVENT_STATISTICS,
         )
     else:
         pq.write_table(table, path, compression="zstd", use_dictionary=_table_dictionary(table))

@@ -564,29 +564,26 @@ class Transaction:
         return days.combine_chunks()
 
     def _stage_events(self, valid: pa.Table) -> None:
-        """Stage ``valid`` as one file per local day. Each day's rows keep their input order; when the
-        days are interleaved, each file's rows are gathered (``take``) by the thread that writes it,
-        so the gather runs in parallel and no sorted copy of the whole batch is made."""
+        """Stage ``valid`` as one file per local day, each day's rows in input order. When the days
+        are interleaved, the batch is gathered once into day order and each file is a zero-copy slice
+        of it: on the ingest benchmark (1 M rows over 30 days) one whole gather costs 0.10 CPU-s
+        where 30 per-day gathers cost 0.18 (each walks the whole batch) and contend with the writers.
+        The transient sorted copy is bounded by the chunk size (``ingest.CHUNK_ROWS``)."""
         days = self._local_days(valid["ts"])
         valid = valid.append_column(STORED_SCHEMA.field("day"), days)
         runs = pc.run_end_encode(days)
-        order = None
         if len(runs.run_ends) > 1 and len(runs.run_ends) != pc.count_distinct(days).as_py():
             order = pc.sort_indices(days)  # stable: input order within a day
             runs = pc.run_end_encode(days.take(order))
-            valid = valid.combine_chunks()
+            valid = valid.take(order)
         jobs: list[tuple[Callable[[], pa.Table], Path]] = []
         finals: list[str] = []
         start = 0
         for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-            if order is None:
-                make = partial(valid.slice, start, end - start)
-            else:
-                make = partial(valid.take, order.slice(start, end - start))
-            start = end
             final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
-            jobs.append((make, self._staged_path(final)))
+            jobs.append((partial(valid.slice, start, end - start), self._staged_path(final)))
             finals.append(final)
+            start = end
         for final, ids in zip(finals, write_event_files(jobs), strict=True):
             self._add_event_file(final, ids)
 
