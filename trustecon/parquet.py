@@ -54,6 +54,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
             use_dictionary=list(_EVENT_DICTIONARY),
             column_encoding=_EVENT_DELTA,
             write_statistics=_EVENT_STATISTICS,
+            # No Arrow schema in the footer: a dictionary-encoded ``kind`` (the store encodes it once)
+            # then reads back as the plain text column of SCHEMA in every reader. Parquet's own
+            # logical types carry everything else (UTC timestamps, dates).
+            store_schema=False,
         )
     else:
         pq.write_table(table, path, compression="zstd", use_dictionary=_table_dictionary(table))

@@ -417,9 +417,7 @@ class Transaction:
             if conflicts.num_rows:
                 rejected = pa.concat_tables([rejected, conflicts])
         if valid.num_rows:
-            self._stage_events(valid)
-            kinds = pc.value_counts(valid["kind"]).to_pylist()
-            out.by_kind.update({d["values"]: d["counts"] for d in kinds})
+            out.by_kind.update(self._stage_events(valid))
             out.added = valid.num_rows
             self.manifest["counts"]["events"] += valid.num_rows
         rejected = self._new_rejections(rejected)
@@ -563,13 +561,20 @@ class Transaction:
         con.close()
         return days.combine_chunks()
 
-    def _stage_events(self, valid: pa.Table) -> None:
-        """Stage ``valid`` as one file per local day, each day's rows in input order. When the days
+    def _stage_events(self, valid: pa.Table) -> dict[str, int]:
+        """Stage ``valid`` as one file per local day, each day's rows in input order, and count its rows
+        by kind. ``kind`` is dictionary-encoded once here: the counts come from its codes, the gather
+        moves codes instead of text, and Parquet takes the dictionary as is (together 0.068 -> 0.046
+        CPU-s per 1 M rows against counting, gathering and encoding the text). When the days
         are interleaved, the batch is gathered once into day order and each file is a zero-copy slice
         of it: on the ingest benchmark (1 M rows over 30 days) one whole gather costs 0.10 CPU-s
         where 30 per-day gathers cost 0.18 (each walks the whole batch) and contend with the writers.
         The transient sorted copy is bounded by the chunk size (``ingest.CHUNK_ROWS``)."""
         days = self._local_days(valid["ts"])
+        kinds = pc.dictionary_encode(valid["kind"].combine_chunks())
+        counts = np.bincount(kinds.indices.to_numpy(zero_copy_only=False), minlength=len(kinds.dictionary))
+        by_kind = {k: int(n) for k, n in zip(kinds.dictionary.to_pylist(), counts.tolist(), strict=True) if n}
+        valid = valid.set_column(valid.schema.get_field_index("kind"), "kind", kinds)
         valid = valid.append_column(STORED_SCHEMA.field("day"), days)
         runs = pc.run_end_encode(days)
         if len(runs.run_ends) > 1 and len(runs.run_ends) != pc.count_distinct(days).as_py():
@@ -586,6 +591,7 @@ class Transaction:
             start = end
         for final, ids in zip(finals, write_event_files(jobs), strict=True):
             self._add_event_file(final, ids)
+        return by_kind
 
     def _add_event_file(self, final: str, id_range: tuple[str, str]) -> None:
         """List an event file and the range of its event_ids (what lets dedup skip most files)."""
