@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "PairTrust": "trustecon.trust",
     "OnlineTrust": "trustecon.trust",
     "CreatorCredibility": "trustecon.trust",
+    "CreatorTrust": "trustecon.trust",
     "SellerReliability": "trustecon.trust",
     "build_trust": "trustecon.trust.build",
     "FeedConfig": "trustecon.distribution",

@@ -1,6 +1,8 @@
 """Trust models (DESIGN.md §5): evidence → pair trust, creator credibility, seller reliability.
 
 - :class:`PairTrust` — beta evidence model T(u, c) with confidence; ``fit`` learns the weights.
+- :class:`CreatorTrust` — every user's evidence pooled per creator; ``fit`` learns the weights so
+  that it predicts the creator's future outcome rate.
 - :class:`OnlineTrust` — the same scores updated event by event, equal to a batch rebuild.
 - :class:`CreatorCredibility` — propagation from pre-trusted seeds (personalized PageRank) and the
   vouched-trust count built on it; scipy fast path and engine path.
@@ -10,6 +12,7 @@
 """
 
 from trustecon.trust.build import BuildResult, build
+from trustecon.trust.creator_fit import CreatorTrust
 from trustecon.trust.credibility import CreatorCredibility, personalized_pagerank, vouched_trust
 from trustecon.trust.evidence import CHANNELS, DEFAULT_WEIGHTS, NEGATIVE, POSITIVE, EvidenceConfig
 from trustecon.trust.explain import explain_creator, explain_pair, explain_seller
@@ -24,6 +27,7 @@ __all__ = [
     "POSITIVE",
     "BuildResult",
     "CreatorCredibility",
+    "CreatorTrust",
     "EvidenceConfig",
     "OnlineTrust",
     "PairTrust",
