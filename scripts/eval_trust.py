@@ -483,7 +483,10 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
     has one seller); their product T·R; the pair's decayed positive evidence P (the loyalty mass
     behind T: orders and repurchases, half-life 30 days) and P·R. Baselines: recency (days since last order, negated),
     frequency (distinct orders), and recency + frequency (mean of their ranks). ROC-AUC pooled over
-    all (customer, month) rows, bootstrap over rows."""
+    all (customer, month) rows, bootstrap over rows. Fitted on earlier months, scored on later ones:
+    the fixed trust blend (:func:`_retail_blend`) and the selected blend (:func:`_retail_selected`: the
+    trust model on one event per invoice at several half-lives, the feature set chosen on the training
+    months only), each beside recency + frequency on the same rows, paired."""
     con = connect("duckdb")
     ws = _dataset_workspace("online-retail", out / "ws_retail", data)
     ev = ws.events(con)
