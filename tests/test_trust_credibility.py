@@ -13,8 +13,13 @@ from trustecon.trust.credibility import (
     CreatorCredibility,
     personalized_pagerank,
     personalized_pagerank_engine,
+    personalized_pagerank_reference,
     seed_users,
 )
+
+#: The fast path (block Gauss–Seidel on counting-sorted CSR parts) and the plain power iteration on
+#: one scipy matrix: every known answer below is checked on both.
+BOTH = pytest.mark.parametrize("ppr", [personalized_pagerank, personalized_pagerank_reference], ids=["fast", "ref"])
 
 
 def _random_graph(seed: int, n: int = 40, m: int = 160):
@@ -24,11 +29,12 @@ def _random_graph(seed: int, n: int = 40, m: int = 160):
     return src[keep], dst[keep], w[keep]
 
 
+@BOTH
 @pytest.mark.parametrize("seed", [0, 1])
-def test_matches_networkx_personalized_pagerank(seed) -> None:
+def test_matches_networkx_personalized_pagerank(ppr, seed) -> None:
     src, dst, w = _random_graph(seed)
     pers = {0: 1.0, 3: 1.0, 5: 2.0}
-    nodes, r, _ = personalized_pagerank(src, dst, w, pers)
+    nodes, r, _ = ppr(src, dst, w, pers)
     g = nx.DiGraph()
     g.add_nodes_from(nodes.tolist())
     for a, b, c in zip(src.tolist(), dst.tolist(), w.tolist(), strict=True):
@@ -40,8 +46,9 @@ def test_matches_networkx_personalized_pagerank(seed) -> None:
 
 
 @pytest.mark.parametrize("cores", [2, 3, 8])
-def test_row_blocks_on_threads_equal_one_matrix(monkeypatch, cores) -> None:
-    """The threaded path (row blocks of MT, duplicate edges included) gives the one-matrix answer."""
+def test_edge_parts_on_threads_equal_one_matrix(monkeypatch, cores) -> None:
+    """The threaded path (one CSR per part of the edge list, duplicate edges included) gives the
+    one-matrix answer in the same number of sweeps."""
     from trustecon.trust import credibility
 
     src, dst, w = _random_graph(5, n=300, m=3000)
@@ -55,7 +62,8 @@ def test_row_blocks_on_threads_equal_one_matrix(monkeypatch, cores) -> None:
     assert np.max(np.abs(r - ref)) < 1e-15
 
 
-def test_matches_igraph_prpack_without_dangling_nodes() -> None:
+@BOTH
+def test_matches_igraph_prpack_without_dangling_nodes(ppr) -> None:
     igraph = pytest.importorskip("igraph")
     # A ring plus chords: every node has an out-edge, so dangling handling cannot differ.
     n = 12
@@ -64,8 +72,75 @@ def test_matches_igraph_prpack_without_dangling_nodes() -> None:
     g = igraph.Graph(n=n, edges=edges, directed=True)
     ref = g.personalized_pagerank(damping=0.85, reset_vertices=[0, 4], weights=w, implementation="prpack")
     src, dst = np.array([e[0] for e in edges]), np.array([e[1] for e in edges])
-    _, r, _ = personalized_pagerank(src, dst, np.array(w), {0: 1.0, 4: 1.0})
+    _, r, _ = ppr(src, dst, np.array(w), {0: 1.0, 4: 1.0})
     assert np.max(np.abs(np.array(ref) - r)) < 1e-9
+
+
+@BOTH
+def test_star_known_answer(ppr) -> None:
+    """Seeds 0..9 each trust creator 100 (weights 1 and 3 to creator 101 for seed 0); creators have no
+    out-edges, so their mass returns to the seeds. With s the mass of a seed other than 0 and t = 0's:
+    r_100 = 0.85 (9 s + t/4), r_101 = 0.85 · 3t/4, and every seed gets (0.85 (r_100 + r_101) + 0.15)/10."""
+    src = np.array([0, 0, *range(1, 10)])
+    dst = np.array([100, 101, *[100] * 9])
+    w = np.array([1.0, 3.0, *[2.0] * 9])
+    nodes, r, _ = ppr(src, dst, w, dict.fromkeys(range(10), 1.0), tol=1e-14)
+    got = dict(zip(nodes.tolist(), r.tolist(), strict=True))
+    # Each seed: r_seed = (0.85 · (r_100 + r_101) + 0.15) / 10 = 1 / (10 + 8.5) (creators hold 0.85 · seeds).
+    seed = 1 / (10 + 0.85 * 10)
+    assert got[3] == pytest.approx(seed, abs=1e-13) and got[0] == pytest.approx(seed, abs=1e-13)
+    assert got[100] == pytest.approx(0.85 * (9 * seed + seed / 4), abs=1e-13)
+    assert got[101] == pytest.approx(0.85 * 3 * seed / 4, abs=1e-13)
+    assert sum(got.values()) == pytest.approx(1.0, abs=1e-13)
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 16, 1000])
+@pytest.mark.parametrize("seed", [6, 7])
+def test_fast_path_equals_reference(monkeypatch, blocks, seed) -> None:
+    """Duplicate edges, zero and negative weights, dangling nodes, ids not 0..n−1, given nodes, an
+    array personalization: the fast path (any number of Gauss–Seidel blocks, threaded or not) and the
+    reference agree."""
+    from trustecon.trust import credibility
+
+    rng = np.random.default_rng(seed)
+    n, m = 200, 1500
+    src, dst = rng.integers(0, n, m) * 3 + 5, rng.integers(0, n // 2, m) * 3 + 5  # half the nodes dangle
+    w = rng.random(m)
+    w[:40] = 0.0
+    w[40:60] = -1.0
+    src, dst, w = np.concatenate([src, src[:100]]), np.concatenate([dst, dst[:100]]), np.concatenate([w, w[:100]])
+    pers = {5: 1.0, 11: 2.0, 3 * 150 + 5: 0.5}
+    nodes, ref, _ = personalized_pagerank_reference(src, dst, w, pers, tol=1e-14)
+    monkeypatch.setattr(credibility, "GS_BLOCKS", blocks)
+    for cores in (1, 2):
+        monkeypatch.setattr(credibility, "PARALLEL_MIN_EDGES", 0 if cores > 1 else 10**9)
+        monkeypatch.setattr(credibility.os, "cpu_count", lambda c=cores: c)
+        nodes2, r, _ = personalized_pagerank(src, dst, w, pers, tol=1e-14)
+        assert np.array_equal(nodes, nodes2)
+        assert np.max(np.abs(r - ref)) < 1e-13 and r.sum() == pytest.approx(1.0, abs=1e-13)
+        all_nodes = np.arange(0, 3 * n + 10)
+        arr = np.zeros(len(all_nodes))
+        arr[[5, 11, 455]] = [1.0, 2.0, 0.5]
+        nodes3, r3, _ = personalized_pagerank(src, dst, w, arr, nodes=all_nodes, tol=1e-14)
+        _, ref3, _ = personalized_pagerank_reference(src, dst, w, arr, nodes=all_nodes, tol=1e-14)
+        assert np.max(np.abs(r3 - ref3)) < 1e-13
+        assert np.max(np.abs(r3[np.searchsorted(all_nodes, nodes)] - r)) < 1e-13
+
+
+def test_counting_sort_csr_equals_summed_matrix() -> None:
+    """The counting-sort CSR keeps repeated (row, col) entries apart, unsorted: the same matrix as
+    scipy's summed conversion, so the same products."""
+    import scipy.sparse as sp
+
+    from trustecon.trust.credibility import _grouped_csr
+
+    rng = np.random.default_rng(3)
+    rows, cols, vals = rng.integers(0, 50, 800), rng.integers(0, 50, 800), rng.random(800)
+    a = _grouped_csr(rows, cols, vals, 50)
+    b = sp.csr_matrix((vals, (rows, cols)), shape=(50, 50))
+    assert a.nnz == 800 and np.allclose(a.toarray(), b.toarray(), rtol=0, atol=1e-14)
+    x = rng.random(50)
+    assert np.max(np.abs(a @ x - b @ x)) < 1e-13
 
 
 def test_fast_path_equals_engine_path(duck_con) -> None:
