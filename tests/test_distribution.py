@@ -7,6 +7,7 @@ the engine pipelines, and PPR against igraph.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -178,6 +179,57 @@ def test_private_domain_unseen_items_and_live_rooms_first():
     inp.unseen, inp.live = None, None
     b2 = rank_feeds(inp, cfg, np.random.default_rng(0))
     assert list(b2.creator_index[b2.user_index == 0]) == [0, 1, 2, 3]
+
+
+class _FixedAffinity:
+    """A stand-in for CreatorALS: fixed user × creator scores (rows user ids 1.., columns 101..)."""
+
+    def __init__(self, mat: np.ndarray) -> None:
+        self.mat = mat
+
+    def score_matrix(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
+        return self.mat[np.asarray(users) - 1][:, np.asarray(creators) - 101]
+
+
+def test_live_rooms_go_to_users_with_affinity_when_asked():
+    # Creators 0 and 1 are equally likely live; user 0 has co-behaviour affinity .4 with 0 and .1 with
+    # 1, user 1 the reverse. Credibility favours creator 1 slightly.
+    aff = np.zeros((3, 6))
+    aff[0, :2], aff[1, :2] = [0.4, 0.1], [0.1, 0.4]
+    inp = _inputs()
+    inp.credibility = np.array([0.5, 0.6, 0.0, 0.0, 0.0, 0.0])
+    inp.als = _FixedAffinity(aff)
+    inp.live = np.array([0.8, 0.8, 0.0, 0.0, 0.0, 0.0])
+    base = FeedConfig(k=1, private_share=0.0, exploration_rate=0.0, gini_cap=1.0, w_live=1.5, w_als=0.0,
+                      w_neighbour=0.0, w_credibility=1.0, w_popularity=0.0)
+    # Uniform live bonus: both users get the more credible room 1.
+    b = rank_feeds(inp, base, np.random.default_rng(0))
+    assert list(b.creator_index[b.user_index < 2]) == [1, 1]
+    # Weighted by affinity relative to the user's best creator: each user gets her own room,
+    # score C + w_live · L · a / max a = .5 + 1.5 · .8 · 1 for user 0.
+    b = rank_feeds(inp, replace(base, live_affinity=True), np.random.default_rng(0))
+    assert list(b.creator_index[b.user_index < 2]) == [0, 1]
+    assert b.score[b.user_index == 0][0] == pytest.approx(0.5 + 1.2)
+
+
+def test_pair_bonus_joins_the_private_domain_and_user_live_gain_scales_live():
+    # User 0 follows nobody and trusts nobody; a pair bonus of .7 toward creator 4 makes it private.
+    inp = _inputs()
+    inp.pair_bonus = sp.csr_matrix(([0.7], ([0], [4])), shape=(3, 6))
+    cfg = FeedConfig(k=2, private_share=1.0, exploration_rate=0.0, gini_cap=1.0, w_live=0.5)
+    b = rank_feeds(inp, cfg, np.random.default_rng(0))
+    mine, src = b.creator_index[b.user_index == 0], b.source[b.user_index == 0]
+    # Private score o + prior .5 + bonus .7, o = 1.0 + w_live .5 (live odds given below are absent: o = 1).
+    assert mine[0] == 4 and src[0] == 0 and b.score[b.user_index == 0][0] == pytest.approx(1.0 + 0.5 + 0.7)
+    # A per-user live gain g multiplies the live term by 1 + g (private and discovery), and the tier
+    # offset grows with it so private still outranks discovery.
+    inp.live = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    inp.user_live_gain = np.array([1.0, 0.0, 0.0])
+    b = rank_feeds(inp, cfg, np.random.default_rng(0))
+    s0 = b.score[b.user_index == 0]
+    offset = 1.0 + 0.5 * 2.0  # discovery weights + w_live · (1 + max g)
+    assert s0[0] == pytest.approx(offset + 0.5 + 0.7 + 0.5 * 1.0 * 2.0)
+    assert b.source[b.user_index == 0][1] == 1 and s0[1] < offset
 
 
 def test_cap_quota_is_chosen_on_the_gini_after_the_refill():
@@ -499,3 +551,29 @@ def test_policy_experiment_is_a_library_call(tmp_path):
         row = res["policies"][name]
         assert row["events"] > 0 and 0.0 <= row["exposure_gini"] <= 1.0
         assert res["daily"][name]["day"] == sorted(res["daily"][name]["day"])
+
+
+def test_fit_logistic_known_answer_and_propensity_ranks_live_buyers():
+    from trustecon.distribution.propensity import PurchasePropensity, fit_logistic
+
+    # One binary feature, no penalty: the MLE is the logit of each group's rate (.2 and .6).
+    f = np.r_[np.zeros(10), np.ones(10)]
+    y = np.r_[np.ones(2), np.zeros(8), np.ones(6), np.zeros(4)]
+    beta = fit_logistic(np.c_[np.ones(20), f], y, l2=0.0)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert beta == pytest.approx([logit(0.2), logit(0.6) - logit(0.2)], abs=1e-6)
+    # Users 1-5 order in a live room every day, users 6-10 only watch: after a week of log the fitted
+    # P(live order within 7 days) ranks every buyer above every non-buyer.
+    prop = PurchasePropensity(horizon=3)
+    for day in range(8):
+        prop.start_day(day)
+        log = Log()
+        for u in range(1, 11):
+            log.add(24 * day + 1, "view", user_id=u, creator_id=101, content_id=1)
+            if u <= 5:
+                log.add(24 * day + 2, "live_enter", user_id=u, creator_id=101, session_id=7)
+                log.add(24 * day + 3, "order", user_id=u, creator_id=101, session_id=7, order_id=100 * day + u)
+        prop.observe(log.table())
+    assert prop.beta_ is not None
+    p = prop.predict(np.arange(1, 11))
+    assert p[:5].min() > 0.5 > p[5:].max()

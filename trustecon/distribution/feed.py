@@ -68,7 +68,9 @@ class FeedConfig:
     - discovery weights ``w_als=0.6, w_neighbour=0.2, w_credibility=0.1, w_popularity=0.1``;
       ``discovery_pool=3``: each user's top ``3·k`` discovery candidates enter exposure control;
       ``discovery_noise=0``: τ of a sampled discovery ranking (score + τ·Gumbel, a Plackett–Luce
-      draw ∝ exp(score/τ); Kool et al. 2019), 0 = deterministic top-k.
+      draw ∝ exp(score/τ); Kool et al. 2019), 0 = deterministic top-k; ``live_affinity=False``:
+      when true, a live room's discovery bonus is ``w_live·L(c)·a(u,c)/max_c' a(u,c')`` with ``a``
+      the clipped ALS affinity (live rooms go to users likely to enter and need the products).
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
     """
 
@@ -90,6 +92,7 @@ class FeedConfig:
     w_popularity: float = 0.1
     discovery_pool: int = 3
     discovery_noise: float = 0.0
+    live_affinity: bool = False
     als_factors: int = 32
     als_iterations: int = 15
     random_state: int = 0
@@ -135,6 +138,12 @@ class FeedInputs:
     live: np.ndarray | None = None
     #: impressions one feed slot of each creator gives (the exposure the Gini cap counts); ``None``: 1.
     slot_impressions: np.ndarray | None = None
+    #: extra private-tier score per (user, creator) pair (sparse, same shape as ``follows``); a pair
+    #: with a positive bonus joins the private domain (e.g. a past buyer and a seller likely live).
+    pair_bonus: sp.csr_matrix | None = None
+    #: per user, an extra multiple of the live term (``w_live·L(c)·(1 + g_u)``), e.g. a purchase
+    #: propensity, so likely buyers see live rooms (where orders happen) first; ``None``: 0.
+    user_live_gain: np.ndarray | None = None
 
 
 @dataclass
@@ -156,15 +165,22 @@ def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_
     """Dense discovery score block for users ``rows`` (see module doc)."""
     m = inp.creator_ids.size
     s = np.zeros((rows.size, m), dtype=np.float64)
-    if inp.als is not None and cfg.w_als:
-        s += cfg.w_als * np.clip(inp.als.score_matrix(inp.user_ids[rows], inp.creator_ids), 0.0, 1.0)
+    aff = None
+    if inp.als is not None and (cfg.w_als or cfg.live_affinity):
+        aff = np.clip(inp.als.score_matrix(inp.user_ids[rows], inp.creator_ids), 0.0, 1.0)
+        s += cfg.w_als * aff
     if inp.creator_trust is not None and cfg.w_neighbour and inp.creator_trust.nnz:
         tot = np.asarray(trust_rows.sum(axis=1)).ravel()
         nb = (trust_rows @ inp.creator_trust).toarray()
         s += cfg.w_neighbour * nb / np.maximum(tot, 1e-12)[:, None]
     s += cfg.w_credibility * inp.credibility[None, :] + cfg.w_popularity * inp.popularity[None, :]
     if inp.live is not None and cfg.w_live:
-        s += cfg.w_live * inp.live[None, :]
+        gain = 1.0 if inp.user_live_gain is None else 1.0 + inp.user_live_gain[rows][:, None]
+        if cfg.live_affinity and aff is not None:
+            # A live room is worth showing to a user who would enter and need its products: weigh it by
+            # the user's co-behaviour affinity, relative to her best creator (1 for the best match).
+            gain = gain * aff / np.maximum(aff.max(axis=1, keepdims=True), 1e-12)
+        s += cfg.w_live * gain * inp.live[None, :]
     return s
 
 
@@ -201,22 +217,28 @@ def rank_feeds(
     # Private domain: followed ∪ trusted above threshold; score 1 + T (trust prior where no row)
     # + bonuses for the follow, unseen fresh items and a likely live room.
     trusted = trust >= cfg.trust_threshold
-    private = (follows + trusted).astype(bool).tocsr()
+    bonus = inp.pair_bonus.tocsr() if inp.pair_bonus is not None else None
+    private = (follows + trusted + (bonus > 0) if bonus is not None else follows + trusted).astype(bool).tocsr()
     private.eliminate_zeros()
     pu, pc = private.nonzero()
     # T where the pair has a trust row (beta-model trust is never exactly 0), else the prior.
     t_val = np.asarray(trust[pu, pc]).ravel() if pu.size else np.zeros(0)
     # The tier offset keeps every private score above any discovery score.
     top_disc = cfg.w_als + cfg.w_neighbour + cfg.w_credibility + cfg.w_popularity
-    offset = max(1.0, top_disc + (cfg.w_live if inp.live is not None else 0.0))
+    g_max = float(inp.user_live_gain.max()) if inp.user_live_gain is not None and inp.user_live_gain.size else 0.0
+    offset = max(1.0, top_disc + (cfg.w_live * (1.0 + g_max) if inp.live is not None else 0.0))
     p_score = offset + np.where(t_val > 0, t_val, cfg.trust_prior)
     if pu.size:
         p_score += cfg.w_follow * np.asarray(follows[pu, pc]).ravel()
     live_p = inp.live[pc] if inp.live is not None else np.zeros(pc.size)
+    if inp.user_live_gain is not None:
+        live_p = live_p * (1.0 + inp.user_live_gain[pu])
     p_score += cfg.w_live * live_p
     if inp.unseen is not None:
         new = np.asarray(inp.unseen.tocsr()[pu, pc]).ravel() if pu.size else np.zeros(0)
         p_score += cfg.w_fresh * np.minimum(new, 1.0)
+    if bonus is not None and pu.size:
+        p_score += np.asarray(bonus[pu, pc]).ravel()
     keep = topk_per_user(pu, p_score, n_priv)
     pu, pc, p_score = pu[keep], pc[keep], p_score[keep]
     # Exploration takes its slots from what the private domain leaves (private comes first).

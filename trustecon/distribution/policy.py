@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from trustecon.distribution.discovery import EVENT_WEIGHTS, CreatorALS
 from trustecon.distribution.feed import FeedConfig, FeedInputs, rank_feeds
+from trustecon.distribution.propensity import PurchasePropensity
 from trustecon.simulate.policy import DayContext
 from trustecon.trust.evidence import NEGATIVE, POSITIVE, to_seconds
 
@@ -79,6 +80,10 @@ class EnginePolicy:
         refit_every: int = 1,
         random_state: int = 0,
         window_days: float = 6.0,
+        credibility: str = "trust",
+        w_buyer_live: float = 0.0,
+        buyer_gain: float = 0.0,
+        propensity: str = "fitted",
     ) -> None:
         from trustecon.trust import OnlineTrust
         from trustecon.trust.pair import PairTrust
@@ -87,6 +92,17 @@ class EnginePolicy:
         self.refit_every = refit_every
         self.random_state = random_state
         self.window_days = window_days
+        if credibility not in ("trust", "watch"):
+            raise ValueError(f"credibility must be 'trust' or 'watch', got {credibility!r}")
+        self.credibility = credibility
+        self.w_buyer_live = w_buyer_live
+        self.buyer_gain = buyer_gain
+        if propensity not in ("fitted", "heuristic"):
+            raise ValueError(f"propensity must be 'fitted' or 'heuristic', got {propensity!r}")
+        self.propensity = propensity
+        self.propensity_ = PurchasePropensity()
+        self._orders_u: dict[int, float] = {}
+        self._clicks_u: dict[int, float] = {}
         self.trust_ = OnlineTrust(PairTrust())
         w = self.trust_.model.weights
         self._wpos = {c: w[c] for c in POSITIVE}
@@ -115,6 +131,9 @@ class EnginePolicy:
         self._live = np.zeros((0, 7))
         self._days = np.zeros(7)
         self._weekday: int | None = None
+        # Watch ratio per creator id (sum, views) and the (user, creator) pairs with an order.
+        self._wr = np.zeros((0, 2))
+        self._buy = np.zeros(0, np.int64)
 
     # ------------------------------------------------------------------ observing the log
     def observe(self, events: pa.Table) -> None:
@@ -139,6 +158,71 @@ class EnginePolicy:
                     self.impressions_[d["values"]] = self.impressions_.get(d["values"], 0) + d["counts"]
         self._observe_content(events)
         self._observe_live(events)
+        self._observe_watch_and_orders(events)
+        if self.buyer_gain and self.propensity == "fitted":
+            self.propensity_.observe(events)
+
+    def _observe_watch_and_orders(self, events: pa.Table) -> None:
+        """Per creator, the summed watch ratio of views (the world's watch share has mean ≈ the
+        viewer's satisfaction); the pairs that ordered."""
+        kind = events["kind"]
+        v = events.filter(pc.and_(pc.equal(kind, "view"), pc.is_valid(events["duration_ms"])))
+        if v.num_rows:
+            c = v["creator_id"].to_numpy(zero_copy_only=False).astype(np.int64)
+            r = v["watch_ms"].to_numpy(zero_copy_only=False) / np.maximum(
+                v["duration_ms"].to_numpy(zero_copy_only=False), 1.0
+            )
+            if c.max() >= self._wr.shape[0]:
+                self._wr = np.vstack([self._wr, np.zeros((int(c.max()) + 1 - self._wr.shape[0], 2))])
+            self._wr[:, 0] += np.bincount(c, weights=np.clip(r, 0.0, 1.0), minlength=self._wr.shape[0])
+            self._wr[:, 1] += np.bincount(c, minlength=self._wr.shape[0])
+        o = events.filter(pc.and_(pc.equal(kind, "order"), pc.is_valid(events["user_id"])))
+        if o.num_rows:
+            keys = o["user_id"].to_numpy(zero_copy_only=False).astype(np.int64) * _KEY + o[
+                "creator_id"
+            ].to_numpy(zero_copy_only=False).astype(np.int64)
+            self._buy = np.union1d(self._buy, keys)
+        for k, store in (("order", self._orders_u), ("product_click", self._clicks_u)):
+            sub = events.filter(pc.and_(pc.equal(kind, k), pc.is_valid(events["user_id"])))
+            if sub.num_rows:
+                for d in pc.value_counts(sub["user_id"]).to_pylist():
+                    store[d["values"]] = store.get(d["values"], 0.0) + d["counts"]
+
+    def _propensity(self, ctx: DayContext) -> np.ndarray:
+        """Purchase propensity per active user in [0, 1]: the fitted P(live order within 7 days)
+        relative to the day's highest (:class:`PurchasePropensity`), or the heuristic
+        ``1 − exp(−(orders + 0.25·clicks))``."""
+        if self.propensity == "fitted":
+            self.propensity_.start_day(ctx.day)
+            p = self.propensity_.predict(ctx.user_ids)
+            return p / max(float(p.max()), 1e-12) if p.size else p
+        o = np.array([self._orders_u.get(int(u), 0.0) for u in ctx.user_ids])
+        c = np.array([self._clicks_u.get(int(u), 0.0) for u in ctx.user_ids])
+        return 1.0 - np.exp(-(o + 0.25 * c))
+
+    def _watch_quality(self, ctx: DayContext) -> np.ndarray:
+        """Per fresh creator, the mean watch ratio of her views shrunk to the overall mean with 20
+        pseudo-views: ``q̂_c = (Σ r + 20 r̄) / (n_c + 20)`` (an estimate of mean satisfaction)."""
+        m = ctx.creator_ids.size
+        if self._wr.shape[0] == 0 or self._wr[:, 1].sum() == 0:
+            return np.full(m, 0.5)
+        rbar = self._wr[:, 0].sum() / self._wr[:, 1].sum()
+        out = np.full(m, rbar)
+        ok = ctx.creator_ids < self._wr.shape[0]
+        s, n = self._wr[ctx.creator_ids[ok], 0], self._wr[ctx.creator_ids[ok], 1]
+        out[ok] = (s + 20.0 * rbar) / (n + 20.0)
+        return out
+
+    def _buyer_bonus(self, ctx: DayContext, live: np.ndarray) -> sp.csr_matrix | None:
+        """``w_buyer_live · L(c)`` for each (active user, fresh creator) pair that has ordered before."""
+        if not self.w_buyer_live or self._buy.size == 0:
+            return None
+        ui, ci = _lookup(ctx.user_ids, self._buy >> 32), _lookup(ctx.creator_ids, self._buy & 0xFFFFFFFF)
+        ok = (ui >= 0) & (ci >= 0)
+        val = self.w_buyer_live * live[ci[ok]]
+        keep = val > 0
+        shape = (ctx.user_ids.size, ctx.creator_ids.size)
+        return sp.csr_matrix((val[keep], (ui[ok][keep], ci[ok][keep])), shape=shape)
 
     def _observe_trust(self, events: pa.Table) -> None:
         """Update OnlineTrust with the day's events, then re-read the evidence of the pairs touched."""
@@ -319,7 +403,11 @@ class EnginePolicy:
         pop = np.log1p(followers)
         imps = np.array([self.impressions_.get(int(c), 0) for c in ctx.creator_ids])
         cfg = replace(self.config, k=k)
-        candidates = (follows + (trust >= cfg.trust_threshold)).astype(bool)
+        bonus = self._buyer_bonus(ctx, live)
+        if self.credibility == "watch":
+            cred = self._watch_quality(ctx)
+        candidates = follows + (trust >= cfg.trust_threshold)
+        candidates = (candidates + (bonus > 0) if bonus is not None else candidates).astype(bool)
         unseen = self._unseen(ctx, candidates)
         # Impressions one slot gives (what the KPI's exposure Gini counts): the unseen items a known
         # pair is shown (mean over the creator's candidate pairs, 1 to 5 items) plus the live card.
@@ -338,6 +426,8 @@ class EnginePolicy:
             unseen=unseen,
             live=live,
             slot_impressions=per_slot,
+            pair_bonus=bonus,
+            user_live_gain=self.buyer_gain * self._propensity(ctx) if self.buyer_gain else None,
         )
         b = rank_feeds(inp, cfg, rng)
         self.last_stats_ = dict(b.stats)
