@@ -70,7 +70,8 @@ class FeedConfig:
       ``discovery_noise=0``: τ of a sampled discovery ranking (score + τ·Gumbel, a Plackett–Luce
       draw ∝ exp(score/τ); Kool et al. 2019), 0 = deterministic top-k; ``live_affinity=False``:
       when true, a live room's discovery bonus is ``w_live·L(c)·a(u,c)/max_c' a(u,c')`` with ``a``
-      the clipped ALS affinity (live rooms go to users likely to enter and need the products).
+      the clipped ALS affinity, or ``FeedInputs.affinity`` when given (live rooms go to users likely
+      to enter and need the products); ``w_match=0``: weight of ``FeedInputs.affinity`` in discovery.
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
     """
 
@@ -93,6 +94,7 @@ class FeedConfig:
     discovery_pool: int = 3
     discovery_noise: float = 0.0
     live_affinity: bool = False
+    w_match: float = 0.0
     als_factors: int = 32
     als_iterations: int = 15
     random_state: int = 0
@@ -144,6 +146,9 @@ class FeedInputs:
     #: per user, an extra multiple of the live term (``w_live·L(c)·(1 + g_u)``), e.g. a purchase
     #: propensity, so likely buyers see live rooms (where orders happen) first; ``None``: 0.
     user_live_gain: np.ndarray | None = None
+    #: dense ``len(user_ids) × len(creator_ids)`` affinity in [0, 1] (e.g. to the creator's assortment);
+    #: used by ``live_affinity`` instead of ALS, and added as ``w_match·a`` to discovery; ``None``: unused.
+    affinity: np.ndarray | None = None
 
 
 @dataclass
@@ -166,9 +171,13 @@ def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_
     m = inp.creator_ids.size
     s = np.zeros((rows.size, m), dtype=np.float64)
     aff = None
-    if inp.als is not None and (cfg.w_als or cfg.live_affinity):
+    if inp.als is not None and (cfg.w_als or (cfg.live_affinity and inp.affinity is None)):
         aff = np.clip(inp.als.score_matrix(inp.user_ids[rows], inp.creator_ids), 0.0, 1.0)
         s += cfg.w_als * aff
+    if inp.affinity is not None:
+        aff = inp.affinity[rows]
+        if cfg.w_match:
+            s += cfg.w_match * aff
     if inp.creator_trust is not None and cfg.w_neighbour and inp.creator_trust.nnz:
         tot = np.asarray(trust_rows.sum(axis=1)).ravel()
         nb = (trust_rows @ inp.creator_trust).toarray()
@@ -224,7 +233,7 @@ def rank_feeds(
     # T where the pair has a trust row (beta-model trust is never exactly 0), else the prior.
     t_val = np.asarray(trust[pu, pc]).ravel() if pu.size else np.zeros(0)
     # The tier offset keeps every private score above any discovery score.
-    top_disc = cfg.w_als + cfg.w_neighbour + cfg.w_credibility + cfg.w_popularity
+    top_disc = cfg.w_als + cfg.w_neighbour + cfg.w_credibility + cfg.w_popularity + cfg.w_match
     g_max = float(inp.user_live_gain.max()) if inp.user_live_gain is not None and inp.user_live_gain.size else 0.0
     offset = max(1.0, top_disc + (cfg.w_live * (1.0 + g_max) if inp.live is not None else 0.0))
     p_score = offset + np.where(t_val > 0, t_val, cfg.trust_prior)
