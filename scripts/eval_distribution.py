@@ -5,6 +5,7 @@
     python scripts/eval_distribution.py kuairand                     # feed ranking on KuaiRand-Pure
     python scripts/eval_distribution.py policies --preset default --seed 7   # policy experiment + per-day series
     python scripts/eval_distribution.py tune-engine --preset small --seed 1  # engine feed grid (tuning seed only)
+    python scripts/eval_distribution.py policies-summary --inputs e7.json e8.json e9.json  # mean ± s.e. over seeds
 
 Data: ``$TRUSTECON_DATA`` or ``../shared/data`` (read the MANIFEST of each set). Every number is
 printed as one JSON object at the end (``--out FILE`` also writes it).
@@ -474,9 +475,53 @@ def tune_engine(preset: str, seed: int, root: Path) -> dict:
     return {"preset": preset, "seed": seed, "base": ENGINE_FEED.as_dict(), "grid": out}
 
 
+SUMMARY_METRICS: tuple[str, ...] = (
+    "video_watch_min_per_user",
+    "live_watch_min_per_visit",
+    "interactions_per_min_video",
+    "interactions_per_min_live",
+    "fan_content_reach",
+    "monthly_repurchase",
+    "refund_rate",
+    "creator_income_share",
+    "exposure_gini",
+    "share_creators_exposed",
+)
+
+
+def summarize_policies(paths: list[str]) -> dict:
+    """Mean over seeds and the run-to-run standard error (sample s.d. over seeds / √seeds) of every
+    policy metric, from the JSON outputs of ``policies`` (one per seed); plus, per seed, which policy
+    leads fan reach and repurchase."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    pols = list(runs[0]["policies"])
+    out: dict[str, Any] = {"seeds": [r["seed"] for r in runs], "mean": {}, "se": {}, "leaders": []}
+    for pol in pols:
+        out["mean"][pol], out["se"][pol] = {}, {}
+        for k in SUMMARY_METRICS:
+            v = np.array([r["policies"][pol][k] for r in runs], dtype=float)
+            out["mean"][pol][k] = float(v.mean())
+            out["se"][pol][k] = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
+    for r in runs:
+        lead = {
+            k: max(pols, key=lambda p, k=k: r["policies"][p][k]) for k in ("fan_content_reach", "monthly_repurchase")
+        }
+        out["leaders"].append({"seed": r["seed"], **lead})
+    for k in ("fan_content_reach", "monthly_repurchase"):
+        d = {}
+        for pol in pols:
+            if pol == "engine":
+                continue
+            v = np.array([r["policies"]["engine"][k] - r["policies"][pol][k] for r in runs])
+            d[pol] = {"mean": float(v.mean()), "se": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None}
+        out[f"engine_minus_{k}"] = d
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["wtf", "kuairand", "policies", "tune-engine"])
+    ap.add_argument("what", choices=["wtf", "kuairand", "policies", "tune-engine", "policies-summary"])
+    ap.add_argument("--inputs", nargs="*", help="policies-summary: JSON outputs of `policies`, one per seed")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--root", help="folder for the simulated workspaces (policies, tune-engine)")
     ap.add_argument("--dataset", default="filmtrust")
@@ -485,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     t = time.perf_counter()
+    if a.what == "policies-summary":
+        return _emit(summarize_policies(a.inputs or []), t, a.out)
     if a.what in ("policies", "tune-engine"):
         import tempfile
 
