@@ -52,9 +52,10 @@ SIMPLE_KINDS = ("like", "comment", "share", "profile_visit", "follow", "product_
 
 
 @st.composite
-def event_logs(draw: st.DrawFn, max_events: int = 14) -> list[dict[str, Any]]:
+def event_logs(draw: st.DrawFn, max_events: int = 14, no_ratio_views: bool = False) -> list[dict[str, Any]]:
     """Random small logs over 3 users × 2 creators: views, interactions, live visits, orders and
-    refunds/complaints (after their order, or for orders that never arrive)."""
+    refunds/complaints (after their order, or for orders that never arrive). ``no_ratio_views``: some
+    views carry no watch ratio (no ``watch_ms``, or a zero duration)."""
     n = draw(st.integers(0, max_events))
     rows: list[dict[str, Any]] = []
     orders: list[tuple[int, float]] = []
@@ -65,8 +66,10 @@ def event_logs(draw: st.DrawFn, max_events: int = 14) -> list[dict[str, Any]]:
         base = {"event_id": f"h{i}", "ts": at(day), "user_id": u, "creator_id": c}
         if kind == "view":
             dur = draw(st.integers(1, 60_000))
-            rows.append({**base, "kind": "view", "content_id": 1, "duration_ms": dur,
-                         "watch_ms": draw(st.integers(0, 2 * dur))})
+            watch: int | None = draw(st.integers(0, 2 * dur))
+            if no_ratio_views:
+                dur, watch = draw(st.sampled_from([(dur, watch), (dur, None), (0, watch)]))
+            rows.append({**base, "kind": "view", "content_id": 1, "duration_ms": dur, "watch_ms": watch})
         elif kind == "simple":
             k = draw(st.sampled_from(SIMPLE_KINDS))
             extra = {"amount": float(draw(st.integers(0, 500)))} if k == "gift" else {}

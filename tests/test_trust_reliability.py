@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ibis
 import pytest
-from test_trust_helpers import Log, at
+from hypothesis import HealthCheck, given, settings
+from test_trust_helpers import Log, at, event_logs, events_table
 
 from trustecon.trust.reliability import SellerReliability
 
@@ -103,3 +104,36 @@ def test_brushing_moves_reliability_less_than_raw_kept_rate(duck_con) -> None:
 def test_no_orders_is_an_error_with_a_reason() -> None:
     with pytest.raises(ValueError, match="empty event log"):
         SellerReliability().ledger(ibis.memtable(Log().table()))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=event_logs(20, no_ratio_views=True))
+def test_pair_pass_counts_and_first_engagement(duck_con, rows) -> None:
+    """The evidence pass's per-pair count, first/last evidence time and first engagement (reliability's
+    "engaged buyer" rule) against a plain loop over the rows: a view without a watch ratio is no
+    evidence (not counted, no time) but is engagement; a partly watched view counts twice."""
+    from trustecon.trust.evidence import DIRECT_KINDS, ENGAGEMENT, pair_pass, to_seconds
+
+    as_of = at(30)
+    got = {(r["user_id"], r["creator_id"]): r
+           for r in duck_con.to_pyarrow(pair_pass(ibis.memtable(events_table(rows)), as_of)).to_pylist()}
+    expect: dict[tuple[int, int], dict] = {}
+    for r in rows:
+        if r["kind"] not in DIRECT_KINDS or r.get("user_id") is None or r.get("creator_id") is None or r["ts"] > as_of:
+            continue
+        e = expect.setdefault((r["user_id"], r["creator_id"]), {"n": 0, "first": None, "last": None, "eng": None})
+        t = to_seconds(r["ts"])
+        if r["kind"] in ENGAGEMENT:
+            e["eng"] = t if e["eng"] is None else min(e["eng"], t)
+        ratio = None
+        if r["kind"] == "view":
+            if not (r.get("duration_ms") or 0) > 0 or r.get("watch_ms") is None:
+                continue  # no ratio: engagement only
+            ratio = r["watch_ms"] / r["duration_ms"]
+        e["n"] += 2 if ratio is not None and 0.2 <= ratio < 1.0 else 1
+        e["first"] = t if e["first"] is None else min(e["first"], t)
+        e["last"] = t if e["last"] is None else max(e["last"], t)
+    assert got.keys() == expect.keys()
+    for k, e in expect.items():
+        g = got[k]
+        assert (g["n_events"], g["first_s"], g["last_s"], g["engaged_s"]) == (e["n"], e["first"], e["last"], e["eng"])
