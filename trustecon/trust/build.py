@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,23 +122,34 @@ def build(
     when = (as_of_of(events, as_of) if as_of else _latest(ws, events)) if ws.event_count() else None
     res = BuildResult(as_of=when, params={"pair_trust": model.params()})
     out: dict[str, pa.Table] = {}
-    if when is None:
-        res.messages.append("the workspace has no events: every trust table is empty")
-        for name, schema in (("creator_credibility", CREDIBILITY_SCHEMA), ("trust_ranks", RANKS_SCHEMA),
-                             ("seller_reliability", RELIABILITY_SCHEMA), ("seller_ledger", LEDGER_SCHEMA),
-                             ("trust_orders", ORDERS_SCHEMA), ("trust_sessions", SESSIONS_SCHEMA)):
-            out[name] = _empty(schema)
-        out["pair_trust"] = _empty_pairs()
-        res.params["credibility"] = {"damping": credibility.damping, "seed_rule": None,
-                                     "vouch_fraction": credibility.vouch_fraction}
-        res.params["reliability"] = dict(vars(reliability))
-    else:
-        t0 = res.lap("as_of", t0)
-        _build_tables(ws, con, events, when, model, credibility, reliability, res, out)
-        t0 = time.perf_counter()
-    with ws.transaction() as tx:
+    # One transaction around the computation: the largest table (pair trust) is written on a thread
+    # while credibility and reliability are computed, the rest at the end; all commit together.
+    with ws.transaction() as tx, ThreadPoolExecutor(1) as writer:
+        written: dict[str, Future] = {}
+        if when is None:
+            res.messages.append("the workspace has no events: every trust table is empty")
+            for name, schema in (("creator_credibility", CREDIBILITY_SCHEMA), ("trust_ranks", RANKS_SCHEMA),
+                                 ("seller_reliability", RELIABILITY_SCHEMA), ("seller_ledger", LEDGER_SCHEMA),
+                                 ("trust_orders", ORDERS_SCHEMA), ("trust_sessions", SESSIONS_SCHEMA)):
+                out[name] = _empty(schema)
+            out["pair_trust"] = _empty_pairs()
+            res.params["credibility"] = {"damping": credibility.damping, "seed_rule": None,
+                                         "vouch_fraction": credibility.vouch_fraction}
+            res.params["reliability"] = dict(vars(reliability))
+        else:
+            t0 = res.lap("as_of", t0)
+
+            def write_early(name: str) -> None:
+                written[name] = writer.submit(tx.write_table, name, out[name])
+
+            _build_tables(ws, con, events, when, model, credibility, reliability, res, out, write_early)
+            t0 = time.perf_counter()
+        for name in TABLES:  # (the transaction is not thread-safe: the early write is waited for first)
+            if name in written:
+                written[name].result()
         for name in TABLES:
-            tx.write_table(name, out[name])
+            if name not in written:
+                tx.write_table(name, out[name])
     res.rows = {k: out[k].num_rows for k in TABLES}
     ws.set_config("trust", {"as_of": res.as_of.isoformat() if res.as_of else "", **_flat(res.params)})
     res.lap("write", t0)
@@ -153,12 +166,14 @@ def _build_tables(
     reliability: SellerReliability,
     res: BuildResult,
     out: dict[str, pa.Table],
+    write_early: Callable[[str], None] = lambda name: None,
 ) -> None:
     """The tables of a non-empty log. The log is read once for the evidence (one aggregate per
     (user, creator), :func:`~trustecon.trust.evidence.pair_pass`), once for its commerce events and
     once for its live spans; these three are materialised on the engine and every table is derived
     from them (pair trust, the trust graph, reliability's engaged-buyer rule, the seed rule, the
-    incremental state). The seed rule reads the log once more for the few candidate seeds' days."""
+    incremental state). The seed rule reads the log once more for the few candidate seeds' days.
+    ``write_early(name)`` is called once ``out[name]`` is final and will not be read again here."""
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
     passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
@@ -170,6 +185,7 @@ def _build_tables(
     out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce, spans=spans))
     t0 = res.lap("pair trust", t0)
     pt = out["pair_trust"]
+    write_early("pair_trust")
     if pt.num_rows == 0:
         res.messages.append("no event names both a user and a creator: no pair trust")
     # Credibility: propagation over the pair-trust graph.
