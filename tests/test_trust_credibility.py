@@ -229,6 +229,33 @@ def test_seed_rule_commerce_then_activity(duck_con) -> None:
     assert rule == "activity" and len(seeds.to_pyarrow()) == 3
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai"])
+def test_seed_rule_reads_the_stored_local_day(duck_con, tz) -> None:
+    """With ``day_column`` (the store's local date) the seed rule counts the same active days as from
+    the timestamps in ``tz``: events at 20:00 UTC fall on the next day in Shanghai."""
+    import zoneinfo
+
+    log = Log()
+    for u in range(1, 13):
+        for d in range(8 if u % 2 else 4):  # even users: 4 days, 8 events that straddle midnight in Shanghai
+            log.add("like", at(d + 0.35), user_id=u, creator_id=100)
+            log.add("like", at(d + 0.85), user_id=u, creator_id=100)
+        log.add("order", at(1), user_id=u, creator_id=100, order_id=u, amount=1.0)
+        log.add("order", at(2), user_id=u, creator_id=101, order_id=100 + u, amount=1.0)
+    t = log.table()
+    z = zoneinfo.ZoneInfo(tz)
+    t = t.append_column("day", pa.array([ts.astimezone(z).date() for ts in t["ts"].to_pylist()], pa.date32()))
+    for kw in ({"min_seeds": 1, "min_days": 7}, {"min_seeds": 50, "fraction": 0.5}):
+        a, ra = seed_users(ibis.memtable(t), timezone=tz, **kw)
+        b, rb = seed_users(ibis.memtable(t), timezone=tz, day_column="day", **kw)
+        assert ra == rb
+        assert sorted(a.to_pyarrow()["user_id"].to_pylist()) == sorted(b.to_pyarrow()["user_id"].to_pylist())
+    # In Shanghai the even users' 4 UTC days span 5 local days (8 for the odd users, 9 local).
+    need = 5 if tz != "UTC" else 4
+    seeds, _ = seed_users(ibis.memtable(t), timezone=tz, day_column="day", min_seeds=1, min_days=need)
+    assert len(seeds.to_pyarrow()) == 12
+
+
 def test_no_seeds_gives_zero_not_nan() -> None:
     cred = CreatorCredibility(seeds=[]).fit(_pairs([(1, 100, 1.0)])).credibility_
     assert cred["credibility"].to_pylist() == [0.0]

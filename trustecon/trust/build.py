@@ -191,7 +191,7 @@ def _build_tables(
     # Credibility: propagation over the pair-trust graph.
     if pt.num_rows:
         graph = ibis.memtable(pt.select(["user_id", "creator_id", "positive", "negative"]))
-        credibility.fit(graph, events, timezone=ws.timezone, con=con, commerce=commerce)
+        credibility.fit(graph, events, timezone=ws.timezone, con=con, commerce=commerce, day_column="day")
         out["creator_credibility"] = credibility.credibility_
         nodes = getattr(credibility, "node_ids_", np.empty(0, np.int64))
         r = getattr(credibility, "node_rank_", np.empty(0))

@@ -385,6 +385,7 @@ def seed_users(
     timezone: str = "UTC",
     commerce: ir.Table | None = None,
     min_creators: int = 2,
+    day_column: str | None = None,
 ) -> tuple[ir.Table, str]:
     """The seed rule (see module doc). Returns ``(table user_id, rule name)``; rule ``commerce``
     or ``activity``. ``commerce``: the log's order/refund/complaint events, if already at hand.
@@ -393,12 +394,17 @@ def seed_users(
     the commerce rule touches the full log once, for a few users; the activity fallback counts
     everyone's days, among users whose events name at least ``min_creators`` distinct creators (an
     account active every day toward one creator only is what a sybil ring member looks like; capped
-    at the number of creators in the log)."""
+    at the number of creators in the log). ``day_column``: a column of ``events`` that already holds
+    each event's local date in ``timezone`` (the store's ``day``), read instead of converting every
+    timestamp through the calendar."""
     com = commerce if commerce is not None else events.filter(events.kind.isin(["order", "refund", "complaint"]))
 
     def days_of(ev: ir.Table) -> ir.Table:
-        local = ev.ts.cast(ibis.dtype(f"timestamp('{timezone}')")) if timezone != "UTC" else ev.ts
-        return ev.mutate(day=local.date()).group_by("user_id").aggregate(active_days=ibis._.day.nunique())
+        if day_column is not None:
+            day = ev[day_column]
+        else:
+            day = (ev.ts.cast(ibis.dtype(f"timestamp('{timezone}')")) if timezone != "UTC" else ev.ts).date()
+        return ev.mutate(_day=day).group_by("user_id").aggregate(active_days=ibis._._day.nunique())
 
     orders = com.filter((com.kind == "order") & com.order_id.notnull())
     bad = com.filter(com.kind.isin(["refund", "complaint"]) & com.order_id.notnull())
@@ -482,10 +488,12 @@ class CreatorCredibility:
         timezone: str = "UTC",
         con: BaseBackend | None = None,
         commerce: ir.Table | None = None,
+        day_column: str | None = None,
     ) -> CreatorCredibility:
         """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`); ``events``
         is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``,
-        ``commerce`` (the log's commerce events) only to spare the seed rule a scan."""
+        ``commerce`` (the log's commerce events) only to spare the seed rule a scan, ``day_column``
+        (events' local date in ``timezone``, see :func:`seed_users`) only to spare it the calendar."""
         if self.path not in ("fast", "engine"):
             raise ValueError(f"path must be 'fast' or 'engine', not {self.path!r}")
         if self.path == "engine" and con is None:
@@ -505,6 +513,7 @@ class CreatorCredibility:
                 timezone=timezone,
                 commerce=commerce,
                 min_creators=self.seed_min_creators,
+                day_column=day_column,
             )
             seeds = np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64)
         self.seeds_ = seeds
