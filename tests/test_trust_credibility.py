@@ -49,14 +49,14 @@ def test_matches_networkx_personalized_pagerank(ppr, seed) -> None:
 def test_edge_parts_on_threads_equal_one_matrix(monkeypatch, cores) -> None:
     """The threaded path (one CSR per part of the edge list, duplicate edges included) gives the
     one-matrix answer in the same number of sweeps."""
-    from trustecon.trust import credibility
+    from trustecon.trust import propagation
 
     src, dst, w = _random_graph(5, n=300, m=3000)
     src, dst, w = np.concatenate([src, src[:50]]), np.concatenate([dst, dst[:50]]), np.concatenate([w, w[:50]])
     pers = {1: 1.0, 7: 3.0}
     nodes, ref, it_ref = personalized_pagerank(src, dst, w, pers)
-    monkeypatch.setattr(credibility, "PARALLEL_MIN_EDGES", 0)
-    monkeypatch.setattr(credibility.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(propagation, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(propagation.os, "cpu_count", lambda: cores)
     nodes2, r, it = personalized_pagerank(src, dst, w, pers)
     assert np.array_equal(nodes, nodes2) and it == it_ref
     assert np.max(np.abs(r - ref)) < 1e-15
@@ -100,7 +100,7 @@ def test_fast_path_equals_reference(monkeypatch, blocks, seed) -> None:
     """Duplicate edges, zero and negative weights, dangling nodes, ids not 0..n−1, given nodes, an
     array personalization: the fast path (any number of Gauss–Seidel blocks, threaded or not) and the
     reference agree."""
-    from trustecon.trust import credibility
+    from trustecon.trust import propagation
 
     rng = np.random.default_rng(seed)
     n, m = 200, 1500
@@ -111,10 +111,10 @@ def test_fast_path_equals_reference(monkeypatch, blocks, seed) -> None:
     src, dst, w = np.concatenate([src, src[:100]]), np.concatenate([dst, dst[:100]]), np.concatenate([w, w[:100]])
     pers = {5: 1.0, 11: 2.0, 3 * 150 + 5: 0.5}
     nodes, ref, _ = personalized_pagerank_reference(src, dst, w, pers, tol=1e-14)
-    monkeypatch.setattr(credibility, "GS_BLOCKS", blocks)
+    monkeypatch.setattr(propagation, "GS_BLOCKS", blocks)
     for cores in (1, 2):
-        monkeypatch.setattr(credibility, "PARALLEL_MIN_EDGES", 0 if cores > 1 else 10**9)
-        monkeypatch.setattr(credibility.os, "cpu_count", lambda c=cores: c)
+        monkeypatch.setattr(propagation, "PARALLEL_MIN_EDGES", 0 if cores > 1 else 10**9)
+        monkeypatch.setattr(propagation.os, "cpu_count", lambda c=cores: c)
         nodes2, r, _ = personalized_pagerank(src, dst, w, pers, tol=1e-14)
         assert np.array_equal(nodes, nodes2)
         assert np.max(np.abs(r - ref)) < 1e-13 and r.sum() == pytest.approx(1.0, abs=1e-13)
@@ -132,7 +132,7 @@ def test_counting_sort_csr_equals_summed_matrix() -> None:
     scipy's summed conversion, so the same products."""
     import scipy.sparse as sp
 
-    from trustecon.trust.credibility import _grouped_csr
+    from trustecon.trust.propagation import _grouped_csr
 
     rng = np.random.default_rng(3)
     rows, cols, vals = rng.integers(0, 50, 800), rng.integers(0, 50, 800), rng.random(800)
