@@ -50,12 +50,17 @@ from trustecon.trust.evidence import NEGATIVE, POSITIVE, to_seconds
 
 __all__ = ["ENGINE_FEED", "EnginePolicy"]
 
-#: The policy's feed parameters, tuned on the tuning seed 1 (small preset, then default preset;
-#: never on the evaluation seed, docs/evaluation/distribution.md §3): the private domain may fill
-#: every slot, a follow counts 1.5 over trust alone, a likely live room 1.5 (private tier and
-#: discovery), and discovery is a sampled ranking (τ = 0.3) so that users do not all get the same few
-#: creators (without it the impression Gini cap binds and cuts followed creators' slots).
-ENGINE_FEED = FeedConfig(private_share=1.0, w_follow=1.5, w_live=1.5, discovery_noise=0.3)
+#: The policy's feed parameters. Round 2 (tuning seed 1, small then default preset): the private
+#: domain may fill every slot, a follow counts 1.5 over trust alone, a likely live room 1.5 (private
+#: tier and discovery), and discovery is a sampled ranking (τ = 0.3) so that users do not all get the
+#: same few creators (without it the impression Gini cap binds and cuts followed creators' slots).
+#: Round 3 (tuning seeds 1-3, default preset; never on the evaluation seeds 7-9,
+#: docs/evaluation/distribution.md §3): a live room's discovery bonus is weighed by the user's
+#: affinity to the creator's assortment (``live_affinity``, with :class:`EnginePolicy`'s
+#: ``assortment_affinity``) and that affinity also enters discovery with weight 0.3.
+ENGINE_FEED = FeedConfig(
+    private_share=1.0, w_follow=1.5, w_live=1.5, discovery_noise=0.3, live_affinity=True, w_match=0.3
+)
 
 _KEY = np.int64(1) << 32  # pair key = user_id · 2^32 + creator_id
 _TRUST_COLS = ("ts", "kind", "user_id", "creator_id", "order_id", "session_id", "watch_ms", "duration_ms", "amount")
@@ -67,7 +72,14 @@ class EnginePolicy:
     Parameters: ``config`` (:class:`FeedConfig`, default :data:`ENGINE_FEED`; ``k`` is replaced by
     the day's slots),
     ``refit_every`` (days between ALS refits, 1), ``window_days`` (age of an item that still counts
-    as fresh for the follow feed, 6), ``random_state``. Learned state (updated by :meth:`observe`):
+    as fresh for the follow feed, 6), ``random_state``; ``assortment_affinity`` (True: pass the users'
+    affinity to each creator's pinned-product assortment as ``FeedInputs.affinity``, see
+    :meth:`_assortment_affinity`). Options tried in tuning round 3 and left off (§3 of
+    docs/evaluation/distribution.md): ``credibility="watch"`` (mean watch share as credibility),
+    ``w_buyer_live`` (live bonus toward sellers a user bought from), ``buyer_gain`` with
+    ``propensity`` ("fitted": :class:`PurchasePropensity`; "heuristic") to scale the live term by the
+    user's purchase propensity, ``watch_weighted`` (views weighed by watch share in the ALS input).
+    Learned state (updated by :meth:`observe`):
     ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id), ``as_of_``,
     ``last_stats_`` (exposure numbers of the last day ranked), ``history_`` (the same per day).
     """
@@ -85,7 +97,7 @@ class EnginePolicy:
         buyer_gain: float = 0.0,
         propensity: str = "fitted",
         watch_weighted: bool = False,
-        assortment_affinity: bool = False,
+        assortment_affinity: bool = True,
     ) -> None:
         from trustecon.trust import OnlineTrust
         from trustecon.trust.pair import PairTrust
