@@ -469,6 +469,33 @@ def test_engine_policy_implements_protocol_and_ranks_follows_first():
         assert len(set(shown.tolist())) == len(shown)
 
 
+def test_engine_assortment_affinity_two_hop_known_answer():
+    pytest.importorskip("trustecon.trust.online")
+    from trustecon.distribution.policy import EnginePolicy
+    from trustecon.simulate.policy import DayContext
+
+    # Sellers 101 and 102 pin the same products {1, 2, 3} (one category), 103 pins {1, 7, 8, 9}.
+    # User 1 ordered from 101 (weight 5) and viewed 103 once (weight 1); user 2 has no log.
+    log = Log()
+    for c, prods in ((101, (1, 2, 3)), (102, (1, 2, 3)), (103, (1, 7, 8, 9))):
+        for p in prods:
+            log.add(1, "product_pin", creator_id=c, session_id=c, product_id=p)
+    log.add(2, "order", user_id=1, creator_id=101, order_id=1, product_id=1, amount=10.0)
+    log.add(3, "view", user_id=1, creator_id=103, content_id=5, watch_ms=1000, duration_ms=2000)
+    pol = EnginePolicy(assortment_affinity=True)
+    pol.observe(log.table())
+    pol._refit()
+    ctx = DayContext(day=1, date="2026-01-02", user_ids=np.array([1, 2]), creator_ids=np.array([101, 102, 103]),
+                     follows=sp.csr_matrix((2, 3)), slots=3)
+    a = pol._assortment_affinity(ctx)
+    # Cosines: cos(101, 102) = 1, cos(101, 103) = 1/(√3·2) = 0.2887. Row of user 1 before
+    # normalising: 101 → 5 + 1·0.2887, 102 → the same, 103 → 5·0.2887 + 1; divided by the row max.
+    c = 1 / (np.sqrt(3) * 2)
+    top = 5 + c
+    assert a[0] == pytest.approx([1.0, 1.0, (5 * c + 1) / top])
+    assert (a[1] == 0).all()  # no log, no affinity
+
+
 def test_engine_policy_daily_trust_equals_a_batch_rebuild(ws, duck_con):
     # Two days fed one at a time (incremental OnlineTrust) give the batch PairTrust of the whole log.
     from trustecon.distribution.policy import EnginePolicy
