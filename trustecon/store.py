@@ -44,7 +44,7 @@ import tomli_w
 
 from trustecon.engine import scratch_duckdb
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
-from trustecon.parquet import table_parts, write_event_files, write_parquet, write_parts
+from trustecon.parquet import fsync_path, table_parts, write_event_files, write_parquet, write_parts
 
 __all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
 
@@ -637,6 +637,8 @@ class Transaction:
         journal_dir.mkdir(exist_ok=True)
         journal = journal_dir / f"{self.manifest['version']:012d}-{self.tx}.json"
         entry = {"tx": self.tx, "moves": self.moves, "manifest": self.manifest, "delete": self.delete}
+        if self.stage.exists():
+            fsync_path(self.stage)  # the staged files' names; their contents were flushed when written
         _fault("before-journal")
         _atomic_write_bytes(journal, json.dumps(entry).encode())  # the commit point
         _fault("after-journal")
