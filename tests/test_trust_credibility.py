@@ -143,6 +143,21 @@ def test_counting_sort_csr_equals_summed_matrix() -> None:
     assert np.max(np.abs(a @ x - b @ x)) < 1e-13
 
 
+def test_public_csr_fallback_gives_the_same_ranks(monkeypatch) -> None:
+    """Without scipy's private ``coo_tocsr`` (a scipy that drops it) the public conversion serves, with
+    the same scores: the private call is a speed choice, never a correctness one."""
+    import trustecon.trust.propagation as prop
+
+    rng = np.random.default_rng(5)
+    src, dst = rng.integers(0, 300, 3000), rng.integers(0, 300, 3000)
+    w = rng.random(3000)
+    seeds = {s: 1.0 for s in range(10)}
+    nodes, fast, _ = personalized_pagerank(src, dst, w, seeds, tol=1e-13)
+    monkeypatch.setattr(prop, "_coo_tocsr", None)
+    nodes2, public, _ = personalized_pagerank(src, dst, w, seeds, tol=1e-13)
+    assert np.array_equal(nodes, nodes2) and np.max(np.abs(fast - public)) < 1e-12
+
+
 def test_fast_path_equals_engine_path(duck_con) -> None:
     for seed in (2, 3):
         src, dst, w = _random_graph(seed, n=30, m=100)

@@ -169,7 +169,7 @@ GS_BLOCKS = 16
 
 try:  # scipy's C counting sort (COO → CSR without sorting rows or summing duplicates)
     from scipy.sparse._sparsetools import coo_tocsr as _coo_tocsr
-except ImportError:  # pragma: no cover - a scipy without it: the public conversion (sorts rows, slower)
+except ImportError:  # a scipy without it: the public conversion (sorts rows, slower; tested by monkeypatch)
     _coo_tocsr = None
 
 
@@ -179,7 +179,7 @@ def _grouped_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -
     O(nnz + n)). Rows are neither sorted nor de-duplicated — the mat-vec sums a row's entries whatever
     their order, so repeated edges add up as in a summed matrix (tested) — which is what makes it
     cheaper than ``csr_matrix((vals, (rows, cols)))``, whose per-row sort dominates on 10 M edges."""
-    if _coo_tocsr is None:  # pragma: no cover
+    if _coo_tocsr is None:
         return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     idx = np.int32 if max(n, len(rows)) < np.iinfo(np.int32).max else np.int64
     r, c = rows.astype(idx, copy=False), cols.astype(idx, copy=False)
