@@ -63,6 +63,12 @@ ENGINE_FEED = FeedConfig(
 )
 
 _KEY = np.int64(1) << 32  # pair key = user_id · 2^32 + creator_id
+
+
+def _pair_keys(t: pa.Table, a: str, b: str) -> np.ndarray:
+    """One int64 key ``a · _KEY + b`` per row of ``t`` (for set operations on id pairs)."""
+    first = t[a].to_numpy(zero_copy_only=False).astype(np.int64)
+    return first * _KEY + t[b].to_numpy(zero_copy_only=False).astype(np.int64)
 _TRUST_COLS = ("ts", "kind", "user_id", "creator_id", "order_id", "session_id", "watch_ms", "duration_ms", "amount")
 
 
@@ -187,10 +193,7 @@ class EnginePolicy:
         if self.assortment_affinity:
             pins = events.filter(pc.and_(pc.equal(kind, "product_pin"), pc.is_valid(events["product_id"])))
             if pins.num_rows:
-                keys = pins["creator_id"].to_numpy(zero_copy_only=False).astype(np.int64) * _KEY + pins[
-                    "product_id"
-                ].to_numpy(zero_copy_only=False).astype(np.int64)
-                self._pins = np.union1d(self._pins, keys)
+                self._pins = np.union1d(self._pins, _pair_keys(pins, "creator_id", "product_id"))
 
     def _observe_watch_and_orders(self, events: pa.Table) -> None:
         """Per creator, the summed watch ratio of views (the world's watch share has mean ≈ the
@@ -208,10 +211,7 @@ class EnginePolicy:
             self._wr[:, 1] += np.bincount(c, minlength=self._wr.shape[0])
         o = events.filter(pc.and_(pc.equal(kind, "order"), pc.is_valid(events["user_id"])))
         if o.num_rows:
-            keys = o["user_id"].to_numpy(zero_copy_only=False).astype(np.int64) * _KEY + o[
-                "creator_id"
-            ].to_numpy(zero_copy_only=False).astype(np.int64)
-            self._buy = np.union1d(self._buy, keys)
+            self._buy = np.union1d(self._buy, _pair_keys(o, "user_id", "creator_id"))
         for k, store in (("order", self._orders_u), ("product_click", self._clicks_u)):
             sub = events.filter(pc.and_(pc.equal(kind, k), pc.is_valid(events["user_id"])))
             if sub.num_rows:
