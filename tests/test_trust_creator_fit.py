@@ -162,3 +162,26 @@ def test_positive_evidence_never_lowers_creator_trust(duck_con, rows, c, kind, w
     after = _creator_scores(duck_con, rows + [extra], at(41), model)[c]["trust"]
     assert after >= before - 1e-12
     assert 0.0 <= after <= 1.0
+
+
+@pytest.mark.spark
+def test_duckdb_equals_spark(duck_con, spark_con, ws) -> None:
+    """The same expressions on both engines: the fit learns the same weights and prior, and the fitted
+    model scores every creator the same."""
+    split = at(10)
+    log, _ = _saturated_log(split)
+    ws.append(log.table())
+    cons = (duck_con, spark_con)
+    fits = [CreatorTrust(outcome="like", horizon_days=3).fit(ws.events(con), split=split) for con in cons]
+    for c in CHANNELS:
+        assert fits[0].weights_[c] == pytest.approx(fits[1].weights_[c], rel=1e-6, abs=1e-9)
+    assert fits[0].priors == pytest.approx(fits[1].priors, rel=1e-6)
+    a, b = (
+        con.to_pyarrow(fits[0].transform(ws.events(con), split)).sort_by("creator_id").to_pylist()
+        for con in cons
+    )
+    assert [r["creator_id"] for r in a] == [r["creator_id"] for r in b] == [10, 11, 12]
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["users"] == rb["users"]
+        for col in ("trust", "confidence", "alpha", "beta", "positive", "negative"):
+            assert ra[col] == pytest.approx(rb[col], rel=1e-9, abs=1e-12)
