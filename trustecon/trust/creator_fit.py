@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from trustecon.trust.evidence import CHANNELS, NEGATIVE, POSITIVE, EvidenceConfig, as_of_of, evidence_sums
-from trustecon.trust.pair import OUTCOMES
+from trustecon.trust.pair import OUTCOMES, FittedBeta
 
 __all__ = ["CreatorTrust", "creator_nll", "fit_creator_weights"]
 
@@ -119,7 +119,7 @@ def fit_creator_weights(
     return float(best.x[0]), w, bool(best.success)
 
 
-class CreatorTrust:
+class CreatorTrust(FittedBeta):
     """Creator-level trust: the beta model on every user's evidence pooled per creator (module doc).
 
     Parameters: ``config`` (half-life, short-view ratio, default weights), ``prior_alpha`` and
@@ -151,17 +151,6 @@ class CreatorTrust:
         self.horizon_days = horizon_days
         self.exposure = tuple(exposure)
         self.l2 = l2
-
-    @property
-    def weights(self) -> dict[str, float]:
-        """Weights in use: fitted (``weights_``) if :meth:`fit` ran, else the config's."""
-        fitted = getattr(self, "weights_", None)
-        return dict(fitted) if fitted is not None else {c: self.config.weight(c) for c in CHANNELS}
-
-    @property
-    def priors(self) -> tuple[float, float]:
-        return (float(getattr(self, "prior_alpha_", self.prior_alpha)),
-                float(getattr(self, "prior_beta_", self.prior_beta)))
 
     # ------------------------------------------------------------------ evidence and scores
     def sums(self, events: ir.Table, as_of: dt.datetime) -> ir.Table:

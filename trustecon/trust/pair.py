@@ -96,7 +96,32 @@ def beta_score(
     }
 
 
-class PairTrust:
+class FittedBeta:
+    """What the beta evidence models share: the weights and prior in use, fitted ones (``weights_``,
+    ``prior_alpha_``, ``prior_beta_``, set by ``fit``) over the configured ones."""
+
+    config: EvidenceConfig
+    prior_alpha: float
+    prior_beta: float
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Weights in use: fitted (``weights_``) if ``fit`` ran, else the config's."""
+        fitted = getattr(self, "weights_", None)
+        if fitted is not None:
+            return dict(fitted)
+        return {c: self.config.weight(c) for c in CHANNELS}
+
+    @property
+    def priors(self) -> tuple[float, float]:
+        """The prior Beta(α₀, β₀) in use: fitted if ``fit`` ran, else the configured one."""
+        return (
+            float(getattr(self, "prior_alpha_", self.prior_alpha)),
+            float(getattr(self, "prior_beta_", self.prior_beta)),
+        )
+
+
+class PairTrust(FittedBeta):
     """Beta evidence model of user → creator trust, batch on the engine.
 
     Parameters: ``config`` (half-life, short-view ratio, default weights), ``prior_alpha`` and
@@ -133,21 +158,6 @@ class PairTrust:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters in use
-    @property
-    def weights(self) -> dict[str, float]:
-        """Weights in use: fitted (``weights_``) if :meth:`fit` ran, else the config's."""
-        fitted = getattr(self, "weights_", None)
-        if fitted is not None:
-            return dict(fitted)
-        return {c: self.config.weight(c) for c in CHANNELS}
-
-    @property
-    def priors(self) -> tuple[float, float]:
-        return (
-            float(getattr(self, "prior_alpha_", self.prior_alpha)),
-            float(getattr(self, "prior_beta_", self.prior_beta)),
-        )
-
     def params(self) -> dict[str, Any]:
         """Everything needed to reproduce a score (stored beside the tables as provenance)."""
         a0, b0 = self.priors
