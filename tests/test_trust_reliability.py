@@ -137,3 +137,19 @@ def test_pair_pass_counts_and_first_engagement(duck_con, rows) -> None:
     for k, e in expect.items():
         g = got[k]
         assert (g["n_events"], g["first_s"], g["last_s"], g["engaged_s"]) == (e["n"], e["first"], e["last"], e["eng"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=event_logs(20, no_ratio_views=True))
+def test_pair_pass_arrow_equals_engine_pivot(duck_con, rows) -> None:
+    """``pair_pass_arrow`` (level 2 in numpy, what ``build`` uses on DuckDB) gives the engine's
+    ``pair_pass`` table exactly: the same pairs, every channel sum bit for bit, nulls where it has them."""
+    from trustecon.trust.evidence import pair_pass, pair_pass_arrow
+
+    as_of, events = at(30), ibis.memtable(events_table(rows))
+    key = [("user_id", "ascending"), ("creator_id", "ascending")]
+    want = duck_con.to_pyarrow(pair_pass(events, as_of)).sort_by(key)
+    got = pair_pass_arrow(duck_con, events, as_of).sort_by(key)
+    assert got.column_names == want.column_names
+    for c in want.column_names:
+        assert got[c].to_pylist() == want[c].to_pylist(), c
