@@ -28,10 +28,11 @@ from trustecon.trust.credibility import CreatorCredibility, _materialize
 from trustecon.trust.evidence import (
     as_of_of,
     commerce_log,
+    kind_pass_ordered,
     live_spans,
     order_pairs,
     pair_pass,
-    pair_pass_arrow,
+    pivot_kind_pass,
     side_log,
 )
 from trustecon.trust.pair import PairTrust
@@ -189,14 +190,26 @@ def _build_tables(
     ``write_early(name)`` is called once ``out[name]`` is final and will not be read again here."""
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
-    if con.name == "duckdb":  # level 2 in numpy (pair_pass_arrow): the same table for far less CPU
-        passed = ibis.memtable(pair_pass_arrow(con, events, when, model.config))
+
+    def side_pass() -> tuple[Any, Any]:
+        side = _materialize(con, side_log(events), f"_tb_side_{tag}")
+        return side, _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
+
+    if con.name == "duckdb":
+        # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table for far less CPU),
+        # while the engine reads the commerce and live events on a thread (no engine call here).
+        kinds = con.to_pyarrow(kind_pass_ordered(events, when, model.config))
+        with ThreadPoolExecutor(1) as pool:
+            side_done = pool.submit(side_pass)
+            passed = ibis.memtable(pivot_kind_pass(kinds))
+            del kinds
+            t0 = res.lap("evidence pass", t0)
+            side, spans = side_done.result()
     else:
         passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
-    t0 = res.lap("evidence pass", t0)
-    side = _materialize(con, side_log(events), f"_tb_side_{tag}")
+        t0 = res.lap("evidence pass", t0)
+        side, spans = side_pass()
     commerce = commerce_log(side)
-    spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
     t0 = res.lap("commerce and live pass", t0)
     out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce, spans=spans))
     t0 = res.lap("pair trust", t0)

@@ -78,6 +78,8 @@ __all__ = [
     "kind_pass",
     "pair_pass",
     "pair_pass_arrow",
+    "pivot_kind_pass",
+    "kind_pass_ordered",
     "side_log",
     "to_seconds",
 ]
@@ -459,14 +461,23 @@ def kind_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
 
 def pair_pass_arrow(con: ibis.BaseBackend, events: ir.Table, as_of: dt.datetime,
                     config: EvidenceConfig | None = None) -> pa.Table:
-    """:func:`pair_pass` computed as an Arrow table: level 1 (:func:`kind_pass`) on the engine,
-    ordered by (user, creator, code), and level 2 in numpy, where each pair is a run of rows and each
-    (pair, code) one row, so a channel's sum is that row's ``sx`` (one scatter into a codes × pairs
-    array) and the count, first and last times are ``reduceat`` over the runs. Same values bit for
-    bit (a sum of one value and zeros is that value); level 2 on the engine is eighteen aggregates
-    over ~2 rows per pair and cost ≈ 0.8 raw passes of CPU on 10.5 M events, this ≈ 0.1
-    (docs/evaluation/trust.md §6)."""
-    t = con.to_pyarrow(kind_pass(events, as_of, config).order_by(["user_id", "creator_id", "_k"]))
+    """:func:`pair_pass` as an Arrow table, level 2 in numpy: :func:`pivot_kind_pass` of
+    :func:`kind_pass_ordered` (``build`` runs the two halves apart, the pivot beside its next query)."""
+    return pivot_kind_pass(con.to_pyarrow(kind_pass_ordered(events, as_of, config)))
+
+
+def kind_pass_ordered(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
+    """:func:`kind_pass` ordered by (user, creator, code), the input of :func:`pivot_kind_pass`."""
+    return kind_pass(events, as_of, config).order_by(["user_id", "creator_id", "_k"])
+
+
+def pivot_kind_pass(t: pa.Table) -> pa.Table:
+    """Level 2 of :func:`pair_pass` in numpy on :func:`kind_pass_ordered`'s rows: each pair is a run
+    of rows and each (pair, code) one row, so a channel's sum is that row's ``sx`` (one scatter into
+    a codes × pairs array) and the count, first and last times are ``reduceat`` over the runs. The
+    same values bit for bit (a sum of one value and zeros is that value). On the engine, level 2 is
+    eighteen aggregates over ~2 rows per pair: ≈ 0.8 raw passes of CPU on 10.5 M events, more than
+    the ordering plus this pivot (docs/evaluation/trust.md §6)."""
     col = {c: t[c].to_numpy() if t.num_rows else np.empty(0) for c in t.column_names}
     u, c, k = col["user_id"], col["creator_id"], col["_k"].astype(np.intp)
     new = np.ones(len(u), bool)
