@@ -144,6 +144,21 @@ def test_pair_pass_counts_and_first_engagement(duck_con, rows) -> None:
 def test_pair_pass_arrow_equals_engine_pivot(duck_con, rows) -> None:
     """``pair_pass_arrow`` (level 2 in numpy, what ``build`` uses on DuckDB) gives the engine's
     ``pair_pass`` table exactly: the same pairs, every channel sum bit for bit, nulls where it has them."""
+    _assert_pivots_equal(duck_con, rows)
+
+
+@pytest.mark.parametrize("shift", [-7, 2**31, 2**40])
+def test_pair_pass_arrow_any_int64_ids(duck_con, shift) -> None:
+    """Ids outside 31 bits (negative, ≥ 2³¹) take the general pair numbering: still the engine's table."""
+    log = Log()
+    for i, (u, c, kind) in enumerate([(1, 2, "like"), (1, 2, "view"), (3, 2, "follow"), (1, 4, "impression"),
+                                      (3, 4, "view"), (3, 2, "like"), (4, 1, "order")]):
+        log.add(kind, at(i), user_id=u * shift, creator_id=c + shift, watch_ms=300 * i, duration_ms=1000,
+                amount=9.0 if kind == "order" else None)
+    _assert_pivots_equal(duck_con, log.table().to_pylist())
+
+
+def _assert_pivots_equal(duck_con, rows) -> None:
     from trustecon.trust.evidence import pair_pass, pair_pass_arrow
 
     as_of, events = at(30), ibis.memtable(events_table(rows))

@@ -28,7 +28,7 @@ from trustecon.trust.credibility import CreatorCredibility, _materialize
 from trustecon.trust.evidence import (
     as_of_of,
     commerce_log,
-    kind_pass_ordered,
+    kind_pass,
     live_spans,
     order_pairs,
     pair_pass,
@@ -198,7 +198,7 @@ def _build_tables(
     if con.name == "duckdb":
         # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table for far less CPU),
         # while the engine reads the commerce and live events on a thread (no engine call here).
-        kinds = con.to_pyarrow(kind_pass_ordered(events, when, model.config))
+        kinds = con.to_pyarrow(kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
             side_done = pool.submit(side_pass)
             passed = ibis.memtable(pivot_kind_pass(kinds))

@@ -79,7 +79,6 @@ __all__ = [
     "pair_pass",
     "pair_pass_arrow",
     "pivot_kind_pass",
-    "kind_pass_ordered",
     "side_log",
     "to_seconds",
 ]
@@ -462,48 +461,52 @@ def kind_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
 def pair_pass_arrow(con: ibis.BaseBackend, events: ir.Table, as_of: dt.datetime,
                     config: EvidenceConfig | None = None) -> pa.Table:
     """:func:`pair_pass` as an Arrow table, level 2 in numpy: :func:`pivot_kind_pass` of
-    :func:`kind_pass_ordered` (``build`` runs the two halves apart, the pivot beside its next query)."""
-    return pivot_kind_pass(con.to_pyarrow(kind_pass_ordered(events, as_of, config)))
-
-
-def kind_pass_ordered(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
-    """:func:`kind_pass` ordered by (user, creator, code), the input of :func:`pivot_kind_pass`."""
-    return kind_pass(events, as_of, config).order_by(["user_id", "creator_id", "_k"])
+    :func:`kind_pass` (``build`` runs the two halves apart, the pivot beside its next query)."""
+    return pivot_kind_pass(con.to_pyarrow(kind_pass(events, as_of, config)))
 
 
 def pivot_kind_pass(t: pa.Table) -> pa.Table:
-    """Level 2 of :func:`pair_pass` in numpy on :func:`kind_pass_ordered`'s rows: each pair is a run
-    of rows and each (pair, code) one row, so a channel's sum is that row's ``sx`` (one scatter into
-    a codes × pairs array) and the count, first and last times are ``reduceat`` over the runs. The
-    same values bit for bit (a sum of one value and zeros is that value). On the engine, level 2 is
-    eighteen aggregates over ~2 rows per pair: ≈ 0.8 raw passes of CPU on 10.5 M events, more than
-    the ordering plus this pivot (docs/evaluation/trust.md §6)."""
-    col = {c: t[c].to_numpy() if t.num_rows else np.empty(0) for c in t.column_names}
-    u, c, k = col["user_id"], col["creator_id"], col["_k"].astype(np.intp)
-    new = np.ones(len(u), bool)
-    new[1:] = (u[1:] != u[:-1]) | (c[1:] != c[:-1])
-    starts = np.flatnonzero(new)
-    g = np.cumsum(new) - 1
-    n = len(starts)
-    out: dict[str, pa.Array] = {"user_id": pa.array(u[starts], pa.int64()),
-                                "creator_id": pa.array(c[starts], pa.int64())}
-    e = np.zeros((NO_RATIO_VIEW + 2, n))
-    e[k, g] = col["sx"]
-    e[NO_RATIO_VIEW + 1, g[k == KIND_CODE["view"]]] = col["sy"][k == KIND_CODE["view"]]
+    """Level 2 of :func:`pair_pass` in numpy on :func:`kind_pass`'s rows: pairs numbered by a hash
+    (``pandas.factorize`` of one int64 key per (user, creator)); each (pair, code) is one row, so a
+    channel's sum is that row's ``sx`` (one scatter into a codes × pairs array) and the count, first
+    and last times are ``bincount``/``minimum.at``/``maximum.at`` per pair. The same values bit for bit
+    (a sum of one value and zeros is that value). On the engine, level 2 is eighteen aggregates over
+    ~2 rows per pair, ≈ 0.8 raw passes of CPU on 10.5 M events; ordering the rows by pair for runs
+    instead of hashing cost ≈ 0.3 (docs/evaluation/trust.md §6)."""
+    import pandas as pd
+
+    col = {c: t[c].to_numpy() if t.num_rows else np.empty(0, np.int64) for c in t.column_names}
+    u, c, k = col["user_id"].astype(np.int64), col["creator_id"].astype(np.int64), col["_k"].astype(np.int64)
+    small = len(u) == 0 or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
+    if small:  # both ids in 31 bits: one key, decoded back by shifts
+        g, keys = pd.factorize((u << 31) | c)
+        uid, cid = keys >> 31, keys & (2**31 - 1)
+    else:  # any int64 ids: number users and creators first (their product fits in an int64)
+        iu, uu = pd.factorize(u)
+        ic, cu = pd.factorize(c)
+        g, keys = pd.factorize(iu.astype(np.int64) * len(cu) + ic)
+        uid, cid = uu[keys // len(cu)], cu[keys % len(cu)]
+    n = len(keys)
+    out: dict[str, pa.Array] = {"user_id": pa.array(uid, pa.int64()), "creator_id": pa.array(cid, pa.int64())}
+    # Row ``code`` of ``e`` is that code's channel, the row after the codes a view's unwatched share
+    # (flat indices: a 2-D fancy index costs ten times more).
+    e = np.zeros((NO_RATIO_VIEW + 2) * n)
+    e[k * n + g] = col["sx"]
+    view = k == KIND_CODE["view"]
+    e[(NO_RATIO_VIEW + 1) * n + g[view]] = col["sy"][view]
+    e = e.reshape(NO_RATIO_VIEW + 2, n)
     for code, kind in enumerate(DIRECT_KINDS):
         out[f"e_{_CHANNEL_OF.get(kind, kind)}"] = pa.array(e[code])
     out["e_short_view"] = pa.array(e[NO_RATIO_VIEW + 1])
     evid = k < NO_RATIO_VIEW
-
-    def runs(ufunc: np.ufunc, x: np.ndarray, keep: np.ndarray, empty: float) -> np.ndarray:
-        return ufunc.reduceat(np.where(keep, x, empty), starts) if n else np.empty(0, x.dtype)
-
-    out["n_events"] = pa.array(runs(np.add, col["n"].astype(np.int64), evid, 0), pa.int64())
+    out["n_events"] = pa.array(np.bincount(g, np.where(evid, col["n"], 0), minlength=n).astype(np.int64))
+    engaged = np.isin(np.arange(NO_RATIO_VIEW + 1), ENGAGED_CODES)[k]
     for name, ufunc, x, keep, empty in (
         ("first_s", np.minimum, col["t_first"], evid, np.inf), ("last_s", np.maximum, col["t_last"], evid, -np.inf),
-        ("engaged_s", np.minimum, col["t_first"], np.isin(k, ENGAGED_CODES), np.inf),
+        ("engaged_s", np.minimum, col["t_first"], engaged, np.inf),
     ):
-        v = runs(ufunc, x.astype(np.float64), keep, empty)
+        v = np.full(n, empty)
+        ufunc.at(v, g, np.where(keep, x, empty))
         out[name] = pa.array(v, pa.float64(), mask=v == empty)
     return pa.table(out)
 
