@@ -28,6 +28,7 @@ from trustecon.trust.credibility import CreatorCredibility, _materialize
 from trustecon.trust.evidence import (
     as_of_of,
     commerce_log,
+    fetch_columns,
     kind_pass,
     live_spans,
     order_pairs,
@@ -198,7 +199,7 @@ def _build_tables(
     if con.name == "duckdb":
         # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table for far less CPU),
         # while the engine reads the commerce and live events on a thread (no engine call here).
-        kinds = con.to_pyarrow(kind_pass(events, when, model.config))
+        kinds = fetch_columns(con, kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
             side_done = pool.submit(side_pass)
             passed = ibis.memtable(pivot_kind_pass(kinds))
@@ -219,7 +220,7 @@ def _build_tables(
         res.messages.append("no event names both a user and a creator: no pair trust")
     # Credibility: propagation over the pair-trust graph.
     if pt.num_rows:
-        graph = ibis.memtable(pt.select(["user_id", "creator_id", "positive", "negative"]))
+        graph = pt.select(["user_id", "creator_id", "positive", "negative"])  # (in memory: no engine round trip)
         credibility.fit(graph, events, timezone=ws.timezone, con=con, commerce=commerce, day_column="day")
         out["creator_credibility"] = credibility.credibility_
         nodes = getattr(credibility, "node_ids_", np.empty(0, np.int64))

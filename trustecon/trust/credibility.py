@@ -254,7 +254,7 @@ class CreatorCredibility:
 
     def fit(
         self,
-        pair_trust: ir.Table,
+        pair_trust: ir.Table | pa.Table,
         events: ir.Table | None = None,
         *,
         timezone: str = "UTC",
@@ -262,7 +262,8 @@ class CreatorCredibility:
         commerce: ir.Table | None = None,
         day_column: str | None = None,
     ) -> CreatorCredibility:
-        """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`); ``events``
+        """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`, or its
+        columns ``user_id, creator_id, positive, negative`` as an Arrow table in memory); ``events``
         is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``,
         ``commerce`` (the log's commerce events) only to spare the seed rule a scan, ``day_column``
         (events' local date in ``timezone``, see :func:`seed_users`) only to spare it the calendar."""
@@ -289,9 +290,13 @@ class CreatorCredibility:
             )
             seeds = np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64)
         self.seeds_ = seeds
-        edges = self.edges(pair_trust)
-        ea = edges.to_pyarrow()
-        creators = pair_trust.select("creator_id").distinct().to_pyarrow()["creator_id"]
+        if isinstance(pair_trust, pa.Table):  # in memory already: the same edges without an engine query
+            ea, creators = _edges_arrow(pair_trust), pa.chunked_array([np.unique(pair_trust["creator_id"].to_numpy())])
+            edges = ibis.memtable(ea) if self.path == "engine" else None
+        else:
+            edges = self.edges(pair_trust)
+            ea = edges.to_pyarrow()
+            creators = pair_trust.select("creator_id").distinct().to_pyarrow()["creator_id"]
         if len(seeds) == 0:
             # No seeds: nothing is pre-trusted, so nobody has credibility (all zero, said so).
             self.n_iter_ = 0
@@ -333,6 +338,16 @@ class CreatorCredibility:
         self.credibility_ = _table(cid, vals, vouched, ea, seeds)
         self.node_ids_, self.node_rank_ = nodes, r
         return self
+
+
+def _edges_arrow(pair_trust: pa.Table) -> pa.Table:
+    """:meth:`CreatorCredibility.edges` of an in-memory ``pair_trust`` (``src, dst, weight``): the same
+    ``max(positive − negative, 0)``, positive weights only, self-loops dropped."""
+    src, dst = pair_trust["user_id"].to_numpy(), pair_trust["creator_id"].to_numpy()
+    w = np.maximum(pair_trust["positive"].to_numpy() - pair_trust["negative"].to_numpy(), 0.0)
+    keep = (w > 0) & (src != dst)
+    return pa.table({"src": pa.array(src[keep], pa.int64()), "dst": pa.array(dst[keep], pa.int64()),
+                     "weight": pa.array(w[keep], pa.float64())})
 
 
 def vouched_trust(

@@ -78,6 +78,7 @@ __all__ = [
     "kind_pass",
     "pair_pass",
     "pair_pass_arrow",
+    "fetch_columns",
     "pivot_kind_pass",
     "side_log",
     "to_seconds",
@@ -462,10 +463,17 @@ def pair_pass_arrow(con: ibis.BaseBackend, events: ir.Table, as_of: dt.datetime,
                     config: EvidenceConfig | None = None) -> pa.Table:
     """:func:`pair_pass` as an Arrow table, level 2 in numpy: :func:`pivot_kind_pass` of
     :func:`kind_pass` (``build`` runs the two halves apart, the pivot beside its next query)."""
-    return pivot_kind_pass(con.to_pyarrow(kind_pass(events, as_of, config)))
+    return pivot_kind_pass(fetch_columns(con, kind_pass(events, as_of, config)))
 
 
-def pivot_kind_pass(t: pa.Table) -> pa.Table:
+def fetch_columns(con: ibis.BaseBackend, expr: ir.Table) -> dict[str, np.ndarray]:
+    """The columns of a result without nulls as numpy arrays (through Arrow: on DuckDB its
+    conversion runs on every core, measured faster in wall time than ``fetchnumpy``)."""
+    t = con.to_pyarrow(expr)
+    return {c: t[c].to_numpy() for c in t.column_names}
+
+
+def pivot_kind_pass(col: Mapping[str, np.ndarray]) -> pa.Table:
     """Level 2 of :func:`pair_pass` in numpy on :func:`kind_pass`'s rows: pairs numbered by a hash
     (``pandas.factorize`` of one int64 key per (user, creator)); each (pair, code) is one row, so a
     channel's sum is that row's ``sx`` (one scatter into a codes × pairs array) and the count, first
@@ -475,9 +483,9 @@ def pivot_kind_pass(t: pa.Table) -> pa.Table:
     instead of hashing cost ≈ 0.3 (docs/evaluation/trust.md §6)."""
     import pandas as pd
 
-    col = {c: t[c].to_numpy() if t.num_rows else np.empty(0, np.int64) for c in t.column_names}
-    u, c, k = col["user_id"].astype(np.int64), col["creator_id"].astype(np.int64), col["_k"].astype(np.int64)
-    small = len(u) == 0 or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
+    u, c = col["user_id"].astype(np.int64, copy=False), col["creator_id"].astype(np.int64, copy=False)
+    k = col["_k"].astype(np.int64)
+    small = not len(u) or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
     if small:  # both ids in 31 bits: one key, decoded back by shifts
         g, keys = pd.factorize((u << 31) | c)
         uid, cid = keys >> 31, keys & (2**31 - 1)
