@@ -8,7 +8,9 @@
     stored events, ``SELECT user_id, creator_id, kind, count(*), sum(watch_ms), sum(amount) FROM
     read_parquet([...]) GROUP BY ALL`` fetched as Arrow. Raw pass and build alternate ``--reps``
     times; the ratio is of the best times (the floor that survives a busy machine), every time printed,
-    and the same for process CPU seconds (all threads; the wall ratio is the goal's).
+    and the same for process CPU seconds (all threads; the wall ratio is the goal's). The best run's
+    phases are printed in wall and in CPU seconds (work on a thread, e.g. the side pass beside the
+    evidence pivot or the pair-trust write beside credibility, counts in the phase it overlaps).
 (b) ``propagation`` (``--reps`` alternating runs, best of each): personalized PageRank on a seeded
     random graph of ``--nodes`` nodes and ``--edges`` edges (sources uniform, every node with at least
     one out-edge so no dangling-node convention differs; destinations Zipf-like, a heavy-tailed
