@@ -496,10 +496,9 @@ def pivot_kind_pass(col: Mapping[str, np.ndarray]) -> pa.Table:
         uid, cid = uu[keys // len(cu)], cu[keys % len(cu)]
     n = len(keys)
     out: dict[str, pa.Array] = {"user_id": pa.array(uid, pa.int64()), "creator_id": pa.array(cid, pa.int64())}
-    # Row ``code`` of ``e`` is that code's channel, the row after the codes a view's unwatched share
-    # (flat indices: a 2-D fancy index costs ten times more).
-    # (from Arrow's memory pool: it reuses pages the engine's results just freed, where a fresh
-    # numpy array pays a page fault per page)
+    # Row ``code`` of ``e``: that code's channel; the last row: a view's unwatched share. Flat indices
+    # (a 2-D fancy index costs ten times more); memory from Arrow's pool (pages the engine's results
+    # just freed, where a fresh numpy array pays a page fault per page).
     e = np.frombuffer(pa.allocate_buffer((NO_RATIO_VIEW + 2) * n * 8), np.float64) if n else np.zeros(0)
     e[:] = 0.0
     e[k * n + g] = col["sx"]
