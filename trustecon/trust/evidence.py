@@ -381,14 +381,11 @@ def pair_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
     event. Self-pairs are kept here (reliability's engagement rule sees them) and dropped by
     :func:`evidence_sums`. Reading the log once is what makes ``build`` cost about one raw pass.
 
-    Level 1 groups by (user, creator, kind code) — the raw pass's shape — with five plain
-    aggregates: the decayed sums ``sx`` (the kind's own channel) and ``sy`` (a view's unwatched
-    share), the row count plus the partly watched views, and the first and last time. A view without
-    a watch ratio gets its own code (:data:`NO_RATIO_VIEW`): it is no evidence but shows
-    engagement, so ``engaged_s`` needs no aggregate of its own. Level 2 pivots the (much smaller)
-    result into one column per channel, comparing integer codes, not strings (measured: the evidence
-    pass ≈ 0.67× the string-keyed form with six aggregates, docs/evaluation/trust.md §6).
-    :func:`pair_pass_arrow` is the same table with level 2 done in numpy (what ``build`` uses).
+    Level 1 (:func:`kind_pass`) groups by (user, creator, kind code) — the raw pass's shape — with five
+    plain aggregates; a view without a watch ratio gets its own code (:data:`NO_RATIO_VIEW`): no
+    evidence, but engagement. Level 2 pivots its (much smaller) result into one column per channel,
+    on integer codes (measured: ≈ 0.67× the string-keyed form with six aggregates,
+    docs/evaluation/trust.md §6); :func:`pair_pass_arrow` does level 2 in numpy (what ``build`` uses).
     """
     k = kind_pass(events, as_of, config)
     kk, evid = k._k, k._k < NO_RATIO_VIEW
