@@ -197,8 +197,9 @@ def _build_tables(
         return side, _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
 
     if con.name == "duckdb":
-        # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table for far less CPU),
-        # while the engine reads the commerce and live events on a thread (no engine call here).
+        # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table without the engine's
+        # eighteen aggregates), while the engine reads the commerce and live events on a thread (the
+        # main thread makes no engine call meanwhile: one connection, one query at a time).
         kinds = fetch_columns(con, kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
             side_done = pool.submit(side_pass)
