@@ -192,9 +192,13 @@ def _build_tables(
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
 
-    def side_pass() -> tuple[Any, Any]:
+    def side_pass() -> tuple[Any, Any, tuple[np.ndarray, str]]:
         side = _materialize(con, side_log(events), f"_tb_side_{tag}")
-        return side, _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
+        spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
+        # The seed rule needs only the log and its commerce events, not pair trust: picked here, it is
+        # engine work beside the pivot instead of a step between pair trust and propagation.
+        picked = credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce_log(side), day_column="day")
+        return side, spans, picked
 
     if con.name == "duckdb":
         # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table without the engine's
@@ -206,11 +210,11 @@ def _build_tables(
             passed = ibis.memtable(pivot_kind_pass(kinds))
             del kinds
             t0 = res.lap("evidence pass", t0)
-            side, spans = side_done.result()
+            side, spans, picked = side_done.result()
     else:
         passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
         t0 = res.lap("evidence pass", t0)
-        side, spans = side_pass()
+        side, spans, picked = side_pass()
     commerce = commerce_log(side)
     t0 = res.lap("commerce and live pass", t0)
     out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce, spans=spans))
@@ -219,10 +223,34 @@ def _build_tables(
     write_early("pair_trust")
     if pt.num_rows == 0:
         res.messages.append("no event names both a user and a creator: no pair trust")
-    # Credibility: propagation over the pair-trust graph.
-    if pt.num_rows:
-        graph = pt.select(["user_id", "creator_id", "positive", "negative"])  # (in memory: no engine round trip)
-        credibility.fit(graph, events, timezone=ws.timezone, con=con, commerce=commerce, day_column="day")
+    with ThreadPoolExecutor(1) as aux:
+        # Credibility's fast path on in-memory edges with seeds already picked is numpy only, so it
+        # propagates on a thread while reliability's queries run on the engine (one query at a time
+        # on the connection still holds: the thread makes no engine call).
+        cred = None
+        if pt.num_rows:
+            graph = pt.select(["user_id", "creator_id", "positive", "negative"])  # (in memory: no round trip)
+            kw = {"timezone": ws.timezone, "con": con, "commerce": commerce, "day_column": "day", "picked": picked}
+            if credibility.path == "fast":
+                cred = aux.submit(credibility.fit, graph, events, **kw)
+            else:
+                credibility.fit(graph, events, **kw)
+        _reliability(con, events, when, reliability, passed, commerce, res, out, tag)
+        t0 = res.lap("reliability", t0)
+        if cred is not None:
+            cred.result()
+    _credibility_tables(credibility, pt.num_rows > 0, res, out)
+    t0 = res.lap("credibility", t0)
+    # Live spans, the state OnlineTrust resumes live minutes from.
+    sp = spans.filter(spans.user_id.notnull())
+    out["trust_sessions"] = con.to_pyarrow(sp.order_by(["user_id", "session_id"]))
+    res.lap("sessions", t0)
+
+
+def _credibility_tables(credibility: CreatorCredibility, fitted: bool, res: BuildResult,
+                        out: dict[str, pa.Table]) -> None:
+    """``creator_credibility`` and ``trust_ranks`` from a fitted model (empty when nothing was fitted)."""
+    if fitted:
         out["creator_credibility"] = credibility.credibility_
         nodes = getattr(credibility, "node_ids_", np.empty(0, np.int64))
         r = getattr(credibility, "node_rank_", np.empty(0))
@@ -231,7 +259,6 @@ def _build_tables(
              "is_seed": pa.array(np.isin(nodes, credibility.seeds_), pa.bool_())}
         )
         res.seed_rule, res.seeds = credibility.seed_rule_, int(len(credibility.seeds_))
-        t0 = res.lap("credibility", t0)
         if res.seeds == 0:
             res.messages.append("no seed users (nobody meets the seed rule): credibility is 0 for every creator")
     else:
@@ -239,7 +266,12 @@ def _build_tables(
         out["trust_ranks"] = _empty(RANKS_SCHEMA)
     res.params["credibility"] = {"damping": credibility.damping, "seed_rule": res.seed_rule,
                                  "vouch_fraction": credibility.vouch_fraction}
-    # Reliability: only with orders.
+
+
+def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerReliability, passed: Any,
+                 commerce: Any, res: BuildResult, out: dict[str, pa.Table], tag: str) -> None:
+    """``seller_reliability``, ``seller_ledger`` and ``trust_orders`` (empty without orders); ``tag``
+    names the build's engine temporaries."""
     n_orders = int(commerce.filter(commerce.kind == "order").count().execute())
     if n_orders:
         engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
@@ -258,11 +290,6 @@ def _build_tables(
         out["seller_ledger"] = _empty(LEDGER_SCHEMA)
         out["trust_orders"] = _empty(ORDERS_SCHEMA)
     res.params["reliability"] = dict(vars(reliability))
-    t0 = res.lap("reliability", t0)
-    # Live spans, the state OnlineTrust resumes live minutes from.
-    sp = spans.filter(spans.user_id.notnull())
-    out["trust_sessions"] = con.to_pyarrow(sp.order_by(["user_id", "session_id"]))
-    res.lap("sessions", t0)
 
 
 def _latest(ws: Workspace, events: Any) -> dt.datetime | None:

@@ -252,6 +252,33 @@ class CreatorCredibility:
         e = pt.select(src=pt.user_id, dst=pt.creator_id, weight=w)
         return e.filter((e.weight > 0) & (e.src != e.dst))
 
+    def pick_seeds(
+        self,
+        events: ir.Table | None,
+        *,
+        timezone: str = "UTC",
+        commerce: ir.Table | None = None,
+        day_column: str | None = None,
+    ) -> tuple[np.ndarray, str]:
+        """The seed users (sorted, unique) and the rule that chose them: ``"given"`` when ``seeds``
+        was set, else :func:`seed_users` on ``events`` (one engine query or two)."""
+        if self.seeds is not None:
+            return np.unique(np.asarray(self.seeds, dtype=np.int64)), "given"
+        if events is None:
+            raise ValueError("events are needed to pick seeds by the rule (or pass seeds=)")
+        st, rule = seed_users(
+            events,
+            min_sellers=self.seed_min_sellers,
+            min_days=self.seed_min_days,
+            min_seeds=self.seed_min_seeds,
+            fraction=self.seed_fraction,
+            timezone=timezone,
+            commerce=commerce,
+            min_creators=self.seed_min_creators,
+            day_column=day_column,
+        )
+        return np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64), rule
+
     def fit(
         self,
         pair_trust: ir.Table | pa.Table,
@@ -261,34 +288,22 @@ class CreatorCredibility:
         con: BaseBackend | None = None,
         commerce: ir.Table | None = None,
         day_column: str | None = None,
+        picked: tuple[np.ndarray, str] | None = None,
     ) -> CreatorCredibility:
         """Propagate over ``pair_trust`` (an Ibis table from :meth:`PairTrust.transform`, or its
         columns ``user_id, creator_id, positive, negative`` as an Arrow table in memory); ``events``
         is needed only when seeds come from the rule, ``con`` (the engine) only for ``path="engine"``,
         ``commerce`` (the log's commerce events) only to spare the seed rule a scan, ``day_column``
-        (events' local date in ``timezone``, see :func:`seed_users`) only to spare it the calendar."""
+        (events' local date in ``timezone``, see :func:`seed_users`) only to spare it the calendar.
+        ``picked``: the result of :meth:`pick_seeds` on the same log, computed earlier (``build``
+        runs the seed rule beside its evidence pass); with it and an Arrow ``pair_trust`` the fast
+        path makes no engine call."""
         if self.path not in ("fast", "engine"):
             raise ValueError(f"path must be 'fast' or 'engine', not {self.path!r}")
         if self.path == "engine" and con is None:
             raise ValueError("the engine path runs on a connection: pass con=")
-        if self.seeds is not None:
-            seeds = np.unique(np.asarray(self.seeds, dtype=np.int64))
-            self.seed_rule_ = "given"
-        else:
-            if events is None:
-                raise ValueError("events are needed to pick seeds by the rule (or pass seeds=)")
-            st, self.seed_rule_ = seed_users(
-                events,
-                min_sellers=self.seed_min_sellers,
-                min_days=self.seed_min_days,
-                min_seeds=self.seed_min_seeds,
-                fraction=self.seed_fraction,
-                timezone=timezone,
-                commerce=commerce,
-                min_creators=self.seed_min_creators,
-                day_column=day_column,
-            )
-            seeds = np.unique(st.to_pyarrow()["user_id"].to_numpy(zero_copy_only=False)).astype(np.int64)
+        seeds, self.seed_rule_ = picked if picked is not None else self.pick_seeds(
+            events, timezone=timezone, commerce=commerce, day_column=day_column)
         self.seeds_ = seeds
         if isinstance(pair_trust, pa.Table):  # in memory already: the same edges without an engine query
             ea, creators = _edges_arrow(pair_trust), pa.chunked_array([np.unique(pair_trust["creator_id"].to_numpy())])
