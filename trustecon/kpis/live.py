@@ -41,6 +41,7 @@ __all__ = [
     "live_visits",
     "live_watch_time",
     "products_seen_per_visit",
+    "visit_products",
 ]
 
 
@@ -106,6 +107,23 @@ def live_watch_time(
     )
 
 
+def visit_products(events: ir.Table) -> ir.Table:
+    """One row per closed live visit: user_id, session_id, enter, creator_id, ``products`` seen (the
+    rule of :func:`products_seen_per_visit`, which averages it; the room monitor sums it per session)."""
+    v = live_visits(events)
+    v = v.filter(v.end.notnull()).select("user_id", "creator_id", "session_id", "enter", "end")
+    pins = events.filter(events.kind == "product_pin").select(
+        p_session=events.session_id, p_ts=events.ts, p_product=events.product_id
+    )
+    key = ["user_id", "session_id", "enter"]
+    j = v.left_join(pins, [v.session_id == pins.p_session, pins.p_ts <= v.enter])
+    anchors = j.group_by(key).aggregate(anchor=j.p_ts.max())
+    va = v.left_join(anchors, [v[k] == anchors[k] for k in key]).select(v, anchor=anchors.anchor)
+    start = ibis.coalesce(va.anchor, va.enter)
+    j2 = va.left_join(pins, [va.session_id == pins.p_session, pins.p_ts >= start, pins.p_ts <= va.end])
+    return j2.group_by([*key, "creator_id"]).aggregate(products=j2.p_product.nunique())
+
+
 def products_seen_per_visit(
     events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
 ) -> ir.Table:
@@ -119,19 +137,7 @@ def products_seen_per_visit(
     (then nothing is known about products, which is not the same as zero). Article: ~5.
     """
     timezone = zone_for(events, timezone)
-    v = live_visits(events)
-    v = v.filter(v.end.notnull()).select("user_id", "creator_id", "session_id", "enter", "end")
-    pins = events.filter(events.kind == "product_pin").select(
-        p_session=events.session_id, p_ts=events.ts, p_product=events.product_id
-    )
-    key = ["user_id", "session_id", "enter"]
-    j = v.left_join(pins, [v.session_id == pins.p_session, pins.p_ts <= v.enter])
-    anchors = j.group_by(key).aggregate(anchor=j.p_ts.max())
-    va = v.left_join(anchors, [v[k] == anchors[k] for k in key]).select(v, anchor=anchors.anchor)
-    start = ibis.coalesce(va.anchor, va.enter)
-    j2 = va.left_join(pins, [va.session_id == pins.p_session, pins.p_ts >= start, pins.p_ts <= va.end])
-    seen = j2.group_by([*key, "creator_id"]).aggregate(products=j2.p_product.nunique())
-    seen = with_period(seen, timezone, period, ts="enter")
+    seen = with_period(visit_products(events), timezone, period, ts="enter")
     keys = ["period", "creator_id"] if by_creator else ["period"]
     agg = seen.group_by(keys).aggregate(closed_visits=seen.count(), products=seen.products.sum())
     if not by_creator:

@@ -21,13 +21,15 @@ import ibis.expr.types as ir
 
 from trustecon.kpis import live_visits
 
-__all__ = ["FUNNEL_STAGES", "live_funnel"]
+__all__ = ["FUNNEL_STAGES", "funnel_visits", "live_funnel"]
 
 FUNNEL_STAGES: tuple[str, ...] = ("entered", "watched_1min", "clicked", "ordered", "kept", "repurchased")
 
 
-def live_funnel(events: ir.Table, *, min_watch_ms: int = 60_000) -> ir.Table:
-    """One row per stage: ``stage``, ``step`` (0..5), ``visits`` and ``conversion`` from the step before."""
+def funnel_visits(events: ir.Table, *, min_watch_ms: int = 60_000) -> ir.Table:
+    """One row per live visit key (user_id, session_id, creator_id) with ``watch`` (ms) and a 0/1
+    column per stage of :data:`FUNNEL_STAGES` (each implies the one before); :func:`live_funnel` sums
+    them, the room monitor compares per session."""
     v = live_visits(events)
     per_visit = v.group_by(["user_id", "session_id", "creator_id"]).aggregate(watch=v.watch_ms.sum())
     clicks = events.filter((events.kind == "product_click") & events.session_id.notnull())
@@ -62,14 +64,14 @@ def live_funnel(events: ir.Table, *, min_watch_ms: int = 60_000) -> ir.Table:
     od = c & f.first_order.notnull()
     k = od & (f.kept_any.fill_null(0) == 1)
     r = k & (f.again.fill_null(0) == 1)
-    totals = f.aggregate(
-        entered=f.count(),
-        watched_1min=w.cast("int64").sum(),
-        clicked=c.cast("int64").sum(),
-        ordered=od.cast("int64").sum(),
-        kept=k.cast("int64").sum(),
-        repurchased=r.cast("int64").sum(),
-    )
+    flags = {"entered": ibis.literal(1), "watched_1min": w, "clicked": c, "ordered": od, "kept": k, "repurchased": r}
+    return f.select("user_id", "session_id", "creator_id", "watch", **{s: x.cast("int64") for s, x in flags.items()})
+
+
+def live_funnel(events: ir.Table, *, min_watch_ms: int = 60_000) -> ir.Table:
+    """One row per stage: ``stage``, ``step`` (0..5), ``visits`` and ``conversion`` from the step before."""
+    f = funnel_visits(events, min_watch_ms=min_watch_ms)
+    totals = f.aggregate(entered=f.count(), **{s: f[s].sum() for s in FUNNEL_STAGES[1:]})
     rows = [
         totals.select(
             stage=ibis.literal(stage),
