@@ -11,5 +11,6 @@ from trustecon.cli import report  # noqa: E402,F401
 from trustecon.cli import demo  # noqa: E402,F401
 from trustecon.cli import distribution  # noqa: E402,F401
 from trustecon.cli import simulate  # noqa: E402,F401
+from trustecon.cli import serve  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -1,0 +1,281 @@
+"""What the endpoints return, as library calls on one workspace (DESIGN.md §3: interfaces are thin).
+
+Every function here reads the workspace through the store and calls the same library functions as
+the CLI (``trustecon feed``, ``suggest``, ``explain``, ``kpis``): :class:`FeedServer`,
+:func:`suggest_creators`, :func:`explain_pair` / :func:`explain_creator` / :func:`explain_seller`,
+:func:`live_funnel` and the persisted ``tables/kpis_*`` of :func:`write_kpis`. Role checks and
+redaction are not here (see :mod:`trustecon.api.access`); errors are :class:`NotFound` (404) and
+:class:`NotReady` (409: a table the request needs has not been built).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trustecon.distribution import FeedConfig, FeedServer
+from trustecon.distribution.pipelines import creator_stats
+from trustecon.distribution.suggest import suggest_creators
+from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
+from trustecon.live.funnel import live_funnel
+from trustecon.store import Workspace
+from trustecon.trust.evidence import EvidenceConfig
+from trustecon.trust.explain import explain_creator, explain_pair, explain_seller
+from trustecon.trust.pair import PairTrust
+
+__all__ = ["HEADLINE_TABLES", "PLATFORM_TABLES", "NotFound", "NotReady", "Service"]
+
+
+class NotFound(LookupError):
+    """An id the workspace does not know (404)."""
+
+
+class NotReady(RuntimeError):
+    """A derived table the request needs is not built yet (409), with the command that builds it."""
+
+
+#: Headline KPI → the stored table holding it (its ``value`` column), per period.
+HEADLINE_TABLES: dict[str, str] = {
+    "live_watch_minutes_per_visit": "kpis_live_watch_time",
+    "products_seen_per_live_visit": "kpis_products_seen",
+    "fan_content_reach": "kpis_fan_content_reach",
+    "interactions_per_minute_live_vs_video": "kpis_interactions_per_minute",
+    "monthly_repurchase_rate": "kpis_monthly_repurchase",
+    "aov_top10_creators": "kpis_order_value_top10",
+}
+#: Platform-wide KPI tables (one row per period), stored by ``trustecon kpis``.
+PLATFORM_TABLES: tuple[str, ...] = (
+    "live_watch_time", "products_seen", "interactions_per_minute", "live_rooms", "fan_content_reach",
+    "follow_conversion", "order_value", "order_value_top10", "refund_rate", "private_domain_gmv",
+    "creator_income", "exposure", "monthly_repurchase",
+)
+#: Per-creator KPI tables (period ``all``), read for ``/creators/{c}/stats``.
+CREATOR_TABLES: tuple[str, ...] = (
+    "live_watch_time_by_creator", "fan_content_reach_by_creator", "follow_conversion_by_creator",
+    "monthly_repurchase_by_creator", "order_value_by_creator", "private_domain_gmv_by_creator",
+    "live_rooms_by_creator",
+)
+
+
+def _rows(t: pa.Table, **eq: Any) -> list[dict[str, Any]]:
+    mask = None
+    for col, v in eq.items():
+        m = pc.equal(t[col], pa.scalar(v, t.schema.field(col).type))
+        mask = m if mask is None else pc.and_(mask, m)
+    return (t if mask is None else t.filter(mask)).to_pylist()
+
+
+class Service:
+    """The library calls behind the endpoints, on one workspace and one engine connection.
+
+    DuckDB connections are not safe across threads and the server runs handlers in a thread pool,
+    so engine work is serialised by one lock. The feed server (the built world and ALS factors) is
+    loaded once and reloaded when the feed tables change.
+    """
+
+    def __init__(self, ws: Workspace, engine: str = "duckdb") -> None:
+        from trustecon.engine import connect
+
+        self.ws = ws
+        self.engine = engine
+        self.con: ibis.BaseBackend = connect(engine)
+        self.lock = threading.RLock()
+        self._feed: tuple[Any, FeedServer] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def table(self, name: str, hint: str) -> pa.Table:
+        if not self.ws.has_table(name):
+            raise NotReady(f"no table {name!r} in the workspace yet; run '{hint}' first")
+        return self.ws.read_table(name)
+
+    def events(self) -> ibis.Table:
+        return self.ws.events(self.con)
+
+    def known_creator(self, creator: int) -> bool:
+        cred = self.ws.read_table("creator_credibility") if self.ws.has_table("creator_credibility") else None
+        if cred is not None and _rows(cred, creator_id=creator):
+            return True
+        e = self.events()
+        return bool(e.filter(e.creator_id == creator).limit(1).count().to_pyarrow().as_py())
+
+    def known_user(self, user: int) -> bool:
+        e = self.events()
+        return bool(e.filter(e.user_id == user).limit(1).count().to_pyarrow().as_py())
+
+    # ------------------------------------------------------------------ distribution
+    def feed_server(self) -> FeedServer:
+        if not self.ws.has_table("feed_creators"):
+            raise NotReady("no feeds built yet; run 'trustecon feed WORKSPACE --all' first")
+        stamp = (self.ws.manifest()["tables"].get("feed_creators"), self.ws.config.get("feeds"))
+        if self._feed is None or self._feed[0] != stamp:
+            self._feed = (stamp, FeedServer(self.ws, self.con, FeedConfig()))
+        return self._feed[1]
+
+    def feed(self, user: int, k: int) -> dict[str, Any]:
+        """``FeedServer.feed`` as ``trustecon feed --user``: a never-seen user gets the cold-start feed."""
+        with self.lock:
+            server = self.feed_server()
+            items = server.feed(user, k)
+            server.save_deliveries()
+            return {"user_id": user, "cold_start": not server.is_known_user(user), "items": items}
+
+    def suggestions(self, user: int, k: int) -> dict[str, Any]:
+        """:func:`suggest_creators` as ``trustecon suggest``."""
+        with self.lock:
+            return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k)}
+
+    # ------------------------------------------------------------------ trust
+    def pair_model(self) -> PairTrust:
+        """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
+        p = self.ws.config.get("trust", {}).get("pair_trust", {})
+        if not p:
+            return PairTrust()
+        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
+        return PairTrust(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"],
+                         prior_weight=p["prior_weight"], user_prior=bool(p.get("user_prior", False)))
+
+    def pair(self, user: int, creator: int) -> dict[str, Any]:
+        """T(user → creator) with :func:`explain_pair` (the same content as ``trustecon explain --user --creator``)."""
+        with self.lock:
+            pt = self.table("pair_trust", "trustecon build WORKSPACE")
+            row = _rows(pt, user_id=user, creator_id=creator)
+            model = self.pair_model()
+            a0, b0 = model.priors
+            if row:
+                return explain_pair(self.events(), row[0], weights=model.weights, prior_alpha=a0,
+                                    prior_beta=b0, config=model.config)
+            if not self.known_creator(creator):
+                raise NotFound(f"creator {creator}: no event names this creator")
+            if not self.known_user(user):
+                raise NotFound(f"user {user}: no event names this user")
+            others = _rows(pt, user_id=user) if model.user_prior else []
+            prior = others[0]["user_prior"] if others else a0 / (a0 + b0)
+            msg = f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} with confidence 0"
+            return {"kind": "pair", "user_id": user, "creator_id": creator, "trust": prior, "confidence": 0.0,
+                    "channels": [], "summary": msg}
+
+    def credibility(self, creator: int) -> dict[str, Any]:
+        """C(creator) with :func:`explain_creator` (as ``trustecon explain --creator``)."""
+        with self.lock:
+            cred = self.table("creator_credibility", "trustecon build WORKSPACE")
+            if not _rows(cred, creator_id=creator):
+                raise NotFound(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
+            return explain_creator(creator, cred, self.ws.read_table("trust_ranks"), self.ws.read_table("pair_trust"))
+
+    def reliability(self, seller: int, kind: str) -> dict[str, Any]:
+        """R(seller) with :func:`explain_seller` (as ``trustecon explain --seller``)."""
+        with self.lock:
+            rel = self.table("seller_reliability", "trustecon build WORKSPACE")
+            if not _rows(rel, seller_id=seller, seller_kind=kind):
+                why = "the workspace has no orders" if rel.num_rows == 0 else "no orders name this seller"
+                raise NotFound(f"{kind} {seller}: no seller reliability ({why})")
+            return explain_seller(seller, kind, rel, self.ws.read_table("seller_ledger"))
+
+    def top_creators(self, n: int) -> list[dict[str, Any]]:
+        """The ``n`` most credible creators (``creator_credibility`` by rank)."""
+        cred = self.table("creator_credibility", "trustecon build WORKSPACE")
+        rows = sorted(cred.to_pylist(), key=lambda r: (r["rank"], r["creator_id"]))[:n]
+        keep = ("creator_id", "credibility", "score", "rank", "in_degree", "seed_trusters")
+        return [{k: r[k] for k in keep} for r in rows]
+
+    # ------------------------------------------------------------------ stats
+    def creator_stats(self, creator: int) -> dict[str, Any]:
+        """Audience, reach, live funnel and GMV of one creator (its own aggregates, no individual rows)."""
+        with self.lock:
+            if not self.known_creator(creator):
+                raise NotFound(f"creator {creator}: no event names this creator")
+            e = self.events()
+            cs = creator_stats(e).filter(lambda t: t.creator_id == creator).to_pyarrow().to_pylist()
+            trusters = 0
+            mean_trust = None
+            if self.ws.has_table("pair_trust"):
+                pt = self.ws.read_table("pair_trust")
+                t = pt.filter(pc.equal(pt["creator_id"], creator))["trust"]
+                trusters = len(t)
+                mean_trust = pc.mean(t).as_py() if len(t) else None
+            kpis = {}
+            for name in CREATOR_TABLES:
+                rows = _rows(self.table(f"kpis_{name}", "trustecon kpis WORKSPACE"), creator_id=creator)
+                kpis[name] = {k: v for k, v in rows[0].items() if k not in ("period", "creator_id")} if rows else None
+            mine = e.filter((e.creator_id == creator) | (e.kind == "refund"))
+            funnel = live_funnel(mine).to_pyarrow().to_pylist()
+            return {
+                "creator_id": creator,
+                "audience": {
+                    "followers": cs[0]["followers"] if cs else 0,
+                    "impressions": cs[0]["impressions"] if cs else 0,
+                    "trusters": trusters,
+                    "mean_trust": mean_trust,
+                    "live_unique_viewers": (kpis["live_rooms_by_creator"] or {}).get("unique_viewers", 0),
+                },
+                "reach": {k: kpis[k] for k in ("fan_content_reach_by_creator", "follow_conversion_by_creator")},
+                "live": {"rooms": kpis["live_rooms_by_creator"], "watch_time": kpis["live_watch_time_by_creator"],
+                         "funnel": funnel},
+                "commerce": {k: kpis[k] for k in ("order_value_by_creator", "private_domain_gmv_by_creator",
+                                                  "monthly_repurchase_by_creator")},
+            }
+
+    def session_creator(self, session: int) -> int | None:
+        """The host of live session ``session`` (None when no event names it)."""
+        with self.lock:
+            e = self.events()
+            r = e.filter((e.session_id == session) & e.creator_id.notnull()).select("creator_id").limit(1)
+            rows = r.to_pyarrow().to_pylist()
+            return int(rows[0]["creator_id"]) if rows else None
+
+    def room_stats(self, session: int) -> dict[str, Any]:
+        """One live room: its ``kpis_live_sessions`` row (audience, orders, GMV) and its funnel."""
+        host = self.session_creator(session)
+        if host is None:
+            raise NotFound(f"live session {session}: no event names this session")
+        with self.lock:
+            rows = _rows(self.table("kpis_live_sessions", "trustecon kpis WORKSPACE"), session_id=session)
+            e = self.events()
+            mine = e.filter((e.session_id == session) | ((e.creator_id == host) & (e.kind == "order"))
+                            | (e.kind == "refund"))
+            funnel = live_funnel(mine).to_pyarrow().to_pylist()
+            drop = ("period", "session_id", "creator_id")
+            room = {k: v for k, v in rows[0].items() if k not in drop} if rows else None
+            return {"session_id": session, "creator_id": host, "room": room, "funnel": funnel}
+
+    def rooms(self, creator: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Live sessions by GMV (``kpis_live_sessions``), optionally of one creator."""
+        t = self.table("kpis_live_sessions", "trustecon kpis WORKSPACE")
+        rows = _rows(t, creator_id=creator) if creator is not None else t.to_pylist()
+        rows.sort(key=lambda r: (-(r["gmv"] or 0.0), r["session_id"]))
+        return [{k: v for k, v in r.items() if k != "period"} for r in rows[:limit]]
+
+    # ------------------------------------------------------------------ KPIs
+    def periods(self) -> list[str]:
+        t = self.table("kpis_live_watch_time", "trustecon kpis WORKSPACE")
+        return sorted(set(t["period"].to_pylist()))
+
+    def kpis(self, period: str) -> dict[str, Any]:
+        """Headline KPIs beside the article's figures and every platform KPI table's row for ``period``."""
+        with self.lock:
+            if period not in self.periods():
+                raise NotFound(f"period {period!r}: no KPI rows (periods are 'all', months YYYY-MM, days YYYY-MM-DD "
+                               "inside the log)")
+            headline: dict[str, Any] = {}
+            for name, table in HEADLINE_TABLES.items():
+                rows = _rows(self.ws.read_table(table), period=period)
+                spec = HEADLINE[name]
+                value = rows[0]["value"] if rows else None
+                reason = None if value is not None else (rows[0]["reason"] if rows else "no rows for this period")
+                headline[name] = {"value": value, "reason": reason, "unit": spec.unit,
+                                  "definition": spec.definition, "article": ARTICLE_FIGURES.get(name)}
+            tables = {}
+            for name in PLATFORM_TABLES:
+                rows = _rows(self.ws.read_table(f"kpis_{name}"), period=period)
+                tables[name] = {k: v for k, v in rows[0].items() if k != "period"} if rows else None
+            return {"period": period, "currency": self.ws.currency, "timezone": self.ws.timezone,
+                    "headline": headline, "tables": tables, "other_article": dict(OTHER_ARTICLE_FIGURES)}
+
+    def campaigns(self, brand: int | None = None) -> list[dict[str, Any]]:
+        t = self.table("kpis_campaigns", "trustecon kpis WORKSPACE")
+        rows = _rows(t, brand_id=brand) if brand is not None else t.to_pylist()
+        return [{k: v for k, v in r.items() if k != "period"} for r in rows]
