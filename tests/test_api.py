@@ -1,0 +1,391 @@
+"""The HTTP API (DESIGN.md §11) with FastAPI's TestClient on a small simulated workspace.
+
+The role × endpoint matrix of 401/403/200; values equal to the library calls and to ``trustecon
+explain --json``; ingest through the store (counts, quarantine reasons, all-or-nothing); k-anonymity
+(a group of k−1 users is not shown, known answers and a hypothesis property); keys stored as hashes;
+OpenAPI lists every endpoint with a response model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("fastapi", reason="the HTTP API needs the serve extra")
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from trustecon.api import KeyStore, Principal, create_app, suppress  # noqa: E402
+from trustecon.api.access import suppress_stats  # noqa: E402
+from trustecon.cli import app as cli  # noqa: E402
+from trustecon.engine import connect  # noqa: E402
+from trustecon.store import Workspace  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def build_world(path: Path) -> Workspace:
+    """A small simulated platform (300 users, 15 creators, 3 days) with trust, feeds and KPI tables."""
+    from trustecon.distribution.build import build_feeds
+    from trustecon.kpis.persist import write_kpis
+    from trustecon.simulate.config import preset
+    from trustecon.simulate.run import simulate
+    from trustecon.trust.build import build
+
+    ws = Workspace.init(path)
+    con = connect("duckdb")
+    cfg = dataclasses.replace(preset("small"), users=300, creators=15, brands=4, products_per_brand=5, days=3, seed=1)
+    simulate(ws, cfg, calibrate=False)
+    build(ws, con=con)
+    build_feeds(ws, con)
+    write_kpis(ws, con)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    ws = build_world(tmp_path_factory.mktemp("api") / "ws")
+    sessions = ws.read_table("kpis_live_sessions").to_pylist()
+    room = max(sessions, key=lambda r: (r["unique_viewers"], -r["session_id"]))
+    c = room["creator_id"]
+    pt = ws.read_table("pair_trust").to_pylist()
+    u = next(r["user_id"] for r in pt if r["creator_id"] == c and r["user_id"] != c)
+    u2 = next(r["user_id"] for r in pt if r["user_id"] not in (u, c))
+    c2 = next(r["creator_id"] for r in ws.read_table("creator_credibility").to_pylist() if r["creator_id"] != c)
+    ids = {"U": u, "U2": u2, "C": c, "C2": c2, "S": room["session_id"], "B": 1}
+    keys = {
+        "k-admin": Principal("admin"),
+        "k-user": Principal("user", u),
+        "k-user2": Principal("user", u2),
+        "k-creator": Principal("creator", c),
+        "k-creator2": Principal("creator", c2),
+        "k-brand": Principal("brand", 1),
+    }
+    client = TestClient(create_app(ws, keys))
+    return ws, ids, client, room
+
+
+def _h(key: str | None) -> dict[str, str]:
+    return {} if key is None else {"Authorization": f"Bearer {key}"}
+
+
+ROLES = ("admin", "user", "user2", "creator", "creator2", "brand")
+ALL = dict.fromkeys(ROLES, 200)
+OWN_USER = {"admin": 200, "user": 200, "user2": 403, "creator": 403, "creator2": 403, "brand": 403}
+OWN_CREATOR = {"admin": 200, "user": 403, "user2": 403, "creator": 200, "creator2": 403, "brand": 200}
+# (method, url template, expected status per role)
+MATRIX = [
+    ("GET", "/users/{U}/feed?k=5", OWN_USER),
+    ("GET", "/users/{U}/suggestions?k=3", OWN_USER),
+    ("GET", "/trust/pair?user={U}&creator={C}", OWN_USER),
+    ("GET", "/creators?top=3", ALL),
+    ("GET", "/creators/{C}/credibility", ALL),
+    ("GET", "/sellers/{C}/reliability?kind=creator", OWN_CREATOR),
+    ("GET", "/creators/{C}/stats", OWN_CREATOR),
+    ("GET", "/rooms?limit=5", {**OWN_CREATOR, "creator2": 200}),
+    ("GET", "/rooms/{S}/stats", OWN_CREATOR),
+    ("GET", "/kpis?period=all", ALL),
+    ("GET", "/whoami", ALL),
+    ("POST", "/events", {r: 200 if r == "admin" else 403 for r in ROLES}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "expected"), MATRIX, ids=[m[1].split("?")[0] for m in MATRIX])
+def test_role_matrix(world, method, url, expected):
+    ws, ids, client, _ = world
+    path = url.format(**ids)
+    for role, status in expected.items():
+        r = client.request(method, path, headers=_h(f"k-{role}"), content=b"[]" if method == "POST" else None)
+        assert r.status_code == status, (role, path, r.text)
+        if status == 403:
+            assert r.json() == {"detail": "this key may not read this resource"}
+    for headers in ({}, _h("wrong"), {"Authorization": "Basic k-admin"}, {"X-API-Key": ""}):
+        r = client.request(method, path, headers=headers)
+        assert r.status_code == 401 and r.json() == {"detail": "missing or invalid API key"}, (path, headers)
+    assert client.request(method, path, headers={"X-API-Key": "k-admin"}, content=b"[]").status_code == 200
+
+
+def test_forbidden_says_nothing_about_existence(world):
+    _, ids, client, _ = world
+    # A creator asking for someone else's room gets 403 whether the session exists or not.
+    for s in (ids["S"], 987654321):
+        assert client.get(f"/rooms/{s}/stats", headers=_h("k-creator2")).status_code == 403
+    assert client.get(f"/trust/pair?user={ids['U']}&creator=987654321", headers=_h("k-user2")).status_code == 403
+    assert client.get("/users/987654321/feed", headers=_h("k-user")).status_code == 403
+    # Admin gets the clear 404.
+    r = client.get("/rooms/987654321/stats", headers=_h("k-admin"))
+    assert r.status_code == 404 and "987654321" in r.json()["detail"]
+
+
+def test_unknown_ids_are_404_with_a_message(world):
+    _, ids, client, _ = world
+    for url, words in [
+        ("/creators/987654321/credibility", "no credibility"),
+        ("/sellers/987654321/reliability?kind=brand", "no seller reliability"),
+        (f"/trust/pair?user={ids['U']}&creator=987654321", "no event names this creator"),
+        (f"/trust/pair?user=987654321&creator={ids['C']}", "no event names this user"),
+        ("/creators/987654321/stats", "no event names this creator"),
+        ("/kpis?period=1999-01", "no KPI rows"),
+    ]:
+        r = client.get(url, headers=_h("k-admin"))
+        assert r.status_code == 404, url
+        assert words in r.json()["detail"], (url, r.json())
+
+
+def _cli_json(args: list[str]) -> dict:
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_explanations_equal_trustecon_explain(world):
+    ws, ids, client, _ = world
+    w = str(ws.path)
+    api = client.get(f"/trust/pair?user={ids['U']}&creator={ids['C']}", headers=_h("k-admin")).json()
+    assert api == _cli_json(["explain", w, "--user", str(ids["U"]), "--creator", str(ids["C"]), "--json"])
+    assert api["channels"] and 0.0 <= api["trust"] <= 1.0
+    # The user sees its own pair with the same content.
+    assert client.get(f"/trust/pair?user={ids['U']}&creator={ids['C']}", headers=_h("k-user")).json() == api
+    cred = client.get(f"/creators/{ids['C']}/credibility", headers=_h("k-admin")).json()
+    assert cred == _cli_json(["explain", w, "--creator", str(ids["C"]), "--json"])
+    # Others get the same explanation without the individual trusters.
+    other = client.get(f"/creators/{ids['C']}/credibility", headers=_h("k-user2")).json()
+    assert other == {k: v for k, v in cred.items() if k != "top_trusters"}
+    rel = ws.read_table("seller_reliability").to_pylist()[0]
+    s, kind = rel["seller_id"], rel["seller_kind"]
+    api = client.get(f"/sellers/{s}/reliability?kind={kind}", headers=_h("k-admin")).json()
+    assert api == _cli_json(["explain", w, "--seller", str(s), "--seller-kind", kind, "--json"])
+
+
+def test_pair_without_evidence_is_the_prior(world):
+    ws, ids, client, _ = world
+    pt = ws.read_table("pair_trust").to_pylist()
+    have = {(r["user_id"], r["creator_id"]) for r in pt}
+    creators = sorted({r["creator_id"] for r in pt})
+    c = next(c for c in creators if (ids["U"], c) not in have)
+    r = client.get(f"/trust/pair?user={ids['U']}&creator={c}", headers=_h("k-user")).json()
+    assert r["trust"] == 0.5 and r["confidence"] == 0.0 and r["channels"] == []
+
+
+def test_feed_and_suggestions_equal_the_library(world):
+    from trustecon.distribution import FeedServer
+    from trustecon.distribution.suggest import suggest_creators
+
+    ws, ids, client, _ = world
+    u = ids["U"]
+    want = [i for i in FeedServer(ws, connect("duckdb")).feed(u, 8) if i["source"] != "notice"]
+    got = client.get(f"/users/{u}/feed?k=8", headers=_h("k-user")).json()
+    assert got["user_id"] == u and got["cold_start"] is False
+    assert [i for i in got["items"] if i["source"] != "notice"] == want
+    cold = client.get("/users/987654321/feed?k=6", headers=_h("k-admin")).json()
+    assert cold["cold_start"] is True and len(cold["items"]) == 6
+    sug = client.get(f"/users/{u}/suggestions?k=4", headers=_h("k-user")).json()
+    assert sug["suggestions"] == suggest_creators(ws, connect("duckdb"), u, 4)
+
+
+def test_kpis_equal_the_catalogue(world):
+    from trustecon.kpis import ARTICLE_FIGURES, headline
+
+    ws, _, client, _ = world
+    api = client.get("/kpis", headers=_h("k-admin")).json()
+    lib = headline(ws.events(connect("duckdb")), timezone=ws.timezone)
+    for name, v in lib.items():
+        h = api["headline"][name]
+        assert h["article"] == ARTICLE_FIGURES[name]
+        assert h["unit"] == v.unit and h["definition"] == v.definition
+        if v.value is None:
+            assert h["value"] is None and h["reason"]
+        else:
+            assert h["value"] == pytest.approx(v.value, rel=1e-9)
+    stored = [r for r in ws.read_table("kpis_live_rooms").to_pylist() if r["period"] == "all"][0]
+    assert api["tables"]["live_rooms"] == {k: v for k, v in stored.items() if k != "period"}
+    assert api["campaigns"] == []
+    day = sorted(p for p in ws.read_table("kpis_order_value")["period"].to_pylist() if len(p) == 10)[0]
+    assert client.get(f"/kpis?period={day}", headers=_h("k-user")).json()["period"] == day
+
+
+def test_creator_and_room_stats(world):
+    ws, ids, client, room = world
+    c, s = ids["C"], ids["S"]
+    stats = client.get(f"/creators/{c}/stats", headers=_h("k-creator")).json()
+    rows = [r for r in ws.read_table("kpis_live_rooms_by_creator").to_pylist() if r["creator_id"] == c]
+    assert stats["live"]["rooms"] == {k: v for k, v in rows[0].items() if k not in ("period", "creator_id")}
+    assert stats["audience"]["trusters"] == sum(1 for r in ws.read_table("pair_trust").to_pylist()
+                                                if r["creator_id"] == c)
+    one = client.get(f"/rooms/{s}/stats", headers=_h("k-creator")).json()
+    assert one["creator_id"] == c and one["room"]["unique_viewers"] == room["unique_viewers"]
+    assert one["funnel"][0]["stage"] == "entered" and one["funnel"][0]["visits"] == room["visits"]
+    # The creator's funnel is the sum of its rooms' funnels at every stage but repurchase (which looks past the room).
+    mine = client.get("/rooms?limit=1000", headers=_h("k-creator")).json()
+    assert {r["creator_id"] for r in mine} == {c}
+    per_room = [client.get(f"/rooms/{r['session_id']}/stats", headers=_h("k-creator")).json()["funnel"] for r in mine]
+    for i, stage in enumerate(stats["live"]["funnel"][:5]):
+        assert stage["visits"] == sum(f[i]["visits"] for f in per_room), stage
+
+
+def test_brand_sees_a_group_of_k_minus_1_suppressed(world):
+    ws, ids, _, room = world
+    n = room["unique_viewers"]
+    assert n >= 2
+    keys = {"b": Principal("brand", 1), "c": Principal("creator", ids["C"])}
+    at_n = TestClient(create_app(ws, keys, k_anonymity=n))
+    above = TestClient(create_app(ws, keys, k_anonymity=n + 1))
+    url = f"/rooms/{ids['S']}/stats"
+    shown = at_n.get(url, headers=_h("b")).json()
+    hidden = above.get(url, headers=_h("b")).json()
+    assert shown["room"]["unique_viewers"] == n and shown["funnel"][0]["visits"] == room["visits"]
+    assert hidden["room"]["unique_viewers"] is None and hidden["room"]["visits"] is None
+    assert hidden["room"]["reason"].startswith(f"suppressed: fewer than k={n + 1}")
+    assert hidden["funnel"][0]["visits"] is None and hidden["funnel"][0]["conversion"] is None
+    # The creator sees its own room in full whatever k is.
+    assert above.get(url, headers=_h("c")).json()["room"]["unique_viewers"] == n
+    listed = {r["session_id"]: r for r in above.get("/rooms?limit=1000", headers=_h("b")).json()}
+    assert listed[ids["S"]]["unique_viewers"] is None
+
+
+def test_suppress_known_answers():
+    row = {"period": "all", "session_id": 5, "creator_id": 7, "visits": 12, "unique_viewers": 9, "orders": 3,
+           "buyers": 3, "new_followers": 1, "old_fan_buyers": 1, "gmv": 300.0, "uv_value": 33.3, "gpm": 3.0,
+           "follower_conversion": 0.1, "old_fan_buyer_share": 1 / 3, "reason": None}
+    assert suppress("live_sessions", row, 3) == row  # every group ≥ 3
+    four = suppress("live_sessions", row, 4)  # 3 buyers < 4: the money columns go, the audience stays
+    assert four["unique_viewers"] == 9 and four["gmv"] is None and four["buyers"] is None
+    assert four["reason"] == "suppressed: fewer than k=4 users (buyers < 4)"
+    ten = suppress("live_sessions", row, 10)  # 9 viewers < 10: everything but ids
+    assert ten["session_id"] == 5 and ten["creator_id"] == 7 and ten["visits"] is None and ten["gmv"] is None
+    funnel = [{"stage": s, "step": i, "visits": v, "conversion": None} for i, (s, v) in
+              enumerate([("entered", 12), ("watched_1min", 9), ("clicked", 4), ("ordered", 3)])]
+    out = suppress_stats({"room": row, "funnel": funnel}, 4)["funnel"]
+    assert [f["visits"] for f in out] == [12, 9, 4, None]
+    assert out[3]["conversion"] is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 50), buyers=st.integers(0, 50), k=st.integers(1, 60))
+def test_suppress_property(n, buyers, k):
+    row = {"period": "all", "unique_viewers": n, "visits": n, "buyers": buyers, "orders": buyers, "gmv": 1.0,
+           "new_followers": 2, "reason": None}
+    out = suppress("live_rooms", row, k)
+    assert (out["unique_viewers"] is None) == (n < k)
+    assert (out["gmv"] is None) == (n < k or buyers < k)
+    assert out["period"] == "all" and row["unique_viewers"] == n  # ids kept, input untouched
+    assert all(out[c] in (row[c], None) for c in row if c != "reason")
+
+
+# ----------------------------------------------------------------------------- ingest
+def _ev(i: int, **kw) -> dict:
+    return {"event_id": f"api{i}", "ts": "2024-03-01T10:00:00Z", "kind": "like", "user_id": 1, "creator_id": 2, **kw}
+
+
+@pytest.fixture()
+def ingest_client(tmp_path):
+    ws = Workspace.init(tmp_path / "ing")
+    return ws, TestClient(create_app(ws, {"a": Principal("admin")}))
+
+
+def test_ingest_counts_and_quarantine_reasons(ingest_client):
+    ws, client = ingest_client
+    batch = [_ev(1), _ev(2, kind="comment"), _ev(3, kind="nope"), _ev(4, kind="order", order_id=9, amount=-5), 7]
+    r = client.post("/events", headers=_h("a"), json=batch)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["read"], got["accepted"], got["duplicates"], got["quarantined"]) == (5, 2, 0, 3)
+    assert got["by_kind"] == {"comment": 1, "like": 1}
+    rej = {x["row"]: x for x in got["rejected"]}
+    assert set(rej) == {3, 4, 5}
+    assert rej[3]["field"] == "kind" and rej[4]["field"] == "amount"
+    assert "one object" in rej[5]["reason"]
+    assert ws.event_count() == 2
+    # The same batch again as JSON lines: exact repeats are duplicates, nothing new lands.
+    lines = "\n".join(json.dumps(e) for e in batch[:2])
+    again = client.post("/events", headers={**_h("a"), "Content-Type": "application/x-ndjson"}, content=lines).json()
+    assert (again["accepted"], again["duplicates"], again["quarantined"]) == (0, 2, 0)
+    # A stored id with different content is a conflict: quarantined, the stored event stays.
+    conflict = client.post("/events", headers=_h("a"), json=[_ev(1, kind="share")]).json()
+    assert (conflict["accepted"], conflict["conflicts"], conflict["quarantined"]) == (0, 1, 1)
+    kinds = dict(zip(*ws.events_arrow().select(["event_id", "kind"]).to_pydict().values(), strict=True))
+    assert kinds == {"api1": "like", "api2": "comment"}
+
+
+def test_ingest_is_all_or_nothing(ingest_client, monkeypatch):
+    import trustecon.store as store
+
+    ws, client = ingest_client
+    before = ws.manifest()
+
+    calls = []
+    real = store.Transaction._add_event_file
+
+    def second_day_fails(self, *a, **kw):  # the first day's file is staged, then the batch breaks
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("power cut")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(store.Transaction, "_add_event_file", second_day_fails)
+    batch = [_ev(1), _ev(2, ts="2024-03-02T10:00:00Z"), _ev(3, kind="nope")]
+    r = client.post("/events", headers=_h("a"), json=batch)
+    assert len(calls) == 2
+    assert r.status_code == 500 and r.json()["detail"] == "ingest failed, nothing committed: power cut"
+    assert ws.manifest() == before and ws.event_count() == 0 and ws.quarantine_arrow().num_rows == 0
+    assert not any((ws.path / "events").rglob("*.parquet"))
+
+
+def test_ingest_rejects_unreadable_and_oversized(ingest_client, monkeypatch):
+    import trustecon.api.app as api_app
+
+    ws, client = ingest_client
+    r = client.post("/events", headers=_h("a"), content=b"[{\"event_id\": ")
+    assert r.status_code == 400 and "malformed JSON array" in r.json()["detail"]
+    monkeypatch.setattr(api_app, "MAX_BATCH_BYTES", 10)
+    assert client.post("/events", headers=_h("a"), json=[_ev(1)]).status_code == 413
+    assert ws.event_count() == 0
+
+
+# ----------------------------------------------------------------------------- keys and OpenAPI
+def test_keys_cli_stores_hashes_and_the_app_reads_them(tmp_path):
+    ws = Workspace.init(tmp_path / "k")
+    runner = CliRunner()
+    out = json.loads(runner.invoke(cli, ["keys", "add", str(ws.path), "--role", "creator", "--id", "7",
+                                         "--json"]).stdout)
+    key = out["key"]
+    stored = (ws.path / "api_keys.json").read_text()
+    assert key not in stored and key.split("_")[2] not in stored and out["key_id"] in stored
+    client = TestClient(create_app(ws))
+    assert client.get("/whoami", headers={"X-API-Key": key}).json() == {"role": "creator", "id": 7,
+                                                                         "k_anonymity": 10}
+    assert client.get("/whoami", headers=_h(key + "x")).status_code == 401
+    assert runner.invoke(cli, ["keys", "remove", str(ws.path), out["key_id"]]).exit_code == 0
+    assert client.get("/whoami", headers=_h(key)).status_code == 401  # revoked while serving
+    bad = runner.invoke(cli, ["keys", "add", str(ws.path), "--role", "creator"])
+    assert bad.exit_code == 2 and "needs --id" in bad.output
+    assert runner.invoke(cli, ["keys", "add", str(ws.path), "--role", "root"]).exit_code == 2
+    assert KeyStore.load(ws).entries == {}
+
+
+def test_openapi_lists_every_endpoint_with_models(world):
+    _, _, client, _ = world
+    spec = client.get("/openapi.json").json()
+    want = {
+        "/health", "/whoami", "/dashboard", "/events", "/users/{user_id}/feed", "/users/{user_id}/suggestions",
+        "/trust/pair", "/creators", "/creators/{creator_id}/credibility", "/sellers/{seller_id}/reliability",
+        "/creators/{creator_id}/stats", "/rooms", "/rooms/{session_id}/stats", "/kpis",
+    }
+    assert set(spec["paths"]) == want
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary") and op.get("description"), (path, method)
+            ok = op["responses"]["200"]["content"]
+            if path != "/dashboard":
+                assert "schema" in ok["application/json"], (path, method)
+            if path not in ("/health", "/dashboard"):
+                assert {"401", "403"} <= set(op["responses"]), (path, method)
+    assert "requestBody" in spec["paths"]["/events"]["post"]
+    assert client.get("/health").json() == {"status": "ok", "schema_version": 1}
