@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -49,9 +50,22 @@ def build_world(path: Path) -> Workspace:
     return ws
 
 
+def built_world(tmp_path_factory, name: str) -> Workspace:
+    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
+    base = tmp_path_factory.getbasetemp() / "trustecon-api-world"
+    if not (base / "trustecon.toml").exists():
+        tmp = base.with_name(base.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_world(tmp)
+        tmp.rename(base)
+    dest = tmp_path_factory.mktemp(name) / "ws"
+    shutil.copytree(base, dest)
+    return Workspace.open(dest)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    ws = build_world(tmp_path_factory.mktemp("api") / "ws")
+    ws = built_world(tmp_path_factory, "api")
     sessions = ws.read_table("kpis_live_sessions").to_pylist()
     room = max(sessions, key=lambda r: (r["unique_viewers"], -r["session_id"]))
     c = room["creator_id"]

@@ -1,0 +1,207 @@
+"""The dashboard in a real headless browser against a real ``trustecon serve`` (uvicorn) on a free port.
+
+With an admin key the page shows the headline KPIs equal to ``GET /kpis`` and the top creators equal to
+``GET /creators``; the trust explorer shows the pair's explanation; a bad key shows an error and no
+data. Every request the page makes must go to the server itself (no CDN: the machine is offline).
+Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh installs them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx", reason="httpx is in the test extra")
+pytest.importorskip("fastapi", reason="the HTTP API needs the serve extra")
+
+from trustecon.api import KeyStore  # noqa: E402
+from trustecon.engine import connect  # noqa: E402
+from trustecon.store import Workspace  # noqa: E402
+
+
+def build_world(path: Path) -> Workspace:
+    """A small simulated platform with trust, feeds and KPI tables (as in tests/test_api.py)."""
+    from trustecon.distribution.build import build_feeds
+    from trustecon.kpis.persist import write_kpis
+    from trustecon.simulate.config import preset
+    from trustecon.simulate.run import simulate
+    from trustecon.trust.build import build
+
+    ws = Workspace.init(path)
+    con = connect("duckdb")
+    cfg = dataclasses.replace(preset("small"), users=300, creators=15, brands=4, products_per_brand=5, days=3, seed=1)
+    simulate(ws, cfg, calibrate=False)
+    build(ws, con=con)
+    build_feeds(ws, con)
+    write_kpis(ws, con)
+    return ws
+
+
+def built_world(tmp_path_factory, name: str) -> Workspace:
+    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
+    base = tmp_path_factory.getbasetemp() / "trustecon-api-world"
+    if not (base / "trustecon.toml").exists():
+        tmp = base.with_name(base.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_world(tmp)
+        tmp.rename(base)
+    dest = tmp_path_factory.mktemp(name) / "ws"
+    shutil.copytree(base, dest)
+    return Workspace.open(dest)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("no chromium on PATH (scripts/setup.sh installs Debian's chromium as root)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    ws = built_world(tmp_path_factory, "dash")
+    store = KeyStore.load(ws)
+    admin, _ = store.add("admin")
+    pt = ws.read_table("pair_trust").to_pylist()
+    pair = max(pt, key=lambda r: (r["evidence"], -r["user_id"]))
+    user, _ = store.add("user", pair["user_id"])
+    store.save(ws)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trustecon.cli", "serve", str(ws.path), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"trustecon serve exited: {proc.stdout.read().decode()}")
+            time.sleep(0.1)
+        else:
+            pytest.fail("trustecon serve did not answer /health within 30 s")
+        yield {"base": base, "admin": admin, "user": user, "pair": pair, "exe": exe}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=server["exe"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def _page(browser, base: str, outside: list[str]):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+
+    def route(r):
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:  # offline: any other origin is a failure of "no CDN"
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(base + "/")
+    return page
+
+
+def _sign_in(page, key: str) -> None:
+    page.fill("#key", key)
+    page.click("#connect")
+
+
+def test_dashboard_shows_the_api_numbers(server, browser):
+    base, key = server["base"], server["admin"]
+    outside: list[str] = []
+    page = _page(browser, base, outside)
+    assert page.url == base + "/dashboard"
+    _sign_in(page, key)
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    kpis = httpx.get(base + "/kpis", headers={"Authorization": f"Bearer {key}"}).json()
+    rows = page.locator("#kpis tbody tr")
+    assert rows.count() == len(kpis["headline"]) == 6
+    for name, h in kpis["headline"].items():
+        tr = page.locator(f"#kpis tr[data-kpi='{name}']")
+        ours = tr.locator("td.ours")
+        raw = ours.get_attribute("data-value")
+        if h["value"] is None:
+            assert raw == "null" and ours.inner_text() == "—"
+            assert tr.locator("td").nth(3).inner_text() == h["reason"]
+        else:
+            assert float(raw) == h["value"]
+            want = f"{h['value'] * 100:.1f}%" if h["unit"] == "share" else f"{h['value']:.2f}"
+            assert ours.inner_text() == want
+        assert float(tr.locator("td.article").get_attribute("data-value")) == h["article"]
+    top = httpx.get(base + "/creators?top=10", headers={"X-API-Key": key}).json()
+    shown = [int(x) for x in page.locator("#creators tbody tr").evaluate_all("rs => rs.map(r => r.dataset.creator)")]
+    assert shown == [c["creator_id"] for c in top]
+    cred = page.locator("#creators td.credibility").evaluate_all("ts => ts.map(t => Number(t.dataset.value))")
+    assert cred == [c["credibility"] for c in top]
+    rooms = httpx.get(base + "/rooms?limit=10", headers={"X-API-Key": key}).json()
+    assert page.locator("#rooms tbody tr").count() == len(rooms) > 0
+    assert "admin" in page.inner_text("#who")
+    assert outside == []
+    page.close()
+
+
+def test_trust_explorer_shows_the_explanation(server, browser):
+    base, key, pair = server["base"], server["user"], server["pair"]
+    outside: list[str] = []
+    page = _page(browser, base, outside)
+    _sign_in(page, key)
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    assert page.input_value("#pair-user") == str(pair["user_id"])  # a user's own id is filled in
+    page.fill("#pair-creator", str(pair["creator_id"]))
+    page.click("#pair-go")
+    page.wait_for_selector("#pair-channels tbody tr", timeout=20_000)
+    api = httpx.get(f"{base}/trust/pair?user={pair['user_id']}&creator={pair['creator_id']}",
+                    headers={"X-API-Key": key}).json()
+    assert page.inner_text("#pair-summary") == api["summary"]
+    got = page.locator("#pair-channels tbody tr").evaluate_all("rs => rs.map(r => r.dataset.channel)")
+    assert got == [c["channel"] for c in api["channels"]]
+    # Another user's pair: the page says it may not, and shows no explanation.
+    page.fill("#pair-user", str(pair["user_id"] + 1))
+    page.click("#pair-go")
+    page.wait_for_selector("#error", state="visible")
+    assert "may not read" in page.inner_text("#error")
+    assert page.locator("#pair-channels tbody tr").count() == 0 and page.inner_text("#pair-summary") == ""
+    assert outside == []
+    page.close()
+
+
+def test_bad_key_shows_an_error_not_data(server, browser):
+    base = server["base"]
+    outside: list[str] = []
+    page = _page(browser, base, outside)
+    _sign_in(page, server["admin"] + "-wrong")
+    page.wait_for_selector("#error", state="visible", timeout=20_000)
+    assert "invalid API key" in page.inner_text("#error")
+    for table in ("#kpis", "#creators", "#rooms", "#pair-channels"):
+        assert page.locator(f"{table} tbody tr").count() == 0
+    assert page.get_attribute("body", "data-loaded") is None
+    assert outside == []
+    page.close()
