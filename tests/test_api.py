@@ -133,6 +133,9 @@ def test_forbidden_says_nothing_about_existence(world):
         assert client.get(f"/rooms/{s}/stats", headers=_h("k-creator2")).status_code == 403
     assert client.get(f"/trust/pair?user={ids['U']}&creator=987654321", headers=_h("k-user2")).status_code == 403
     assert client.get("/users/987654321/feed", headers=_h("k-user")).status_code == 403
+    # No key: 401 before any check of the request's parameters.
+    assert client.get("/rooms/not-a-number/stats").status_code == 401
+    assert client.get("/trust/pair").status_code == 401
     # Admin gets the clear 404.
     r = client.get("/rooms/987654321/stats", headers=_h("k-admin"))
     assert r.status_code == 404 and "987654321" in r.json()["detail"]

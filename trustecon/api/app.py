@@ -19,12 +19,12 @@ from typing import Annotated, Any
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from trustecon.api import models as m
 from trustecon.api.access import DEFAULT_K, can_read_creator_stats, suppress, suppress_stats
 from trustecon.api.keys import KeyStore, Principal
 from trustecon.api.service import HEADLINE_TABLES, PLATFORM_TABLES, NotFound, NotReady, Service
-from trustecon.ingest import ingest_files
 from trustecon.store import SCHEMA_VERSION, Workspace
 
 __all__ = ["MAX_BATCH_BYTES", "create_app"]
@@ -116,11 +116,10 @@ def create_app(
             path = Path(tmp) / name
             path.write_text(lines)
             before = set(ws.manifest()["quarantine"])
-            with svc.lock:
-                try:
-                    report = ingest_files(ws, [path])
-                except Exception as exc:  # the transaction aborted: nothing of the batch is committed
-                    raise HTTPException(500, f"ingest failed, nothing committed: {exc}") from exc
+            try:  # off the event loop: validation and the commit are blocking work
+                report = await run_in_threadpool(svc.ingest, path)
+            except Exception as exc:  # the transaction aborted: nothing of the batch is committed
+                raise HTTPException(500, f"ingest failed, nothing committed: {exc}") from exc
         if str(path) in report.errors:
             raise HTTPException(400, f"batch not readable: {report.errors[str(path)]}")
         res = report.files[str(path)]

@@ -11,6 +11,7 @@ redaction are not here (see :mod:`trustecon.api.access`); errors are :class:`Not
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 from trustecon.distribution import FeedConfig, FeedServer
 from trustecon.distribution.pipelines import creator_stats
 from trustecon.distribution.suggest import suggest_creators
+from trustecon.ingest import IngestReport, ingest_files
 from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
 from trustecon.live.funnel import live_funnel
 from trustecon.store import Workspace
@@ -85,6 +87,7 @@ class Service:
         self.con: ibis.BaseBackend = connect(engine)
         self.lock = threading.RLock()
         self._feed: tuple[Any, FeedServer] | None = None
+        self._config_mtime = (ws.path / "trustecon.toml").stat().st_mtime_ns
 
     # ------------------------------------------------------------------ helpers
     def table(self, name: str, hint: str) -> pa.Table:
@@ -106,8 +109,21 @@ class Service:
         e = self.events()
         return bool(e.filter(e.user_id == user).limit(1).count().to_pyarrow().as_py())
 
+    def refresh(self) -> None:
+        """Re-read ``trustecon.toml`` when it changed (a rebuild while serving records new weights)."""
+        mtime = (self.ws.path / "trustecon.toml").stat().st_mtime_ns
+        if mtime != self._config_mtime:
+            self.ws.config = Workspace.open(self.ws.path).config
+            self._config_mtime = mtime
+
+    def ingest(self, path: Path) -> IngestReport:
+        """:func:`ingest_files` on one batch file: one transaction, as ``trustecon ingest``."""
+        with self.lock:
+            return ingest_files(self.ws, [path])
+
     # ------------------------------------------------------------------ distribution
     def feed_server(self) -> FeedServer:
+        self.refresh()
         if not self.ws.has_table("feed_creators"):
             raise NotReady("no feeds built yet; run 'trustecon feed WORKSPACE --all' first")
         stamp = (self.ws.manifest()["tables"].get("feed_creators"), self.ws.config.get("feeds"))
@@ -131,6 +147,7 @@ class Service:
     # ------------------------------------------------------------------ trust
     def pair_model(self) -> PairTrust:
         """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
+        self.refresh()
         p = self.ws.config.get("trust", {}).get("pair_trust", {})
         if not p:
             return PairTrust()
@@ -257,6 +274,7 @@ class Service:
     def kpis(self, period: str) -> dict[str, Any]:
         """Headline KPIs beside the article's figures and every platform KPI table's row for ``period``."""
         with self.lock:
+            self.refresh()
             if period not in self.periods():
                 raise NotFound(f"period {period!r}: no KPI rows (periods are 'all', months YYYY-MM, days YYYY-MM-DD "
                                "inside the log)")
