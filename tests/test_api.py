@@ -123,7 +123,6 @@ def test_role_matrix(world, method, url, expected):
     for headers in ({}, _h("wrong"), {"Authorization": "Basic k-admin"}, {"X-API-Key": ""}):
         r = client.request(method, path, headers=headers)
         assert r.status_code == 401 and r.json() == {"detail": "missing or invalid API key"}, (path, headers)
-    assert client.request(method, path, headers={"X-API-Key": "k-admin"}, content=b"[]").status_code == 200
 
 
 def test_forbidden_says_nothing_about_existence(world):
@@ -265,6 +264,16 @@ def test_brand_sees_a_group_of_k_minus_1_suppressed(world):
     assert above.get(url, headers=_h("c")).json()["room"]["unique_viewers"] == n
     listed = {r["session_id"]: r for r in above.get("/rooms?limit=1000", headers=_h("b")).json()}
     assert listed[ids["S"]]["unique_viewers"] is None
+    # With k above every group, a brand's view of the creator keeps no audience number at all.
+    huge = TestClient(create_app(ws, keys, k_anonymity=10**9))
+    own = huge.get(f"/creators/{ids['C']}/stats", headers=_h("c")).json()
+    seen = huge.get(f"/creators/{ids['C']}/stats", headers=_h("b")).json()
+    assert own["audience"]["followers"] > 0 and own["live"]["funnel"][0]["visits"] > 0
+    assert {k: v for k, v in seen["audience"].items() if k != "impressions"} == dict.fromkeys(
+        ("followers", "trusters", "mean_trust", "live_unique_viewers"))
+    assert all(st["visits"] is None and st["conversion"] is None for st in seen["live"]["funnel"])
+    assert seen["live"]["rooms"]["gmv"] is None and seen["commerce"]["order_value_by_creator"]["gmv"] is None
+    assert seen["commerce"]["private_domain_gmv_by_creator"]["value"] is None
 
 
 def test_suppress_known_answers():
@@ -329,6 +338,15 @@ def test_ingest_counts_and_quarantine_reasons(ingest_client):
     assert (conflict["accepted"], conflict["conflicts"], conflict["quarantined"]) == (0, 1, 1)
     kinds = dict(zip(*ws.events_arrow().select(["event_id", "kind"]).to_pydict().values(), strict=True))
     assert kinds == {"api1": "like", "api2": "comment"}
+
+
+def test_tables_not_built_yet_is_409_with_the_command(ingest_client):
+    ws, client = ingest_client
+    client.post("/events", headers=_h("a"), json=[_ev(1)])
+    for url, cmd in [("/users/1/feed", "trustecon feed"), ("/trust/pair?user=1&creator=2", "trustecon build"),
+                     ("/kpis", "trustecon kpis"), ("/creators", "trustecon build")]:
+        r = client.get(url, headers=_h("a"))
+        assert r.status_code == 409 and cmd in r.json()["detail"], (url, r.text)
 
 
 def test_ingest_is_all_or_nothing(ingest_client, monkeypatch):
