@@ -198,7 +198,8 @@ class _Room:
             row[1] = max(row[1], self.level)
             row[2] = self.level
         else:
-            before = self.minutes[-1][2] if self.minutes else 0
+            # The level carried into the minute counts unless the minute starts with this instant.
+            before = self.minutes[-1][2] if self.minutes and t > minute else 0
             self.minutes.append([minute, max(before, self.level), self.level])
         self.peak = max(self.peak, self.level)
 
@@ -555,7 +556,12 @@ class RoomMonitor:
         new_followers = bisect.bisect_right(room.follow_times, end) if end is not None else 0
         old_fans = self._old_fans(room)
         orders = len(room.order_ids)
-        series = tuple((_from_us(m), p) for m, p, _ in room.minutes)
+        series: list[tuple[dt.datetime | None, int]] = []
+        for i, (minute, peak, _) in enumerate(room.minutes):
+            if i:  # minutes without a change hold the level the previous one ended with
+                prev, _, level = room.minutes[i - 1]
+                series += [(_from_us(g), level) for g in range(prev + 60_000_000, minute, 60_000_000)]
+            series.append((_from_us(minute), peak))
         return RoomSnapshot(
             session_id=room.session_id,
             creator_id=room.host,
@@ -590,7 +596,7 @@ class RoomMonitor:
             old_fan_buyers=old_fans,
             old_fan_buyer_share=_div(old_fans, len(room.buyers)),
             late_dropped=room.late_dropped,
-            concurrent_per_minute=series,
+            concurrent_per_minute=tuple(series),  # type: ignore[arg-type]
         )
 
     def snapshot_all(self) -> list[RoomSnapshot]:
