@@ -271,7 +271,8 @@ def test_brand_sees_a_group_of_k_minus_1_suppressed(world):
     assert own["audience"]["followers"] > 0 and own["live"]["funnel"][0]["visits"] > 0
     assert {k: v for k, v in seen["audience"].items() if k != "impressions"} == dict.fromkeys(
         ("followers", "trusters", "mean_trust", "live_unique_viewers"))
-    assert all(st["visits"] is None and st["conversion"] is None for st in seen["live"]["funnel"])
+    for mine, theirs in zip(own["live"]["funnel"], seen["live"]["funnel"], strict=True):
+        assert theirs["visits"] == (None if mine["visits"] else 0) and theirs["conversion"] is None
     assert seen["live"]["rooms"]["gmv"] is None and seen["commerce"]["order_value_by_creator"]["gmv"] is None
     assert seen["commerce"]["private_domain_gmv_by_creator"]["value"] is None
 
@@ -291,6 +292,8 @@ def test_suppress_known_answers():
     out = suppress_stats({"room": row, "funnel": funnel}, 4)["funnel"]
     assert [f["visits"] for f in out] == [12, 9, 4, None]
     assert out[3]["conversion"] is None
+    empty = {**row, "unique_viewers": 0, "visits": 0, "buyers": 0, "orders": 0, "gmv": 0.0, "reason": "no live visits"}
+    assert suppress("live_sessions", empty, 10) == empty  # nobody to protect: the real reason stays
 
 
 @settings(max_examples=60, deadline=None)
@@ -299,8 +302,8 @@ def test_suppress_property(n, buyers, k):
     row = {"period": "all", "unique_viewers": n, "visits": n, "buyers": buyers, "orders": buyers, "gmv": 1.0,
            "new_followers": 2, "reason": None}
     out = suppress("live_rooms", row, k)
-    assert (out["unique_viewers"] is None) == (n < k)
-    assert (out["gmv"] is None) == (n < k or buyers < k)
+    assert (out["unique_viewers"] is None) == (0 < n < k)
+    assert (out["gmv"] is None) == (0 < n < k or 0 < buyers < k)
     assert out["period"] == "all" and row["unique_viewers"] == n  # ids kept, input untouched
     assert all(out[c] in (row[c], None) for c in row if c != "reason")
 

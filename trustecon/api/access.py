@@ -4,10 +4,11 @@ Every request is authenticated first (a missing or unknown key: 401), then autho
 resource's owner (a valid key for someone else's data: 403), and only then looked up (404). So a key
 learns nothing about resources it may not read: not their data, not whether they exist.
 
-k-anonymity: an aggregate over fewer than ``k`` users is suppressed (value ``None`` and a reason) in
+k-anonymity: an aggregate over 1 to k−1 users is suppressed (value ``None`` and a reason) in
 every view but the admin's and a creator's view of its own audience. Each KPI row has a group-size
 column (its denominator: unique viewers, closed visits, follower–content pairs, buyers, orders); when
-it is below ``k`` the columns computed from that group are suppressed. Small cells are suppressed one
+it is below ``k`` (and not 0: an empty group discloses nobody and keeps its own reason, e.g. "no live
+orders") the columns computed from that group are suppressed. Small cells are suppressed one
 by one (no complementary suppression: a total minus a shown cell can still be read off).
 """
 
@@ -49,7 +50,7 @@ def suppress(table: str, row: dict[str, Any] | None, k: int) -> dict[str, Any] |
     out = dict(row)
     for group, cols in SUPPRESSION.get(_base(table), {}).items():
         n = row.get(group)
-        if n is None or n >= k:
+        if n is None or n >= k or n == 0:  # an empty group discloses nobody: keep its own reason
             continue
         names = [c for c in row if c not in _IDS] if cols == _ALL else [c for c in cols if c in row]
         for c in names:
@@ -69,7 +70,7 @@ def suppress_stats(stats: dict[str, Any], k: int) -> dict[str, Any]:
     aud = s.get("audience")
     if aud:
         for key in ("followers", "trusters", "live_unique_viewers"):
-            if aud.get(key) is not None and aud[key] < k:
+            if aud.get(key) is not None and 0 < aud[key] < k:
                 aud[key] = None
         if aud.get("trusters") is None:
             aud["mean_trust"] = None
@@ -83,7 +84,7 @@ def suppress_stats(stats: dict[str, Any], k: int) -> dict[str, Any]:
     com = s.get("commerce") or {}
     if com.get("private_domain_gmv_by_creator") is not None:
         orders = (stats["commerce"].get("order_value_by_creator") or {}).get("orders") or 0
-        if orders < k:
+        if 0 < orders < k:
             com["private_domain_gmv_by_creator"] = {c: None for c in com["private_domain_gmv_by_creator"]} | {
                 "reason": f"suppressed: fewer than k={k} users (orders < {k})"}
     funnel = (s.get("live") or {}).get("funnel") if "live" in s else s.get("funnel")
@@ -91,7 +92,7 @@ def suppress_stats(stats: dict[str, Any], k: int) -> dict[str, Any]:
         hidden = False
         for st in funnel:
             prev_hidden = hidden
-            hidden = st["visits"] is not None and st["visits"] < k
+            hidden = st["visits"] is not None and 0 < st["visits"] < k
             if hidden:
                 st["visits"] = None
             if hidden or prev_hidden:
