@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from trustecon.distribution import FeedConfig, FeedServer
 from trustecon.distribution.pipelines import creator_stats
-from trustecon.distribution.suggest import suggest_creators
+from trustecon.distribution.suggest import WhoToFollow, suggest_creators, trust_edges
 from trustecon.ingest import IngestReport, ingest_files
 from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
 from trustecon.live.funnel import live_funnel
@@ -87,6 +87,7 @@ class Service:
         self.con: ibis.BaseBackend = connect(engine)
         self.lock = threading.RLock()
         self._feed: tuple[Any, FeedServer] | None = None
+        self._who: tuple[int, WhoToFollow] | None = None
         self._config_mtime = (ws.path / "trustecon.toml").stat().st_mtime_ns
 
     # ------------------------------------------------------------------ helpers
@@ -140,9 +141,15 @@ class Service:
             return {"user_id": user, "cold_start": not server.is_known_user(user), "items": items}
 
     def suggestions(self, user: int, k: int) -> dict[str, Any]:
-        """:func:`suggest_creators` as ``trustecon suggest``."""
+        """:func:`suggest_creators` as ``trustecon suggest``, with the :class:`WhoToFollow` fitted once per
+        committed workspace state (the fit is on the whole trust graph; a request only ranks)."""
         with self.lock:
-            return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k)}
+            version = self.ws.manifest()["version"]
+            if self._who is None or self._who[0] != version:
+                creators = creator_stats(self.events()).to_pyarrow()["creator_id"].to_numpy()
+                s, d, w = trust_edges(self.ws, self.con)
+                self._who = (version, WhoToFollow().fit(s, d, w, nodes=creators))
+            return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k, model=self._who[1])}
 
     # ------------------------------------------------------------------ trust
     def pair_model(self) -> PairTrust:
