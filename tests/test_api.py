@@ -180,6 +180,24 @@ def test_explanations_equal_trustecon_explain(world):
     assert api == _cli_json(["explain", w, "--seller", str(s), "--seller-kind", kind, "--json"])
 
 
+def test_reliability_views_by_role(world):
+    ws, ids, client, _ = world
+    url = f"/sellers/{ids['C']}/reliability?kind=creator"
+    full = client.get(url, headers=_h("k-admin")).json()
+    assert full["orders_that_moved_it"] and all("buyer_id" in o for o in full["orders_that_moved_it"])
+    own = client.get(url, headers=_h("k-creator")).json()  # the seller: its ledger without buyer ids
+    assert own["orders_that_moved_it"] == [{k: v for k, v in o.items() if k != "buyer_id"}
+                                           for o in full["orders_that_moved_it"]]
+    brand = client.get(url, headers=_h("k-brand")).json()  # a brand choosing creators: score and counts
+    assert "orders_that_moved_it" not in brand and brand["reliability"] == full["reliability"]
+    assert client.get("/sellers/2/reliability?kind=brand", headers=_h("k-brand")).status_code == 403
+
+
+def test_serve_refuses_a_folder_that_is_not_a_workspace(tmp_path):
+    res = CliRunner().invoke(cli, ["serve", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "not a trustecon workspace" in res.output
+
+
 def test_pair_without_evidence_is_the_prior(world):
     ws, ids, client, _ = world
     pt = ws.read_table("pair_trust").to_pylist()
