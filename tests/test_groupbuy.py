@@ -1,0 +1,272 @@
+"""Group buys: success / failure, exactly-once refunds through crashes, rejections with reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trustecon.events import SCHEMA
+from trustecon.live import groupbuy as gb
+from trustecon.store import Workspace
+
+T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+D = T0 + dt.timedelta(hours=2)  # the deadline
+REPO = Path(__file__).resolve().parents[1]
+
+
+def h(x: float) -> dt.datetime:
+    return T0 + dt.timedelta(hours=x)
+
+
+def open7(ws: Workspace, target: int = 5, deal: int = 7) -> gb.Deal:
+    return gb.open_deal(
+        ws, deal, creator_id=100, product_id=55, unit_price=9.5, target_quantity=target, deadline=D, opened_at=T0
+    )
+
+
+def append(ws: Workspace, rows: list[dict]) -> None:
+    full = [{"creator_id": 100, **r} for r in rows]
+    ws.append(pa.Table.from_pylist(full, schema=SCHEMA))
+
+
+def buyer_refund(ws: Workspace, order_id: int, at: dt.datetime, n: int = 0) -> None:
+    append(ws, [{"event_id": f"buyer:{order_id}:{n}", "ts": at, "kind": "refund", "order_id": order_id, "amount": 1.0}])
+
+
+def refunds(ws: Workspace) -> Counter:
+    ev = ws.events_arrow()
+    return Counter(r["order_id"] for r in ev.to_pylist() if r["kind"] == "refund")
+
+
+def deal_refunds(ws: Workspace) -> dict[int, tuple[str, float]]:
+    ev = ws.events_arrow().to_pylist()
+    return {
+        r["order_id"]: (r["event_id"], r["amount"])
+        for r in ev
+        if r["event_id"].startswith("groupbuy:7:") and r["kind"] == "refund"
+    }
+
+
+def test_failed_deal_refunds_each_order_once(ws: Workspace) -> None:
+    # Target 5; orders 1 (qty 1), 2 (qty 2), 3 (qty 1) = 4 < 5 → failed; refunds 9.5, 19.0, 9.5.
+    open7(ws)
+    for oid, q in ((1, 1), (2, 2), (3, 1)):
+        gb.join_deal(ws, 7, user_id=10 + oid, order_id=oid, ts=h(0.5 + oid / 10), quantity=q)
+    st_ = gb.deal_status(ws, 7)
+    assert (st_.quantity, st_.joined_orders, st_.due) == (4, 3, False)  # latest event is before the deadline
+    with pytest.raises(gb.GroupBuyError, match="open until"):
+        gb.settle_deal(ws, 7)
+    deal = gb.settle_deal(ws, 7, as_of=D)
+    assert (deal.state, deal.quantity, deal.orders, deal.refunds_written) == ("failed", 4, 3, 3)
+    assert deal_refunds(ws) == {1: ("groupbuy:7:1", 9.5), 2: ("groupbuy:7:2", 19.0), 3: ("groupbuy:7:3", 9.5)}
+    again = gb.settle_deal(ws, 7, as_of=D + dt.timedelta(days=1))
+    assert again == deal and refunds(ws) == Counter({1: 1, 2: 1, 3: 1})
+    assert gb.list_deals(ws)[0].state == "failed"
+    with pytest.raises(gb.GroupBuyError, match="closed"):
+        gb.join_deal(ws, 7, user_id=1, order_id=9, ts=h(1))
+
+
+def test_successful_deal_refunds_nothing(ws: Workspace) -> None:
+    open7(ws, target=4)
+    for oid, q in ((1, 1), (2, 2), (3, 1)):
+        gb.join_deal(ws, 7, user_id=10 + oid, order_id=oid, ts=h(1), quantity=q)
+    deal = gb.settle_deal(ws, 7, as_of=D)
+    assert (deal.state, deal.quantity, deal.refunds_written) == ("succeeded", 4, 0)
+    assert refunds(ws) == Counter()
+    assert gb.settle_deal(ws, 7, as_of=D) == deal
+
+
+def test_buyer_refund_before_deadline_is_not_refunded_again(ws: Workspace) -> None:
+    # Target 3; orders 1 (1), 2 (2), 3 (1); the buyer of order 2 refunds it before the deadline, so
+    # the deal counts 1 + 1 = 2 < 3 → failed; order 3's buyer refunds after the deadline, before
+    # settlement. The deal refunds only order 1; every order ends with exactly one refund.
+    open7(ws, target=3)
+    for oid, q in ((1, 1), (2, 2), (3, 1)):
+        gb.join_deal(ws, 7, user_id=10 + oid, order_id=oid, ts=h(0.5), quantity=q)
+    buyer_refund(ws, 2, h(1))
+    buyer_refund(ws, 3, h(3))
+    st_ = gb.deal_status(ws, 7)
+    assert (st_.quantity, st_.buyer_refunded, st_.due) == (2, 2, True)
+    deal = gb.settle_deal(ws, 7)
+    assert (deal.state, deal.quantity, deal.refunds_written) == ("failed", 2, 1)
+    assert list(deal_refunds(ws)) == [1]
+    assert refunds(ws) == Counter({1: 1, 2: 1, 3: 1})
+
+
+def test_rejections_and_bad_input(ws: Workspace) -> None:
+    open7(ws)
+    with pytest.raises(gb.GroupBuyError, match="after the deadline"):
+        gb.join_deal(ws, 7, user_id=1, order_id=1, ts=D + dt.timedelta(seconds=1))
+    with pytest.raises(gb.GroupBuyError, match="before the deal opened"):
+        gb.join_deal(ws, 7, user_id=1, order_id=1, ts=T0 - dt.timedelta(seconds=1))
+    with pytest.raises(gb.GroupBuyError, match="no such group buy"):
+        gb.join_deal(ws, 8, user_id=1, order_id=1, ts=h(1))
+    with pytest.raises(gb.GroupBuyError, match="quantity"):
+        gb.join_deal(ws, 7, user_id=1, order_id=1, ts=h(1), quantity=0)
+    with pytest.raises(gb.GroupBuyError, match="already exists"):
+        open7(ws)
+    with pytest.raises(gb.GroupBuyError, match="target_quantity"):
+        open7(ws, target=0, deal=9)
+    with pytest.raises(gb.GroupBuyError, match="deadline"):
+        gb.open_deal(ws, 9, creator_id=1, product_id=1, unit_price=1, target_quantity=1, deadline=T0, opened_at=T0)
+    assert ws.event_count() == 0  # nothing rejected was written
+    # An order from another source naming the deal after its deadline: listed as rejected, never
+    # counted, never refunded by the deal.
+    append(
+        ws,
+        [
+            {
+                "event_id": "x1",
+                "ts": D + dt.timedelta(hours=1),
+                "kind": "order",
+                "user_id": 5,
+                "order_id": 77,
+                "amount": 9.5,
+                "campaign_id": 7,
+            }
+        ],
+    )
+    st_ = gb.deal_status(ws, 7)
+    assert st_.quantity == 0 and st_.rejected[0][0] == 77 and "after the deadline" in st_.rejected[0][1]
+    assert gb.settle_deal(ws, 7).state == "failed" and refunds(ws) == Counter()
+
+
+@pytest.mark.parametrize("point", ["before-refunds", "after-refunds", "before-commit"])
+def test_crash_inside_settlement_then_settle_again(ws: Workspace, monkeypatch, point: str) -> None:
+    open7(ws)
+    for oid in (1, 2):
+        gb.join_deal(ws, 7, user_id=oid, order_id=oid, ts=h(1))
+
+    def crash(at: str) -> None:
+        if at == point:
+            raise KeyboardInterrupt(f"crash at {at}")
+
+    monkeypatch.setattr(gb, "_checkpoint", crash)
+    with pytest.raises(KeyboardInterrupt):
+        gb.settle_deal(ws, 7, as_of=D)
+    ws = Workspace.open(ws.path)
+    assert refunds(ws) == Counter() and gb.list_deals(ws)[0].state == "open"  # nothing half-written
+    monkeypatch.setattr(gb, "_checkpoint", lambda at: None)
+    assert gb.settle_deal(ws, 7, as_of=D).state == "failed"
+    assert refunds(ws) == Counter({1: 1, 2: 1})
+
+
+_SETTLE = """
+import datetime as dt, sys
+from trustecon.store import Workspace
+from trustecon.live.groupbuy import settle_deal
+settle_deal(Workspace.open(sys.argv[1]), 7, as_of=dt.datetime(2026, 3, 1, 14, 0, tzinfo=dt.UTC))
+"""
+
+
+@pytest.mark.parametrize("point", ["before-journal", "after-journal", "mid-moves"])
+def test_process_killed_during_settlement(ws: Workspace, point: str) -> None:
+    # The process dies (SIGKILL) inside the store's commit; reopening rolls back or forward, and a
+    # second settlement leaves each order refunded exactly once.
+    open7(ws)
+    for oid in (1, 2, 3):
+        gb.join_deal(ws, 7, user_id=oid, order_id=oid, ts=h(1))
+    env = {**os.environ, "TRUSTECON_CRASH_AT": point}
+    proc = subprocess.run([sys.executable, "-c", _SETTLE, str(ws.path)], env=env, cwd=REPO, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-500:]
+    ws = Workspace.open(ws.path)
+    state = gb.list_deals(ws)[0].state
+    assert refunds(ws) == (Counter() if point == "before-journal" else Counter({1: 1, 2: 1, 3: 1}))
+    assert state == ("open" if point == "before-journal" else "failed")
+    gb.settle_deal(ws, 7, as_of=D)
+    gb.settle_deal(ws, 7, as_of=D)
+    assert refunds(ws) == Counter({1: 1, 2: 1, 3: 1})
+
+
+# ------------------------------------------------------- hypothesis: any interleaving, exactly once
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("join"), st.integers(1, 2), st.integers(1, 6), st.integers(1, 3), st.integers(0, 5)),
+        st.tuples(st.just("refund"), st.integers(1, 6), st.integers(0, 5)),
+        st.tuples(st.just("settle"), st.integers(1, 2), st.integers(0, 5)),
+        st.tuples(st.just("crash"), st.integers(1, 2), st.sampled_from(["after-refunds", "before-commit"])),
+    ),
+    min_size=2,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(ops=ops)
+def test_any_interleaving_refunds_exactly_once(tmp_path_factory, ops: list[tuple]) -> None:
+    ws = Workspace.init(tmp_path_factory.mktemp("gb") / "ws")
+    # Deal 1: deadline at hour 2, target 3; deal 2: deadline at hour 4, target 2. Hours 0..5.
+    deadlines = {1: h(2), 2: h(4)}
+    for d, target in ((1, 3), (2, 2)):
+        gb.open_deal(
+            ws,
+            d,
+            creator_id=100,
+            product_id=d,
+            unit_price=2.0,
+            target_quantity=target,
+            deadline=deadlines[d],
+            opened_at=T0,
+        )
+    owner: dict[int, int] = {}  # order → deal it joined
+    buyer_refunds: Counter = Counter()
+    clock = T0
+    for op in ops:
+        if op[0] == "join":
+            _, d, oid, q, hour = op
+            clock = max(clock, h(hour))
+            if oid in owner:
+                continue
+            try:
+                gb.join_deal(ws, d, user_id=oid, order_id=oid, ts=clock, quantity=q)
+                owner[oid] = d
+            except gb.GroupBuyError as exc:
+                assert clock > deadlines[d] or "closed" in str(exc)
+        elif op[0] == "refund":
+            _, oid, hour = op
+            clock = max(clock, h(hour))
+            if oid in owner and not buyer_refunds[oid]:
+                buyer_refund(ws, oid, clock)
+                buyer_refunds[oid] += 1
+        elif op[0] == "settle":
+            _, d, hour = op
+            clock = max(clock, h(hour))
+            try:
+                gb.settle_deal(ws, d, as_of=clock)
+            except gb.GroupBuyError:
+                assert clock < deadlines[d]
+        else:
+            _, d, point = op
+            orig = gb._checkpoint
+
+            def crash(at: str, point: str = point) -> None:
+                if at == point:
+                    raise KeyboardInterrupt
+
+            gb._checkpoint = crash
+            try:
+                gb.settle_deal(ws, d, as_of=max(clock, deadlines[d]))
+            except KeyboardInterrupt:
+                pass
+            finally:
+                gb._checkpoint = orig
+    for d in (1, 2):
+        gb.settle_deal(ws, d, as_of=h(6))
+    deals = {x.deal_id: x for x in gb.list_deals(ws)}
+    got = refunds(ws)
+    for oid, d in owner.items():
+        if deals[d].state == "failed":
+            assert got[oid] == 1, (oid, d)  # the buyer's own refund or the deal's, never both
+        else:
+            assert got[oid] == buyer_refunds[oid]

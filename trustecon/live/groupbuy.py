@@ -1,0 +1,340 @@
+"""Group buys (DESIGN.md §7): a creator opens a deal; orders join; at the deadline it succeeds or fails.
+
+A deal has an id (an integer), a creator, a product, a unit price, a target quantity and a deadline.
+Its state lives in the workspace table ``tables/group_buys`` (one row per deal: ``state`` is
+``open``, ``succeeded`` or ``failed``, with what settlement found).
+
+**How an order names its deal.** An ``order`` event whose ``campaign_id`` is the deal's id. Orders
+come either through :func:`join_deal` (which checks the deal is open and the order is on time, then
+writes the order event through the store, ``event_id`` ``groupbuy:<deal>:order:<order_id>``) or from
+any source (ingest, simulator) carrying ``campaign_id``. A joined order counts if its time is in
+[opened_at, deadline]; an order after the deadline is *rejected with a reason* (``join_deal`` raises
+:class:`GroupBuyError`; one ingested is listed by :func:`deal_status` as rejected, never counted and
+never refunded by the deal).
+
+**Settlement** at or after the deadline (``as_of``: the latest event, or given; never the wall clock):
+quantity = Σ ``quantity`` (1 when absent) of the joined lines whose order was not refunded at or
+before the deadline. quantity ≥ target → ``succeeded`` (orders stand); else ``failed``: every joined
+order with no refund in the log gets one ``refund`` event for its full amount (Σ of its lines),
+``event_id`` = ``groupbuy:<deal>:<order_id>``, at the deadline. An order the buyer already refunded
+(before the deadline or after) gets no second refund. The refunds and the deal's new row are one
+store transaction, so a crash leaves either nothing or both; settling again is a no-op for a settled
+deal, and even a replay of the same refunds is deduplicated by their deterministic ``event_id``: an
+order is never refunded twice and never missed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import pyarrow as pa
+
+from trustecon.engine import scratch_duckdb
+from trustecon.events import SCHEMA
+from trustecon.store import Transaction, Workspace
+
+__all__ = [
+    "DEALS_SCHEMA",
+    "Deal",
+    "DealStatus",
+    "GroupBuyError",
+    "deal_status",
+    "join_deal",
+    "list_deals",
+    "open_deal",
+    "settle_deal",
+    "settle_due",
+]
+
+TABLE = "group_buys"
+STATES = ("open", "succeeded", "failed")
+_TS = pa.timestamp("us", tz="UTC")
+DEALS_SCHEMA = pa.schema(
+    [
+        pa.field("deal_id", pa.int64(), nullable=False),
+        pa.field("creator_id", pa.int64(), nullable=False),
+        pa.field("product_id", pa.int64(), nullable=False),
+        pa.field("unit_price", pa.float64(), nullable=False),
+        pa.field("target_quantity", pa.int64(), nullable=False),
+        pa.field("opened_at", _TS, nullable=False),
+        pa.field("deadline", _TS, nullable=False),
+        pa.field("state", pa.string(), nullable=False),
+        pa.field("settled_at", _TS),
+        pa.field("quantity", pa.int64()),
+        pa.field("orders", pa.int64()),
+        pa.field("refunds_written", pa.int64()),
+    ]
+)
+
+
+class GroupBuyError(ValueError):
+    """A bad deal or a rejected action (the message says which deal and why)."""
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    if not isinstance(t, dt.datetime):
+        raise GroupBuyError(f"expected a datetime, got {t!r}")
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Deal:
+    """One row of ``tables/group_buys``."""
+
+    deal_id: int
+    creator_id: int
+    product_id: int
+    unit_price: float
+    target_quantity: int
+    opened_at: dt.datetime
+    deadline: dt.datetime
+    state: str = "open"
+    settled_at: dt.datetime | None = None
+    quantity: int | None = None
+    orders: int | None = None
+    refunds_written: int | None = None
+
+
+@dataclass(frozen=True)
+class DealStatus:
+    """A deal as the log shows it at ``as_of``: counted quantity, joined / refunded / rejected orders."""
+
+    deal: Deal
+    as_of: dt.datetime | None
+    quantity: int  # joined lines' quantity, orders refunded by the deadline left out
+    joined_orders: int
+    buyer_refunded: int  # joined orders with a refund in the log (not written by this deal)
+    rejected: tuple[tuple[int, str], ...]  # (order_id, reason)
+    due: bool  # as_of ≥ deadline and still open
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rejected"] = [{"order_id": o, "reason": r} for o, r in self.rejected]
+        return d
+
+
+def _read_deals(ws: Workspace) -> dict[int, Deal]:
+    if not ws.has_table(TABLE):
+        return {}
+    return {r["deal_id"]: Deal(**r) for r in ws.read_table(TABLE).cast(DEALS_SCHEMA).to_pylist()}
+
+
+def _write_deals(tx: Transaction, deals: dict[int, Deal]) -> None:
+    rows = [asdict(deals[k]) for k in sorted(deals)]
+    tx.write_table(TABLE, pa.Table.from_pylist(rows, schema=DEALS_SCHEMA))
+
+
+def list_deals(ws: Workspace) -> list[Deal]:
+    """Every deal, by id."""
+    deals = _read_deals(ws)
+    return [deals[k] for k in sorted(deals)]
+
+
+def _get(deals: dict[int, Deal], deal_id: int) -> Deal:
+    if deal_id not in deals:
+        raise GroupBuyError(f"deal {deal_id}: no such group buy (open it first)")
+    return deals[deal_id]
+
+
+def open_deal(
+    ws: Workspace,
+    deal_id: int,
+    *,
+    creator_id: int,
+    product_id: int,
+    unit_price: float,
+    target_quantity: int,
+    deadline: dt.datetime,
+    opened_at: dt.datetime,
+) -> Deal:
+    """Open a deal (one transaction). Errors: an existing id, price < 0, target < 1, deadline ≤ opened_at."""
+    deadline, opened_at = _utc(deadline), _utc(opened_at)
+    if not unit_price >= 0:
+        raise GroupBuyError(f"deal {deal_id}: unit_price must be >= 0, got {unit_price}")
+    if target_quantity < 1:
+        raise GroupBuyError(f"deal {deal_id}: target_quantity must be >= 1, got {target_quantity}")
+    if deadline <= opened_at:
+        raise GroupBuyError(f"deal {deal_id}: deadline {deadline.isoformat()} is not after opened_at")
+    deal = Deal(deal_id, creator_id, product_id, float(unit_price), target_quantity, opened_at, deadline)
+    with ws.transaction() as tx:
+        deals = _read_deals(ws)  # read under the writer's lock
+        if deal_id in deals:
+            raise GroupBuyError(f"deal {deal_id}: already exists ({deals[deal_id].state})")
+        deals[deal_id] = deal
+        _write_deals(tx, deals)
+    return deal
+
+
+def join_deal(ws: Workspace, deal_id: int, *, user_id: int, order_id: int, ts: dt.datetime, quantity: int = 1) -> None:
+    """Place an order in the deal: one ``order`` event (``campaign_id`` = deal, amount = price × quantity).
+
+    Raises :class:`GroupBuyError` for an unknown deal, a settled deal, an order before the deal opened
+    or after its deadline, or quantity < 1; nothing is written then."""
+    ts = _utc(ts)
+    if quantity < 1:
+        raise GroupBuyError(f"deal {deal_id}: order {order_id}: quantity must be >= 1, got {quantity}")
+    with ws.transaction() as tx:
+        deal = _get(_read_deals(ws), deal_id)
+        if deal.state != "open":
+            raise GroupBuyError(f"deal {deal_id} is closed ({deal.state}): order {order_id} rejected")
+        if ts > deal.deadline:
+            raise GroupBuyError(
+                f"deal {deal_id}: order {order_id} at {ts.isoformat()} is after the deadline "
+                f"{deal.deadline.isoformat()}: rejected"
+            )
+        if ts < deal.opened_at:
+            raise GroupBuyError(f"deal {deal_id}: order {order_id} at {ts.isoformat()} is before the deal opened")
+        row = {
+            "event_id": f"groupbuy:{deal_id}:order:{order_id}",
+            "ts": ts,
+            "kind": "order",
+            "user_id": user_id,
+            "creator_id": deal.creator_id,
+            "product_id": deal.product_id,
+            "order_id": order_id,
+            "campaign_id": deal_id,
+            "amount": deal.unit_price * quantity,
+            "quantity": quantity,
+        }
+        res = tx.append(pa.Table.from_pylist([row], schema=SCHEMA), file=f"groupbuy:{deal_id}")
+        if res.quarantined:
+            raise GroupBuyError(f"deal {deal_id}: order {order_id} was not accepted (an order with this id exists?)")
+
+
+def _deal_orders(ws: Workspace, deal: Deal) -> tuple[list[dict[str, Any]], set[int], set[int], dt.datetime | None]:
+    """The deal's order lines, the order ids refunded by the deadline / at all, and the log's last instant."""
+    files = ws.event_files()
+    if not files:
+        return [], set(), set(), None
+    con = scratch_duckdb()
+    src = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], hive_partitioning=false)"
+    cur = con.execute(
+        f"SELECT order_id, user_id, ts, amount, coalesce(quantity, 1) AS quantity, event_id FROM {src} "
+        "WHERE kind = 'order' AND campaign_id = ? ORDER BY ts, event_id",
+        [deal.deal_id],
+    )
+    names = [d[0] for d in cur.description]
+    lines = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    ids = sorted({r["order_id"] for r in lines})
+    by_deadline: set[int] = set()
+    refunded: set[int] = set()
+    if ids:
+        got = con.execute(
+            f"SELECT order_id, min(ts) AS first FROM {src} WHERE kind = 'refund' AND order_id IN "
+            f"(SELECT unnest(?::BIGINT[])) AND NOT starts_with(event_id, 'groupbuy:{deal.deal_id}:') "
+            "GROUP BY order_id",
+            [ids],
+        ).fetchall()
+        for oid, first in got:
+            refunded.add(oid)
+            if _utc(first) <= deal.deadline:
+                by_deadline.add(oid)
+    last = con.execute(f"SELECT max(ts) FROM {src}").fetchall()[0][0]
+    con.close()
+    return lines, by_deadline, refunded, (_utc(last) if last is not None else None)
+
+
+def _status(ws: Workspace, deal: Deal, as_of: dt.datetime | None) -> tuple[DealStatus, dict[int, float]]:
+    lines, by_deadline, refunded, last = _deal_orders(ws, deal)
+    as_of = _utc(as_of) if as_of is not None else last
+    joined: dict[int, float] = {}
+    rejected: dict[int, str] = {}
+    quantity = 0
+    for r in lines:
+        t, oid = _utc(r["ts"]), r["order_id"]
+        if t > deal.deadline or t < deal.opened_at:
+            when = "after the deadline" if t > deal.deadline else "before the deal opened"
+            rejected.setdefault(oid, f"order at {t.isoformat()} is {when} {deal.deadline.isoformat()}")
+            continue
+        joined[oid] = joined.get(oid, 0.0) + (r["amount"] or 0.0)
+        if oid not in by_deadline:
+            quantity += r["quantity"]
+    rejected = {o: why for o, why in rejected.items() if o not in joined}
+    status = DealStatus(
+        deal=deal,
+        as_of=as_of,
+        quantity=quantity,
+        joined_orders=len(joined),
+        buyer_refunded=len(refunded & set(joined)),
+        rejected=tuple(sorted(rejected.items())),
+        due=deal.state == "open" and as_of is not None and as_of >= deal.deadline,
+    )
+    # Orders the deal would refund if it fails: joined, never refunded by anyone else.
+    return status, {o: a for o, a in joined.items() if o not in refunded}
+
+
+def deal_status(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None) -> DealStatus:
+    """The deal as the log shows it (as of the latest event unless ``as_of``)."""
+    return _status(ws, _get(_read_deals(ws), deal_id), as_of)[0]
+
+
+def _checkpoint(point: str) -> None:
+    """A named instant inside settlement; the crash tests make it raise (a process dying there)."""
+
+
+def _refund_rows(deal: Deal, to_refund: dict[int, float], users: dict[int, int | None]) -> pa.Table:
+    rows = [
+        {
+            "event_id": f"groupbuy:{deal.deal_id}:{oid}",
+            "ts": deal.deadline,
+            "kind": "refund",
+            "user_id": users.get(oid),
+            "creator_id": deal.creator_id,
+            "order_id": oid,
+            "campaign_id": deal.deal_id,
+            "amount": amount,
+        }
+        for oid, amount in sorted(to_refund.items())
+    ]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None) -> Deal:
+    """Settle one deal at or after its deadline (module docstring); returns its new row.
+
+    A succeeded deal is returned unchanged. A failed deal settled again refunds only on-time orders
+    that reached the log after its settlement (none usually; never one twice). Settling an open deal
+    before its deadline is an error: orders may still come."""
+    with ws.transaction() as tx:
+        deals = _read_deals(ws)
+        deal = _get(deals, deal_id)
+        if deal.state == "succeeded":
+            return deal
+        status, to_refund = _status(ws, deal, as_of)
+        if deal.state == "open" and not status.due:
+            when = status.as_of.isoformat() if status.as_of else "an empty log"
+            raise GroupBuyError(f"deal {deal_id}: open until {deal.deadline.isoformat()}; cannot settle at {when}")
+        failed = deal.state == "failed" or status.quantity < deal.target_quantity
+        written = 0
+        if failed and to_refund:
+            users = {r["order_id"]: r["user_id"] for r in _deal_orders(ws, deal)[0]}
+            _checkpoint("before-refunds")
+            written = tx.append(_refund_rows(deal, to_refund, users), file=f"groupbuy:{deal_id}:settle").added
+            _checkpoint("after-refunds")
+        if deal.state == "failed":
+            settled = replace(deal, refunds_written=(deal.refunds_written or 0) + written)
+        else:
+            settled = replace(
+                deal,
+                state="failed" if failed else "succeeded",
+                settled_at=status.as_of,
+                quantity=status.quantity,
+                orders=status.joined_orders,
+                refunds_written=written,
+            )
+        if settled != deal:
+            deals[deal_id] = settled
+            _write_deals(tx, deals)
+        _checkpoint("before-commit")
+    return settled
+
+
+def settle_due(ws: Workspace, *, as_of: dt.datetime | None = None) -> list[Deal]:
+    """Settle every open deal whose deadline has passed at ``as_of`` (each in its own transaction)."""
+    out = []
+    for deal in list_deals(ws):
+        if deal.state == "open" and deal_status(ws, deal.deal_id, as_of=as_of).due:
+            out.append(settle_deal(ws, deal.deal_id, as_of=as_of))
+    return out
