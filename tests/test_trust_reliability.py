@@ -159,7 +159,8 @@ def test_pair_pass_arrow_any_int64_ids(duck_con, shift) -> None:
 
 
 def _assert_pivots_equal(duck_con, rows) -> None:
-    from trustecon.trust.evidence import pair_pass, pair_pass_arrow
+    from trustecon.trust.evidence import pair_pass
+    from trustecon.trust.pivot import pair_pass_arrow
 
     as_of, events = at(30), ibis.memtable(events_table(rows))
     key = [("user_id", "ascending"), ("creator_id", "ascending")]

@@ -28,15 +28,16 @@ from trustecon.trust.credibility import CreatorCredibility, _materialize
 from trustecon.trust.evidence import (
     as_of_of,
     commerce_log,
-    fetch_columns,
     kind_pass,
     live_spans,
     order_pairs,
     pair_pass,
-    pivot_kind_pass,
+    repurchase_sums,
     side_log,
+    side_sums,
 )
 from trustecon.trust.pair import PairTrust
+from trustecon.trust.pivot import fetch_chunks, merge_side, pivot_kind_pass
 from trustecon.trust.reliability import SellerReliability
 
 __all__ = ["BuildResult", "build"]
@@ -192,32 +193,49 @@ def _build_tables(
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
 
-    def side_pass() -> tuple[Any, Any, tuple[np.ndarray, str]]:
+    def side_pass(small_sums: bool = False) -> tuple[Any, Any, tuple[np.ndarray, str], Any]:
         side = _materialize(con, side_log(events), f"_tb_side_{tag}")
         spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
         # The seed rule needs only the log and its commerce events, not pair trust: picked here, it is
         # engine work beside the pivot instead of a step between pair trust and propagation.
         picked = credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce_log(side), day_column="day")
-        return side, spans, picked
+        small = None
+        if small_sums:  # the per-pair sums the evidence pass lacks (a few percent of the pairs)
+            com = commerce_log(side)
+            small = (con.to_pyarrow(side_sums(com, spans, when, model.config)),
+                     con.to_pyarrow(repurchase_sums(com, when, model.config)))
+        return side, spans, picked, small
 
     if con.name == "duckdb":
-        # Level 2 of the evidence pass in numpy (pivot_kind_pass: the same table without the engine's
-        # eighteen aggregates), while the engine reads the commerce and live events on a thread (the
-        # main thread makes no engine call meanwhile: one connection, one query at a time).
-        kinds = fetch_columns(con, kind_pass(events, when, model.config))
+        # In memory after the one read of the log (trustecon.trust.pivot): level 2 of the evidence pass,
+        # the merge with the small side sums and the beta score in numpy, while the engine reads the
+        # commerce and live events on a thread (the main thread makes no engine call meanwhile: one
+        # connection, one query at a time). The engine path below is the reference they equal.
+        kinds = fetch_chunks(con, kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
-            side_done = pool.submit(side_pass)
-            passed = ibis.memtable(pivot_kind_pass(kinds))
+            side_done = pool.submit(side_pass, True)
+            arrays = pivot_kind_pass(kinds)
             del kinds
             t0 = res.lap("evidence pass", t0)
-            side, spans, picked = side_done.result()
+            side, spans, picked, small = side_done.result()
+        engaged_at = ~np.isnan(arrays.engaged_s)
+        engaged = ibis.memtable(pa.table({
+            "user_id": arrays.user_id[engaged_at], "creator_id": arrays.creator_id[engaged_at],
+            "first_s": arrays.engaged_s[engaged_at],
+        }))
+        commerce = commerce_log(side)
+        t0 = res.lap("commerce and live pass", t0)
+        out["pair_trust"] = model.score(merge_side(arrays, *small), when)
+        del arrays
     else:
         passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
         t0 = res.lap("evidence pass", t0)
-        side, spans, picked = side_pass()
-    commerce = commerce_log(side)
-    t0 = res.lap("commerce and live pass", t0)
-    out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce, spans=spans))
+        side, spans, picked, _ = side_pass()
+        engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
+        commerce = commerce_log(side)
+        t0 = res.lap("commerce and live pass", t0)
+        out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce,
+                                                           spans=spans))
     t0 = res.lap("pair trust", t0)
     pt = out["pair_trust"]
     write_early("pair_trust")
@@ -235,7 +253,7 @@ def _build_tables(
                 cred = aux.submit(credibility.fit, graph, events, **kw)
             else:
                 credibility.fit(graph, events, **kw)
-        _reliability(con, events, when, reliability, passed, commerce, res, out, tag)
+        _reliability(con, events, when, reliability, engaged, commerce, res, out, tag)
         t0 = res.lap("reliability", t0)
         if cred is not None:
             cred.result()
@@ -268,13 +286,13 @@ def _credibility_tables(credibility: CreatorCredibility, fitted: bool, res: Buil
                                  "vouch_fraction": credibility.vouch_fraction}
 
 
-def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerReliability, passed: Any,
+def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerReliability, engaged: Any,
                  commerce: Any, res: BuildResult, out: dict[str, pa.Table], tag: str) -> None:
-    """``seller_reliability``, ``seller_ledger`` and ``trust_orders`` (empty without orders); ``tag``
-    names the build's engine temporaries."""
+    """``seller_reliability``, ``seller_ledger`` and ``trust_orders`` (empty without orders);
+    ``engaged``: each pair's first engagement (``user_id, creator_id, first_s``); ``tag`` names the
+    build's engine temporaries."""
     n_orders = int(commerce.filter(commerce.kind == "order").count().execute())
     if n_orders:
-        engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
         led = _materialize(con, reliability.ledger(events, when, commerce=commerce, engaged=engaged),
                            f"_tb_led_{tag}")
         rel, led = reliability.summarize(led, when)

@@ -55,8 +55,6 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
-import pyarrow as pa
 
 __all__ = [
     "CHANNELS",
@@ -75,11 +73,10 @@ __all__ = [
     "evidence_sums",
     "live_spans",
     "order_pairs",
+    "repurchase_sums",
+    "side_sums",
     "kind_pass",
     "pair_pass",
-    "pair_pass_arrow",
-    "fetch_columns",
-    "pivot_kind_pass",
     "side_log",
     "to_seconds",
 ]
@@ -385,7 +382,9 @@ def pair_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
     plain aggregates; a view without a watch ratio gets its own code (:data:`NO_RATIO_VIEW`): no
     evidence, but engagement. Level 2 pivots its (much smaller) result into one column per channel,
     on integer codes (measured: ≈ 0.67× the string-keyed form with six aggregates,
-    docs/evaluation/trust.md §6); :func:`pair_pass_arrow` does level 2 in numpy (what ``build`` uses).
+    docs/evaluation/trust.md §6); :func:`trustecon.trust.pivot.pivot_kind_pass` does level 2 in numpy
+    (what ``build`` uses on DuckDB).
+    (what ``build`` uses on DuckDB).
     """
     k = kind_pass(events, as_of, config)
     kk, evid = k._k, k._k < NO_RATIO_VIEW
@@ -456,66 +455,75 @@ def kind_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
     )
 
 
-def pair_pass_arrow(con: ibis.BaseBackend, events: ir.Table, as_of: dt.datetime,
-                    config: EvidenceConfig | None = None) -> pa.Table:
-    """:func:`pair_pass` as an Arrow table, level 2 in numpy: :func:`pivot_kind_pass` of
-    :func:`kind_pass` (``build`` runs the two halves apart, the pivot beside its next query)."""
-    return pivot_kind_pass(fetch_columns(con, kind_pass(events, as_of, config)))
+#: Channels not in the evidence pass: from the live spans (minutes), through the order (refund,
+#: complaint) and from the order lines (repurchase).
+SIDE_CHANNELS: tuple[str, ...] = ("live_minutes", "refund", "complaint", "repurchase")
 
 
-def fetch_columns(con: ibis.BaseBackend, expr: ir.Table) -> dict[str, np.ndarray]:
-    """The columns of a result without nulls as numpy arrays (through Arrow: on DuckDB its
-    conversion runs on every core, measured faster in wall time than ``fetchnumpy``)."""
-    t = con.to_pyarrow(expr).combine_chunks()  # (Arrow's pool reuses its pages; numpy views them)
-    return {c: t[c].chunk(0).to_numpy() if t[c].num_chunks else t[c].to_numpy() for c in t.column_names}
+def side_sums(commerce: ir.Table, spans: ir.Table, as_of: dt.datetime,
+              config: EvidenceConfig | None = None) -> ir.Table:
+    """The per-pair evidence not in the evidence pass, from two small tables: ``e_live_minutes`` (the
+    span from a session's first entry to its last exit, credited at that exit, from :func:`live_spans`),
+    ``e_refund`` and ``e_complaint`` (reaching the pair through the order; their own ids win when
+    given), ``n_s`` (their rows), ``first_x``/``last_x``; self-pairs dropped. A small table (a few
+    percent of the pairs) that :func:`evidence_sums` outer-joins to the evidence pass."""
+    cfg = config or EvidenceConfig()
+    h, ref = cfg.half_life_seconds, to_seconds(as_of)
+    lit = ibis.literal(as_of, type="timestamp('UTC')")
+    zero = ibis.literal(0.0, type="float64")
+    sp, com = spans, commerce
+    ok = sp.filter(sp.enter_s.notnull() & sp.leave_s.notnull() & (sp.leave_s >= sp.enter_s))
+    lm = ok.group_by(["user_id", "creator_id"]).aggregate(
+        e=((ok.leave_s - ok.enter_s) / 60.0 * _decay(ok.leave_s, ref, h)).sum(),
+        n=ok.count(), first=ok.leave_s.min(), last=ok.leave_s.max(),
+    )
+    neg = com.filter(com.kind.isin(["refund", "complaint"]) & (com.ts <= lit))
+    op = order_pairs(com)
+    j = neg.left_join(op, neg.order_id == op.order_id)
+    rc = j.select(user_id=j.user_id.fill_null(j.o_user), creator_id=j.creator_id.fill_null(j.o_creator),
+                  kind=j.kind, t=event_seconds(j.ts))
+    rc = rc.filter(rc.user_id.notnull() & rc.creator_id.notnull())
+    rw = _decay(rc.t, ref, h)
+    ng = rc.group_by(["user_id", "creator_id"]).aggregate(
+        r=rw.sum(where=rc.kind == "refund"), c=rw.sum(where=rc.kind == "complaint"),
+        n=rc.count(), first=rc.t.min(), last=rc.t.max(),
+    )
+    # The two small per-pair tables are merged first (a join to the big table costs far less than
+    # re-aggregating every pair's twenty columns).
+    small = ibis.union(
+        lm.select(user_id=lm.user_id, creator_id=lm.creator_id, e_live_minutes=lm.e, e_refund=zero,
+                  e_complaint=zero, n=lm.n.cast("int64"), first=lm.first, last=lm.last),
+        ng.select(user_id=ng.user_id, creator_id=ng.creator_id, e_live_minutes=zero,
+                  e_refund=ng.r.fill_null(0.0), e_complaint=ng.c.fill_null(0.0), n=ng.n.cast("int64"),
+                  first=ng.first, last=ng.last),
+        distinct=False,
+    )
+    small = small.filter(small.user_id != small.creator_id)
+    return small.group_by(["user_id", "creator_id"]).aggregate(
+        e_live_minutes=small.e_live_minutes.sum(), e_refund=small.e_refund.sum(),
+        e_complaint=small.e_complaint.sum(), n_s=small.n.sum(), first_x=small.first.min(), last_x=small.last.max(),
+    )
 
 
-def pivot_kind_pass(col: Mapping[str, np.ndarray]) -> pa.Table:
-    """Level 2 of :func:`pair_pass` in numpy on :func:`kind_pass`'s rows: pairs numbered by a hash
-    (``pandas.factorize`` of one int64 key per (user, creator)); each (pair, code) is one row, so a
-    channel's sum is that row's ``sx`` (one scatter into a codes × pairs array) and the count, first
-    and last times are ``bincount``/``minimum.at``/``maximum.at`` per pair. The same values bit for bit
-    (a sum of one value and zeros is that value). On the engine, level 2 is eighteen aggregates over
-    ~2 rows per pair, ≈ 0.8 raw passes of CPU on 10.5 M events; ordering the rows by pair for runs
-    instead of hashing cost ≈ 0.3 (docs/evaluation/trust.md §6)."""
-    import pandas as pd
-
-    u, c = col["user_id"].astype(np.int64, copy=False), col["creator_id"].astype(np.int64, copy=False)
-    k = col["_k"].astype(np.int64)
-    small = not len(u) or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
-    if small:  # both ids in 31 bits: one key, decoded back by shifts
-        g, keys = pd.factorize((u << 31) | c)
-        uid, cid = keys >> 31, keys & (2**31 - 1)
-    else:  # any int64 ids: number users and creators first (their product fits in an int64)
-        iu, uu = pd.factorize(u)
-        ic, cu = pd.factorize(c)
-        g, keys = pd.factorize(iu.astype(np.int64) * len(cu) + ic)
-        uid, cid = uu[keys // len(cu)], cu[keys % len(cu)]
-    n = len(keys)
-    out: dict[str, pa.Array] = {"user_id": pa.array(uid, pa.int64()), "creator_id": pa.array(cid, pa.int64())}
-    # Row ``code`` of ``e``: that code's channel; the last row: a view's unwatched share. Flat indices
-    # (a 2-D fancy index costs ten times more); memory from Arrow's pool (pages the engine's results
-    # just freed, where a fresh numpy array pays a page fault per page).
-    e = np.frombuffer(pa.allocate_buffer((NO_RATIO_VIEW + 2) * n * 8), np.float64) if n else np.zeros(0)
-    e[:] = 0.0
-    e[k * n + g] = col["sx"]
-    view = k == KIND_CODE["view"]
-    e[(NO_RATIO_VIEW + 1) * n + g[view]] = col["sy"][view]
-    e = e.reshape(NO_RATIO_VIEW + 2, n)
-    for code, kind in enumerate(DIRECT_KINDS):
-        out[f"e_{_CHANNEL_OF.get(kind, kind)}"] = pa.array(e[code])
-    out["e_short_view"] = pa.array(e[NO_RATIO_VIEW + 1])
-    evid = k < NO_RATIO_VIEW
-    out["n_events"] = pa.array(np.bincount(g, np.where(evid, col["n"], 0), minlength=n).astype(np.int64))
-    engaged = np.isin(np.arange(NO_RATIO_VIEW + 1), ENGAGED_CODES)[k]
-    for name, ufunc, x, keep, empty in (
-        ("first_s", np.minimum, col["t_first"], evid, np.inf), ("last_s", np.maximum, col["t_last"], evid, -np.inf),
-        ("engaged_s", np.minimum, col["t_first"], engaged, np.inf),
-    ):
-        v = np.full(n, empty)
-        ufunc.at(v, g, np.where(keep, x, empty))
-        out[name] = pa.array(v, pa.float64(), mask=v == empty)
-    return pa.table(out)
+def repurchase_sums(commerce: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
+    """Per pair with an order line up to ``as_of`` (self-pairs dropped): ``e_repurchase`` (decayed
+    weight of the lines strictly after the pair's first order time), ``e_first_order`` (of the lines
+    at that time) and ``first_order_s``."""
+    cfg = config or EvidenceConfig()
+    h, ref = cfg.half_life_seconds, to_seconds(as_of)
+    lit = ibis.literal(as_of, type="timestamp('UTC')")
+    com = commerce
+    ol = com.filter((com.kind == "order") & (com.ts <= lit) & com.user_id.notnull() & com.creator_id.notnull()
+                    & (com.user_id != com.creator_id))
+    ol = ol.select(user_id=ol.user_id, creator_id=ol.creator_id, t=event_seconds(ol.ts))
+    first = ol.group_by(["user_id", "creator_id"]).aggregate(t0=ol.t.min())
+    oj = ol.inner_join(first, ["user_id", "creator_id"])
+    w = _decay(oj.t, ref, h)
+    return oj.group_by(["user_id", "creator_id"]).aggregate(
+        e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
+        e_first_order=w.sum(where=oj.t == oj.t0),
+        first_order_s=oj.t0.min(),
+    )
 
 
 def evidence_sums(
@@ -542,47 +550,11 @@ def evidence_sums(
     computed (``build`` materialises them once and shares them with reliability and the seed rule).
     """
     cfg = config or EvidenceConfig()
-    h, ref = cfg.half_life_seconds, to_seconds(as_of)
-    lit = ibis.literal(as_of, type="timestamp('UTC')")
     a = passed if passed is not None else pair_pass(events, as_of, cfg)
     com = commerce if commerce is not None else commerce_log(events)
     sp = spans if spans is not None else live_spans(events, as_of)
-    direct = [c for c in CHANNELS if c not in ("live_minutes", "refund", "complaint", "repurchase")]
-    zero = ibis.literal(0.0, type="float64")
-
-    # Live minutes: the span from the first entry to the last exit, credited at that exit.
-    ok = sp.filter(sp.enter_s.notnull() & sp.leave_s.notnull() & (sp.leave_s >= sp.enter_s))
-    lm = ok.group_by(["user_id", "creator_id"]).aggregate(
-        e=((ok.leave_s - ok.enter_s) / 60.0 * _decay(ok.leave_s, ref, h)).sum(),
-        n=ok.count(), first=ok.leave_s.min(), last=ok.leave_s.max(),
-    )
-    # Refunds and complaints reach the pair through the order (their own ids win when given).
-    neg = com.filter(com.kind.isin(["refund", "complaint"]) & (com.ts <= lit))
-    op = order_pairs(com)
-    j = neg.left_join(op, neg.order_id == op.order_id)
-    rc = j.select(user_id=j.user_id.fill_null(j.o_user), creator_id=j.creator_id.fill_null(j.o_creator),
-                  kind=j.kind, t=event_seconds(j.ts))
-    rc = rc.filter(rc.user_id.notnull() & rc.creator_id.notnull())
-    rw = _decay(rc.t, ref, h)
-    ng = rc.group_by(["user_id", "creator_id"]).aggregate(
-        r=rw.sum(where=rc.kind == "refund"), c=rw.sum(where=rc.kind == "complaint"),
-        n=rc.count(), first=rc.t.min(), last=rc.t.max(),
-    )
-    # The two small per-pair tables are merged first, then outer-joined to the big one (a join
-    # costs far less than re-aggregating every pair's twenty columns).
-    small = ibis.union(
-        lm.select(user_id=lm.user_id, creator_id=lm.creator_id, e_live_minutes=lm.e, e_refund=zero,
-                  e_complaint=zero, n=lm.n.cast("int64"), first=lm.first, last=lm.last),
-        ng.select(user_id=ng.user_id, creator_id=ng.creator_id, e_live_minutes=zero,
-                  e_refund=ng.r.fill_null(0.0), e_complaint=ng.c.fill_null(0.0), n=ng.n.cast("int64"),
-                  first=ng.first, last=ng.last),
-        distinct=False,
-    )
-    small = small.filter(small.user_id != small.creator_id)
-    small = small.group_by(["user_id", "creator_id"]).aggregate(
-        e_live_minutes=small.e_live_minutes.sum(), e_refund=small.e_refund.sum(),
-        e_complaint=small.e_complaint.sum(), n_s=small.n.sum(), first_x=small.first.min(), last_x=small.last.max(),
-    )
+    direct = [c for c in CHANNELS if c not in SIDE_CHANNELS]
+    small = side_sums(com, sp, as_of, cfg)
     big = a.filter(a.user_id != a.creator_id)
     big = big.select("user_id", "creator_id", *[f"e_{c}" for c in direct], n_b="n_events", first_b="first_s",
                      last_b="last_s")
@@ -598,18 +570,7 @@ def evidence_sums(
         last_s=ibis.greatest(fj.last_b.fill_null(fj.last_x), fj.last_x.fill_null(fj.last_b)),
     )
     sums = sums.filter(sums.n_events > 0)
-    # Repurchase: order lines strictly after the pair's first order line.
-    ol = com.filter((com.kind == "order") & (com.ts <= lit) & com.user_id.notnull() & com.creator_id.notnull()
-                    & (com.user_id != com.creator_id))
-    ol = ol.select(user_id=ol.user_id, creator_id=ol.creator_id, t=event_seconds(ol.ts))
-    first = ol.group_by(["user_id", "creator_id"]).aggregate(t0=ol.t.min())
-    oj = ol.inner_join(first, ["user_id", "creator_id"])
-    w = _decay(oj.t, ref, h)
-    rep = oj.group_by(["user_id", "creator_id"]).aggregate(
-        e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
-        e_first_order=w.sum(where=oj.t == oj.t0),
-        first_order_s=oj.t0.min(),
-    )
+    rep = repurchase_sums(com, as_of, cfg)
     out = sums.left_join(rep, ["user_id", "creator_id"])
     return out.select(
         user_id=out.user_id,

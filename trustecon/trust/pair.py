@@ -38,6 +38,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 from scipy.optimize import minimize
 
 from trustecon.trust.evidence import (
@@ -219,6 +220,52 @@ class PairTrust(FittedBeta):
             e_first_order=s.e_first_order,
             first_order_s=s.first_order_s,
         )
+
+    def score(self, sums: Mapping[str, np.ndarray], as_of: dt.datetime) -> pa.Table:
+        """:meth:`transform`'s table from per-pair sums already in memory (numpy columns as
+        :func:`~trustecon.trust.pivot.merge_side` gives them; NaN = null): the same arithmetic in the
+        same order, so equal to the engine's within rounding of the per-user pooled sums (``build``
+        on DuckDB; the tests hold the two to 1e-12)."""
+        w = self.weights
+        a0, b0 = self.priors
+        n = len(sums["user_id"])
+        pos, neg = np.zeros(n), np.zeros(n)
+        for c in POSITIVE:
+            pos = pos + sums[f"e_{c}"] * w[c]
+        for c in NEGATIVE:
+            neg = neg + sums[f"e_{c}"] * w[c]
+        kappa = a0 + b0
+        if self.user_prior and n:
+            import pandas as pd
+
+            g, _ = pd.factorize(sums["user_id"])
+            u_pos, u_neg = np.bincount(g, pos)[g], np.bincount(g, neg)[g]
+            m = (u_pos + a0) / (u_pos + u_neg + kappa)
+        else:
+            m = np.full(n, a0 / kappa)
+        alpha = m * kappa + pos
+        beta = (1.0 - m) * kappa + neg
+        mass = pos + neg
+
+        def f(x: np.ndarray) -> pa.Array:
+            return pa.array(x, pa.float64(), mask=np.isnan(x))
+
+        cols: dict[str, pa.Array] = {
+            "user_id": pa.array(sums["user_id"], pa.int64()),
+            "creator_id": pa.array(sums["creator_id"], pa.int64()),
+            "trust": pa.array(alpha / (alpha + beta)),
+            "confidence": pa.array(mass / (mass + self.prior_weight)),
+            "alpha": pa.array(alpha), "beta": pa.array(beta), "evidence": pa.array(mass),
+            "positive": pa.array(pos), "negative": pa.array(neg), "user_prior": pa.array(m),
+            "n_events": pa.array(sums["n_events"], pa.int64()),
+            "first_s": f(sums["first_s"]), "last_s": f(sums["last_s"]),
+            "as_of": pa.array(np.full(n, pa.scalar(as_of, pa.timestamp("us", tz="UTC")).value, np.int64),
+                              pa.timestamp("us", tz="UTC")),
+            **{f"e_{c}": pa.array(sums[f"e_{c}"], pa.float64()) for c in CHANNELS},
+            "e_first_order": pa.array(sums["e_first_order"], pa.float64()),
+            "first_order_s": f(sums["first_order_s"]),
+        }
+        return pa.table(cols)
 
     # ------------------------------------------------------------------ learning the weights
     def _labels(self, events: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Table:
