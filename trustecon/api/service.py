@@ -25,8 +25,7 @@ from trustecon.ingest import IngestReport, ingest_files
 from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
 from trustecon.live.funnel import live_funnel
 from trustecon.store import Workspace
-from trustecon.trust.evidence import EvidenceConfig
-from trustecon.trust.explain import explain_creator, explain_pair, explain_seller
+from trustecon.trust.explain import explain_built_pair, explain_creator, explain_seller
 from trustecon.trust.pair import PairTrust
 
 __all__ = ["HEADLINE_TABLES", "PLATFORM_TABLES", "NotFound", "NotReady", "Service"]
@@ -155,32 +154,18 @@ class Service:
     def pair_model(self) -> PairTrust:
         """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
         self.refresh()
-        p = self.ws.config.get("trust", {}).get("pair_trust", {})
-        if not p:
-            return PairTrust()
-        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
-        return PairTrust(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"],
-                         prior_weight=p["prior_weight"], user_prior=bool(p.get("user_prior", False)))
+        return PairTrust.from_params(self.ws.config.get("trust", {}).get("pair_trust"))
 
     def pair(self, user: int, creator: int) -> dict[str, Any]:
         """T(user → creator) with :func:`explain_pair` (the same content as ``trustecon explain --user --creator``)."""
         with self.lock:
             pt = self.table("pair_trust", "trustecon build WORKSPACE")
-            row = _rows(pt, user_id=user, creator_id=creator)
-            model = self.pair_model()
-            a0, b0 = model.priors
-            if row:
-                return explain_pair(self.events(), row[0], weights=model.weights, prior_alpha=a0,
-                                    prior_beta=b0, config=model.config)
-            if not self.known_creator(creator):
-                raise NotFound(f"creator {creator}: no event names this creator")
-            if not self.known_user(user):
-                raise NotFound(f"user {user}: no event names this user")
-            others = _rows(pt, user_id=user) if model.user_prior else []
-            prior = others[0]["user_prior"] if others else a0 / (a0 + b0)
-            msg = f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} with confidence 0"
-            return {"kind": "pair", "user_id": user, "creator_id": creator, "trust": prior, "confidence": 0.0,
-                    "channels": [], "summary": msg}
+            if not _rows(pt, user_id=user, creator_id=creator):
+                if not self.known_creator(creator):
+                    raise NotFound(f"creator {creator}: no event names this creator")
+                if not self.known_user(user):
+                    raise NotFound(f"user {user}: no event names this user")
+            return explain_built_pair(pt, user, creator, self.pair_model(), events=self.events)
 
     def credibility(self, creator: int) -> dict[str, Any]:
         """C(creator) with :func:`explain_creator` (as ``trustecon explain --creator``)."""

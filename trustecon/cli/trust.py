@@ -83,7 +83,7 @@ def explain(
     json_out: bool = JsonOpt,
 ) -> None:
     """Explain a trust score: the evidence that moved it, by kind and by time."""
-    from trustecon.trust.explain import explain_creator, explain_pair, explain_seller
+    from trustecon.trust.explain import explain_creator, explain_seller
 
     ws = _open(workspace)
     if not ws.has_table("pair_trust"):
@@ -104,32 +104,16 @@ def explain(
             fail(f"{seller_kind} {seller}: no seller reliability ({why})")
         out = explain_seller(seller, seller_kind, rel, led)
     elif user is not None:
-        import pyarrow.compute as pc
-
         from trustecon.engine import connect
+        from trustecon.trust.explain import explain_built_pair
         from trustecon.trust.pair import PairTrust
 
-        pt = ws.read_table("pair_trust")
-        row = pt.filter(pc.and_(pc.equal(pt["user_id"], user), pc.equal(pt["creator_id"], creator))).to_pylist()
-        model = _model_from_config(ws, PairTrust)
-        a0, b0 = model.priors
-        if not row:
-            # With the hierarchical prior an unseen pair starts at the user's own prior mean.
-            others = pt.filter(pc.equal(pt["user_id"], user)).to_pylist() if model.user_prior else []
-            prior = others[0]["user_prior"] if others else a0 / (a0 + b0)
-            msg = (
-                f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} "
-                "with confidence 0"
-            )
-            if json_out:
-                print_json({"kind": "pair", "user_id": user, "creator_id": creator, "trust": prior,
-                            "confidence": 0.0, "channels": [], "summary": msg})
-            else:
-                console.print(msg)
+        model = PairTrust.from_params(ws.config.get("trust", {}).get("pair_trust"))
+        out = explain_built_pair(ws.read_table("pair_trust"), user, creator, model,
+                                 events=lambda: ws.events(connect(engine)))
+        if not out["channels"] and not json_out:
+            console.print(out["summary"])
             return
-        con = connect(engine)
-        out = explain_pair(ws.events(con), row[0], weights=model.weights, prior_alpha=a0, prior_beta=b0,
-                           config=model.config)
     else:
         cred = ws.read_table("creator_credibility")
         if creator not in set(cred["creator_id"].to_pylist()):
@@ -147,15 +131,3 @@ def explain(
         for r in rows:
             t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
         console.print(t)
-
-
-def _model_from_config(ws, cls):
-    """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
-    from trustecon.trust.evidence import EvidenceConfig
-
-    p = ws.config.get("trust", {}).get("pair_trust", {})
-    if not p:
-        return cls()
-    cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
-    return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"],
-               user_prior=bool(p.get("user_prior", False)))

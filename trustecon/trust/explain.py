@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 import ibis.expr.types as ir
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from trustecon.trust.evidence import CHANNELS, POSITIVE, EvidenceConfig, evidence_rows, to_seconds
 
-__all__ = ["explain_creator", "explain_pair", "explain_seller"]
+__all__ = ["explain_built_pair", "explain_creator", "explain_pair", "explain_seller"]
 
 
 def _clean(x: Any) -> Any:
@@ -119,6 +120,28 @@ def explain_pair(
             "summary": summary,
         }
     )
+
+
+def explain_built_pair(
+    pair_trust: pa.Table, user: int, creator: int, model: Any, events: Callable[[], ir.Table]
+) -> dict[str, Any]:
+    """T(user → creator) from a built ``pair_trust`` table and the :class:`PairTrust` it was built
+    with: :func:`explain_pair` of the pair's row, or, for a pair with no evidence, its prior (the
+    user's own prior mean under the hierarchical prior, else α₀/(α₀+β₀)) with confidence 0.
+    ``events`` is called only when the pair has a row (its evidence is read from the log)."""
+    import pyarrow.compute as pc
+
+    pt = pair_trust
+    row = pt.filter(pc.and_(pc.equal(pt["user_id"], user), pc.equal(pt["creator_id"], creator))).to_pylist()
+    a0, b0 = model.priors
+    if row:
+        return explain_pair(events(), row[0], weights=model.weights, prior_alpha=a0, prior_beta=b0,
+                            config=model.config)
+    others = pt.filter(pc.equal(pt["user_id"], user)).slice(0, 1).to_pylist() if model.user_prior else []
+    prior = others[0]["user_prior"] if others else a0 / (a0 + b0)
+    msg = f"no evidence between user {user} and creator {creator}: T is the prior {prior:.3f} with confidence 0"
+    return {"kind": "pair", "user_id": user, "creator_id": creator, "trust": prior, "confidence": 0.0,
+            "channels": [], "summary": msg}
 
 
 def explain_creator(

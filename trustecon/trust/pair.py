@@ -173,6 +173,17 @@ class PairTrust(FittedBeta):
             "weights": self.weights,
         }
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> PairTrust:
+        """The model a build used, from what :meth:`params` stored (``trustecon.toml``'s
+        ``[trust.pair_trust]``): the weights and prior in use become its configuration; empty → defaults."""
+        p = params or {}
+        if not p:
+            return cls()
+        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
+        return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"],
+                   user_prior=bool(p.get("user_prior", False)))
+
     # ------------------------------------------------------------------ batch scoring
     def transform(self, events: ir.Table, as_of: dt.datetime | None = None, **parts: ir.Table) -> ir.Table:
         """``pair_trust`` as an Ibis expression: ``user_id, creator_id, trust, confidence, alpha, beta,
