@@ -8,11 +8,8 @@ OpenAPI lists every endpoint with a response model.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 import warnings
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("fastapi", reason="the HTTP API needs the serve extra")
 warnings.filterwarnings("ignore", message=".*httpx2.*")
+from api_world import built_world  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
@@ -30,37 +28,6 @@ from trustecon.engine import connect  # noqa: E402
 from trustecon.store import Workspace  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def build_world(path: Path) -> Workspace:
-    """A small simulated platform (300 users, 15 creators, 3 days) with trust, feeds and KPI tables."""
-    from trustecon.distribution.build import build_feeds
-    from trustecon.kpis.persist import write_kpis
-    from trustecon.simulate.config import preset
-    from trustecon.simulate.run import simulate
-    from trustecon.trust.build import build
-
-    ws = Workspace.init(path)
-    con = connect("duckdb")
-    cfg = dataclasses.replace(preset("small"), users=300, creators=15, brands=4, products_per_brand=5, days=3, seed=1)
-    simulate(ws, cfg, calibrate=False)
-    build(ws, con=con)
-    build_feeds(ws, con)
-    write_kpis(ws, con)
-    return ws
-
-
-def built_world(tmp_path_factory, name: str) -> Workspace:
-    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
-    base = tmp_path_factory.getbasetemp() / "trustecon-api-world"
-    if not (base / "trustecon.toml").exists():
-        tmp = base.with_name(base.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        build_world(tmp)
-        tmp.rename(base)
-    dest = tmp_path_factory.mktemp(name) / "ws"
-    shutil.copytree(base, dest)
-    return Workspace.open(dest)
 
 
 @pytest.fixture(scope="module")

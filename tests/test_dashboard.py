@@ -8,53 +8,20 @@ Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh ins
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx is in the test extra")
 pytest.importorskip("fastapi", reason="the HTTP API needs the serve extra")
 
+from api_world import built_world  # noqa: E402
+
 from trustecon.api import KeyStore  # noqa: E402
-from trustecon.engine import connect  # noqa: E402
-from trustecon.store import Workspace  # noqa: E402
-
-
-def build_world(path: Path) -> Workspace:
-    """A small simulated platform with trust, feeds and KPI tables (as in tests/test_api.py)."""
-    from trustecon.distribution.build import build_feeds
-    from trustecon.kpis.persist import write_kpis
-    from trustecon.simulate.config import preset
-    from trustecon.simulate.run import simulate
-    from trustecon.trust.build import build
-
-    ws = Workspace.init(path)
-    con = connect("duckdb")
-    cfg = dataclasses.replace(preset("small"), users=300, creators=15, brands=4, products_per_brand=5, days=3, seed=1)
-    simulate(ws, cfg, calibrate=False)
-    build(ws, con=con)
-    build_feeds(ws, con)
-    write_kpis(ws, con)
-    return ws
-
-
-def built_world(tmp_path_factory, name: str) -> Workspace:
-    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
-    base = tmp_path_factory.getbasetemp() / "trustecon-api-world"
-    if not (base / "trustecon.toml").exists():
-        tmp = base.with_name(base.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        build_world(tmp)
-        tmp.rename(base)
-    dest = tmp_path_factory.mktemp(name) / "ws"
-    shutil.copytree(base, dest)
-    return Workspace.open(dest)
 
 
 def _free_port() -> int:

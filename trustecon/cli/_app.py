@@ -39,3 +39,13 @@ def fail(message: str, code: int = 2) -> None:
     """Print a one-line error (no traceback) and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def open_workspace(workspace: Any) -> Any:
+    """Open a workspace folder, or exit with its error in one line (no traceback)."""
+    from trustecon.store import Workspace, WorkspaceError
+
+    try:
+        return Workspace.open(workspace)
+    except WorkspaceError as exc:
+        fail(str(exc))

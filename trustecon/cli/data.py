@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, open_workspace, print_json
 
 __all__: list[str] = []
 
@@ -137,10 +137,4 @@ def quarantine(
     console.print(t)
 
 
-def _open(workspace: Path):
-    from trustecon.store import Workspace, WorkspaceError
-
-    try:
-        return Workspace.open(workspace)
-    except WorkspaceError as exc:
-        fail(str(exc))
+_open = open_workspace

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, open_workspace, print_json
 
 __all__: list[str] = []
 
@@ -14,13 +14,7 @@ keys_app = typer.Typer(help="API keys of a workspace (stored as hashes in api_ke
 app.add_typer(keys_app, name="keys")
 
 
-def _open(workspace: Path):
-    from trustecon.store import Workspace, WorkspaceError
-
-    try:
-        return Workspace.open(workspace)
-    except WorkspaceError as exc:
-        fail(str(exc))
+_open = open_workspace
 
 
 @app.command()

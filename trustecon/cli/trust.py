@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, open_workspace, print_json
 
 __all__: list[str] = []
 
@@ -23,13 +23,7 @@ def _parse_as_of(value: str | None) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-def _open(workspace: Path):
-    from trustecon.store import Workspace, WorkspaceError
-
-    try:
-        return Workspace.open(workspace)
-    except WorkspaceError as exc:
-        fail(str(exc))
+_open = open_workspace
 
 
 @app.command()
