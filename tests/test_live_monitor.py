@@ -206,7 +206,7 @@ def streams(draw: st.DrawFn) -> list[dict]:
     for _ in range(n):
         kind = draw(st.sampled_from(KINDS))
         s = draw(st.integers(1, 3))
-        r = {"ts": at(draw(st.integers(0, 30)) * 20), "kind": kind, "session_id": s, "creator_id": 100 + s}
+        r = {"ts": at(draw(st.integers(0, 15)) * 30), "kind": kind, "session_id": s, "creator_id": 100 + s}
         r["user_id"] = draw(st.integers(1, 4))
         if kind == "product_pin":
             r["product_id"] = draw(st.integers(1, 4))
