@@ -270,3 +270,33 @@ def test_any_interleaving_refunds_exactly_once(tmp_path_factory, ops: list[tuple
             assert got[oid] == 1, (oid, d)  # the buyer's own refund or the deal's, never both
         else:
             assert got[oid] == buyer_refunds[oid]
+
+
+def test_cli_groupbuy_flow(ws: Workspace) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+
+    def run(*args: str) -> tuple[int, str]:
+        res = CliRunner().invoke(app, ["groupbuy", *args])
+        return res.exit_code, res.output
+
+    w = str(ws.path)
+    code, out = run("open", w, "--deal", "7", "--creator", "100", "--product", "55", "--price", "9.5")
+    assert code == 2  # missing options
+    args = ["--creator", "100", "--product", "55", "--price", "2", "--target", "3", "--deadline", D.isoformat()]
+    assert run("open", w, "--deal", "7", *args, "--opened-at", T0.isoformat())[0] == 0
+    assert (
+        run("join", w, "--deal", "7", "--user", "1", "--order", "1", "--at", h(1).isoformat(), "--quantity", "2")[0]
+        == 0
+    )
+    code, out = run("join", w, "--deal", "7", "--user", "2", "--order", "2", "--at", h(3).isoformat())
+    assert code == 2 and "after the deadline" in out
+    code, out = run("status", w, "--json")
+    st_ = json.loads(out)["deals"][0]
+    assert (st_["quantity"], st_["joined_orders"], st_["due"]) == (2, 1, False)
+    code, out = run("settle", w, "--deal", "7", "--as-of", D.isoformat(), "--json")
+    assert code == 0 and json.loads(out)["settled"][0]["state"] == "failed"
+    assert refunds(ws) == Counter({1: 1})

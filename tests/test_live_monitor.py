@@ -313,3 +313,23 @@ def test_small_simulated_workspace_replay_equals_batch(tmp_path: Path) -> None:
     for g, w in zip(got, want, strict=True):
         diff = {k: (g[k], v) for k, v in w.items() if not same(g[k], v)}
         assert not diff, f"session {w['session_id']}: {diff}"
+
+
+def test_cli_live_json(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+    from trustecon.store import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append(table(tiny_room()))
+    res = CliRunner().invoke(app, ["live", str(ws.path), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.output)["sessions"]
+    assert (row["session_id"], row["kept"], row["gmv"], row["products_seen_per_visit"]) == (S, 1, 80.0, 1.75)
+    res = CliRunner().invoke(app, ["live", str(ws.path), "--session", str(S), "--json"])
+    assert [n for _, n in json.loads(res.output)["sessions"][0]["concurrent_per_minute"]] == [2, 2, 2, 2, 2, 0]
+    res = CliRunner().invoke(app, ["live", str(ws.path), "--session", "1"])
+    assert res.exit_code == 2 and "session 1" in res.output

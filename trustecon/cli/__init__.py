@@ -11,6 +11,7 @@ from trustecon.cli import report  # noqa: E402,F401
 from trustecon.cli import demo  # noqa: E402,F401
 from trustecon.cli import distribution  # noqa: E402,F401
 from trustecon.cli import simulate  # noqa: E402,F401
+from trustecon.cli import live  # noqa: E402,F401
 from trustecon.cli import serve  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -47,13 +47,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trustecon.kpis import live_room_metrics, live_sessions, live_visits
 from trustecon.kpis._base import INTERACTION_KINDS, ratio
 from trustecon.kpis.live import visit_products
 from trustecon.live.funnel import funnel_visits
 
-__all__ = ["MONITOR_STAGES", "RoomMonitor", "RoomSnapshot", "room_stats", "snapshots_table"]
+__all__ = ["MONITOR_STAGES", "RoomMonitor", "RoomSnapshot", "replay", "room_stats", "snapshots_table"]
 
 #: The funnel stages the monitor keeps (DESIGN.md §7; repurchase needs the future and stays batch-only).
 MONITOR_STAGES: tuple[str, ...] = ("entered", "watched_1min", "clicked", "ordered", "kept")
@@ -602,6 +603,16 @@ class RoomMonitor:
     def snapshot_all(self) -> list[RoomSnapshot]:
         """Every session's snapshot, by session id."""
         return [self.snapshot(s) for s in self.sessions()]
+
+
+def replay(events: pa.Table, *, min_watch_ms: int = 60_000) -> RoomMonitor:
+    """A monitor fed the whole log in time order (what ``trustecon live WS`` prints): the live numbers
+    as they stand at the last event; nothing is late, so they equal :func:`room_stats`."""
+    mon = RoomMonitor(min_watch_ms=min_watch_ms)
+    live = pc.is_in(events["kind"], pa.array(sorted(_USED)))
+    mon.feed_batch(events.filter(live).sort_by([("ts", "ascending")]))
+    mon.flush()
+    return mon
 
 
 def snapshots_table(snaps: Iterable[RoomSnapshot]) -> pa.Table:
