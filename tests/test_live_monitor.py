@@ -224,16 +224,7 @@ def streams(draw: st.DrawFn) -> list[dict]:
             del r["session_id"]
         rows.append(r)
     rows.sort(key=lambda r: r["ts"])  # stable: ties keep their random order
-    # Two enters of one viewer at one instant would be merged by the batch's visit_products (it keys
-    # visits by (user, session, enter)); the pairing rule makes the first 0 ms long, so drop repeats.
-    seen, out = set(), []
-    for r in rows:
-        key = (r["kind"], r.get("user_id"), r.get("session_id"), r["ts"])
-        if r["kind"] == "live_enter" and key in seen:
-            continue
-        seen.add(key)
-        out.append(r)
-    return out
+    return rows
 
 
 def in_room_oracle(rows: list[dict], session: int) -> tuple[int, list[int]]:
@@ -333,3 +324,16 @@ def test_cli_live_json(tmp_path: Path) -> None:
     assert [n for _, n in json.loads(res.output)["sessions"][0]["concurrent_per_minute"]] == [2, 2, 2, 2, 2, 0]
     res = CliRunner().invoke(app, ["live", str(ws.path), "--session", "1"])
     assert res.exit_code == 2 and "session 1" in res.output
+
+
+def test_two_enters_at_one_instant_are_two_visits() -> None:
+    # u1 enters twice at 0 (the first visit is closed by the second, 0 ms) and leaves at 60; p1 pinned
+    # at 0: both visits see p1 → 2 closed visits, 2 products. (The batch once merged the two visits,
+    # keyed by (user, session, enter): 1 closed visit, 1 product.)
+    rows = [ev(0, "product_pin", product_id=1), ev(0, "live_enter", user_id=1), ev(0, "live_enter", user_id=1)]
+    rows.append(ev(60, "live_leave", user_id=1))
+    mon = RoomMonitor()
+    mon.feed_batch(rows)
+    s = mon.snapshot(S)
+    assert (s.visits, s.closed_visits, s.products_seen, s.watch_minutes) == (2, 2, 2, 1.0)
+    assert_equal_to_batch(mon, table(rows))

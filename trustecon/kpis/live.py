@@ -108,14 +108,16 @@ def live_watch_time(
 
 
 def visit_products(events: ir.Table) -> ir.Table:
-    """One row per closed live visit: user_id, session_id, enter, creator_id, ``products`` seen (the
+    """One row per closed live visit: user_id, session_id, enter, visit_no, creator_id, ``products`` seen (the
     rule of :func:`products_seen_per_visit`, which averages it; the room monitor sums it per session)."""
     v = live_visits(events)
     v = v.filter(v.end.notnull()).select("user_id", "creator_id", "session_id", "enter", "end")
+    # Two enters of one viewer at one instant are two visits: number them so they are not merged.
+    v = v.mutate(visit_no=ibis.row_number().over(group_by=[v.user_id, v.session_id], order_by=[v.enter, v.end]))
     pins = events.filter(events.kind == "product_pin").select(
         p_session=events.session_id, p_ts=events.ts, p_product=events.product_id
     )
-    key = ["user_id", "session_id", "enter"]
+    key = ["user_id", "session_id", "enter", "visit_no"]
     j = v.left_join(pins, [v.session_id == pins.p_session, pins.p_ts <= v.enter])
     anchors = j.group_by(key).aggregate(anchor=j.p_ts.max())
     va = v.left_join(anchors, [v[k] == anchors[k] for k in key]).select(v, anchor=anchors.anchor)
