@@ -236,7 +236,7 @@ def test_any_interleaving_refunds_exactly_once(tmp_path_factory, ops: list[tuple
         elif op[0] == "refund":
             _, oid, hour = op
             clock = max(clock, h(hour))
-            if oid in owner and not buyer_refunds[oid]:
+            if oid in owner and not refunds(ws)[oid]:  # a buyer cannot refund a refunded order
                 buyer_refund(ws, oid, clock)
                 buyer_refunds[oid] += 1
         elif op[0] == "settle":

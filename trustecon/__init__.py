@@ -39,6 +39,10 @@ _LAZY: dict[str, str] = {
     "EnginePolicy": "trustecon.distribution.policy",
     "WhoToFollow": "trustecon.distribution.suggest",
     "live_funnel": "trustecon.live",
+    "RoomMonitor": "trustecon.live",
+    "room_stats": "trustecon.live",
+    "open_deal": "trustecon.live",
+    "settle_deal": "trustecon.live",
     "build_report": "trustecon.report",
     "run_demo": "trustecon.demo",
 }
