@@ -70,6 +70,13 @@ def test_failed_deal_refunds_each_order_once(ws: Workspace) -> None:
     assert deal_refunds(ws) == {1: ("groupbuy:7:1", 9.5), 2: ("groupbuy:7:2", 19.0), 3: ("groupbuy:7:3", 9.5)}
     again = gb.settle_deal(ws, 7, as_of=D + dt.timedelta(days=1))
     assert again == deal and refunds(ws) == Counter({1: 1, 2: 1, 3: 1})
+    # An on-time order naming the deal that reaches the log after settlement (another source) is
+    # refunded by the next settle, once; the rest stay refunded once.
+    late = {"event_id": "src:4", "ts": h(1), "kind": "order", "user_id": 14, "order_id": 4, "amount": 9.5}
+    append(ws, [{**late, "campaign_id": 7}])
+    assert gb.settle_deal(ws, 7).refunds_written == 4
+    gb.settle_deal(ws, 7)
+    assert refunds(ws) == Counter({1: 1, 2: 1, 3: 1, 4: 1})
     assert gb.list_deals(ws)[0].state == "failed"
     with pytest.raises(gb.GroupBuyError, match="closed"):
         gb.join_deal(ws, 7, user_id=1, order_id=9, ts=h(1))
@@ -119,6 +126,10 @@ def test_rejections_and_bad_input(ws: Workspace) -> None:
     with pytest.raises(gb.GroupBuyError, match="deadline"):
         gb.open_deal(ws, 9, creator_id=1, product_id=1, unit_price=1, target_quantity=1, deadline=T0, opened_at=T0)
     assert ws.event_count() == 0  # nothing rejected was written
+    spend = {"event_id": "s1", "ts": T0, "kind": "spend", "brand_id": 3, "campaign_id": 9, "amount": 100.0}
+    append(ws, [spend])
+    with pytest.raises(gb.GroupBuyError, match="campaign_id 9 is already used"):
+        open7(ws, deal=9)
     # An order from another source naming the deal after its deadline: listed as rejected, never
     # counted, never refunded by the deal.
     append(

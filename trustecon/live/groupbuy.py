@@ -138,6 +138,18 @@ def _get(deals: dict[int, Deal], deal_id: int) -> Deal:
     return deals[deal_id]
 
 
+def _campaign_use(ws: Workspace, campaign_id: int) -> int:
+    """Events of the log that already carry ``campaign_id``."""
+    files = ws.event_files()
+    if not files:
+        return 0
+    con = scratch_duckdb()
+    src = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], hive_partitioning=false)"
+    n = con.execute(f"SELECT count(*) FROM {src} WHERE campaign_id = ?", [campaign_id]).fetchall()[0][0]
+    con.close()
+    return int(n)
+
+
 def open_deal(
     ws: Workspace,
     deal_id: int,
@@ -149,7 +161,8 @@ def open_deal(
     deadline: dt.datetime,
     opened_at: dt.datetime,
 ) -> Deal:
-    """Open a deal (one transaction). Errors: an existing id, price < 0, target < 1, deadline ≤ opened_at."""
+    """Open a deal (one transaction). Errors: an existing deal id or a ``campaign_id`` already in the log
+    (a brand campaign's: the two share the id space), price < 0, target < 1, deadline ≤ opened_at."""
     deadline, opened_at = _utc(deadline), _utc(opened_at)
     if not unit_price >= 0:
         raise GroupBuyError(f"deal {deal_id}: unit_price must be >= 0, got {unit_price}")
@@ -162,6 +175,12 @@ def open_deal(
         deals = _read_deals(ws)  # read under the writer's lock
         if deal_id in deals:
             raise GroupBuyError(f"deal {deal_id}: already exists ({deals[deal_id].state})")
+        used = _campaign_use(ws, deal_id)
+        if used:
+            raise GroupBuyError(
+                f"deal {deal_id}: campaign_id {deal_id} is already used by {used} events of the log "
+                "(a brand campaign?); deals and campaigns share that id space, choose another id"
+            )
         deals[deal_id] = deal
         _write_deals(tx, deals)
     return deal
