@@ -2,7 +2,7 @@
 
 :class:`RoomMonitor` takes events one at a time or in batches, in time order, and keeps per live
 session (``session_id``) the numbers of DESIGN.md §9 with the *same definitions* as the batch KPIs,
-so that a snapshot equals :func:`room_stats` (the batch side, built from
+so that a snapshot equals :func:`trustecon.live.rooms.room_stats` (the batch side, built from
 :func:`trustecon.kpis.live_visits`, :func:`~trustecon.kpis.live.visit_products`,
 :func:`~trustecon.kpis.live_room_metrics` and :func:`~trustecon.live.funnel.funnel_visits`) on the
 same events:
