@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from trustecon.engine import connect
 from trustecon.events import SCHEMA
 from trustecon.live.monitor import RoomMonitor, room_stats, snapshots_table
+from trustecon.live.rooms import differences
 
 T0 = dt.datetime(2026, 1, 1, 10, 0, 0, tzinfo=dt.UTC)
 H = 100  # the host
@@ -324,6 +325,13 @@ def test_cli_live_json(tmp_path: Path) -> None:
     assert [n for _, n in json.loads(res.output)["sessions"][0]["concurrent_per_minute"]] == [2, 2, 2, 2, 2, 0]
     res = CliRunner().invoke(app, ["live", str(ws.path), "--session", "1"])
     assert res.exit_code == 2 and "session 1" in res.output
+    res = CliRunner().invoke(app, ["live", str(ws.path), "--check"])
+    assert res.exit_code == 0 and "monitor == batch KPIs (duckdb) on 1 sessions" in res.output
+    # differences() reports a monitor that missed events (here: the last five).
+    partial = RoomMonitor()
+    partial.feed_batch(tiny_room()[:-5])
+    diffs = differences(partial.snapshot_all(), ibis.memtable(table(tiny_room())))
+    assert any("closed_visits: monitor 1, batch 4" in d for d in diffs)
 
 
 def test_two_enters_at_one_instant_are_two_visits() -> None:

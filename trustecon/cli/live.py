@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import JsonOpt, app, console, fail, open_workspace, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, open_workspace, print_json
 
 __all__: list[str] = []
 
@@ -36,6 +36,10 @@ def _num(x: float | None, fmt: str = "{:,.2f}") -> str:
 def live(
     workspace: Path = typer.Argument(..., help="Workspace folder."),
     session: int | None = typer.Option(None, "--session", help="One session (with its per-minute viewers)."),
+    check: bool = typer.Option(
+        False, "--check", help="Also compute the batch KPIs on --engine; exit 1 if they differ."
+    ),
+    engine: str = EngineOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """The live-room monitor's numbers per session, replayed from the event log (equal to the batch KPIs)."""
@@ -43,6 +47,18 @@ def live(
 
     ws = open_workspace(workspace)
     mon = replay(ws.events_arrow())
+    if check:
+        from trustecon.engine import ENGINES, connect
+        from trustecon.live.rooms import differences
+
+        if engine not in ENGINES:
+            fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+        diffs = differences(mon.snapshot_all(), ws.events(connect(engine)))
+        for line in diffs[:20]:
+            err_console.print(f"[red]differs:[/] {line}", highlight=False)
+        if diffs:
+            fail(f"the monitor differs from the batch KPIs ({engine}) in {len(diffs)} places", code=1)
+        err_console.print(f"monitor == batch KPIs ({engine}) on {len(mon.sessions())} sessions")
     if session is not None:
         try:
             snaps = [mon.snapshot(session)]

@@ -13,7 +13,7 @@ from trustecon.live.groupbuy import (
     settle_due,
 )
 from trustecon.live.monitor import RoomMonitor, replay
-from trustecon.live.rooms import MONITOR_STAGES, RoomSnapshot, room_stats, snapshots_table
+from trustecon.live.rooms import MONITOR_STAGES, RoomSnapshot, differences, room_stats, snapshots_table
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -24,6 +24,7 @@ __all__ = [
     "RoomMonitor",
     "RoomSnapshot",
     "deal_status",
+    "differences",
     "funnel_visits",
     "join_deal",
     "list_deals",

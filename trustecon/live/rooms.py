@@ -23,7 +23,7 @@ from trustecon.kpis._base import INTERACTION_KINDS, ratio
 from trustecon.kpis.live import visit_products
 from trustecon.live.funnel import funnel_visits
 
-__all__ = ["MONITOR_STAGES", "RoomSnapshot", "room_stats", "snapshots_table"]
+__all__ = ["MONITOR_STAGES", "RoomSnapshot", "differences", "room_stats", "snapshots_table"]
 
 #: The funnel stages the monitor keeps (DESIGN.md §7; repurchase needs the future and stays batch-only).
 MONITOR_STAGES: tuple[str, ...] = ("entered", "watched_1min", "clicked", "ordered", "kept")
@@ -147,3 +147,28 @@ def room_stats(events: ir.Table, *, min_watch_ms: int = 60_000) -> ir.Table:
         old_fan_buyers=t.old_fan_buyers,
         old_fan_buyer_share=t.old_fan_buyer_share,
     ).order_by("session_id")
+
+
+def _same(a: Any, b: Any, rel: float) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+    return bool(a == b)
+
+
+def differences(snaps: Iterable[RoomSnapshot], events: ir.Table, *, rel: float = 1e-9) -> list[str]:
+    """Where the monitor's snapshots differ from :func:`room_stats` on ``events`` (any engine): one
+    line per differing (session, column), empty when they agree (floats to ``rel`` relative)."""
+    got = {r["session_id"]: r for r in snapshots_table(snaps).to_pylist()}
+    want = {r["session_id"]: r for r in room_stats(events).to_pyarrow().to_pylist()}
+    out = [f"session {s}: only in the batch" for s in sorted(set(want) - set(got))]
+    out += [f"session {s}: only in the monitor" for s in sorted(set(got) - set(want))]
+    for s in sorted(set(got) & set(want)):
+        for col, w in want[s].items():
+            g = got[s][col]
+            if isinstance(w, dt.datetime) and isinstance(g, dt.datetime):
+                w, g = w.replace(tzinfo=None), g.replace(tzinfo=None)  # the engine may drop the zone
+            if not _same(g, w, rel):
+                out.append(f"session {s}: {col}: monitor {g!r}, batch {w!r}")
+    return out
