@@ -32,8 +32,10 @@ would need the session replayed: it is *not* applied and is counted in the sessi
 ``late_dropped`` (and :attr:`RoomMonitor.late_dropped`), so a snapshot says when it may differ from
 the batch. Replaying the log sorted by time (``trustecon live WS``) never drops anything.
 
-Assumption: one session has one host (the creator of its start/end, else of its enters); the new
-follower rule follows the host known when the viewer first entered.
+State: per session, its viewers, open visits, pins and buyers; for the whole stream, each
+(user, creator) pair's follow state per instant and the refunded order ids (so old fans and refunds
+after the room can be judged). Assumption: one session has one host (the creator of its start/end,
+else of its enters); the new-follower rule uses the host known when the viewer first entered.
 """
 
 from __future__ import annotations
