@@ -142,3 +142,18 @@ def test_any_int64_ids(duck_con, shift) -> None:
     for user_prior in (False, True):
         got = _assert_same(duck_con, log.rows, PairTrust(user_prior=user_prior))
         assert got.num_rows == 6  # (1,2) (3,2) (1,4) (3,4) (4,1) and the refund-only (5,6)
+
+
+def test_hugepage_hints_off_restores_numpy_setting() -> None:
+    """The build switches numpy's huge-page hint off only for its own duration, even when it fails."""
+    mod = pytest.importorskip("numpy._core.multiarray", reason="numpy >= 2 exposes the runtime toggle here")
+    from trustecon.trust.pivot import hugepage_hints_off
+
+    before = mod._get_madvise_hugepage()
+    for start in (True, False):
+        mod._set_madvise_hugepage(start)
+        with pytest.raises(RuntimeError), hugepage_hints_off():
+            assert mod._get_madvise_hugepage() is False
+            raise RuntimeError("a build that fails")
+        assert mod._get_madvise_hugepage() is start
+    mod._set_madvise_hugepage(before)

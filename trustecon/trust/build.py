@@ -37,7 +37,7 @@ from trustecon.trust.evidence import (
     side_sums,
 )
 from trustecon.trust.pair import PairTrust
-from trustecon.trust.pivot import fetch_chunks, merge_side, pivot_kind_pass
+from trustecon.trust.pivot import fetch_chunks, hugepage_hints_off, merge_side, pivot_kind_pass
 from trustecon.trust.reliability import SellerReliability
 
 __all__ = ["BuildResult", "build"]
@@ -158,7 +158,8 @@ def build(
             def write_early(name: str) -> None:
                 written[name] = writer.submit(tx.write_table, name, out[name])
 
-            _build_tables(ws, con, events, when, model, credibility, reliability, res, out, write_early)
+            with hugepage_hints_off():  # (the in-memory path's large short-lived arrays; see there)
+                _build_tables(ws, con, events, when, model, credibility, reliability, res, out, write_early)
             t0 = time.perf_counter()
         for name in TABLES:  # (the transaction is not thread-safe: the early write is waited for first)
             if name in written:
@@ -193,44 +194,50 @@ def _build_tables(
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
 
-    def side_pass(small_sums: bool = False) -> tuple[Any, Any, tuple[np.ndarray, str], Any]:
+    def side_pass(small_sums: bool = False) -> tuple[Any, Any, Any]:
         side = _materialize(con, side_log(events), f"_tb_side_{tag}")
         spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
-        # The seed rule needs only the log and its commerce events, not pair trust: picked here, it is
-        # engine work beside the pivot instead of a step between pair trust and propagation.
-        picked = credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce_log(side), day_column="day")
         small = None
         if small_sums:  # the per-pair sums the evidence pass lacks (a few percent of the pairs)
             com = commerce_log(side)
             small = (con.to_pyarrow(side_sums(com, spans, when, model.config)),
                      con.to_pyarrow(repurchase_sums(com, when, model.config)))
-        return side, spans, picked, small
+        return side, spans, small
+
+    def pick_seeds(side: Any) -> tuple[np.ndarray, str]:
+        # The seed rule needs only the log and its commerce events, not pair trust: engine work that
+        # runs beside numpy work instead of a step between pair trust and propagation.
+        return credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce_log(side), day_column="day")
 
     if con.name == "duckdb":
         # In memory after the one read of the log (trustecon.trust.pivot): level 2 of the evidence pass,
         # the merge with the small side sums and the beta score in numpy, while the engine reads the
-        # commerce and live events on a thread (the main thread makes no engine call meanwhile: one
-        # connection, one query at a time). The engine path below is the reference they equal.
+        # commerce and live events, then picks the seeds, on a thread (the main thread makes no engine
+        # call meanwhile: one connection, one query at a time). The engine path below is the reference
+        # they equal.
         kinds = fetch_chunks(con, kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
             side_done = pool.submit(side_pass, True)
             arrays = pivot_kind_pass(kinds)
             del kinds
             t0 = res.lap("evidence pass", t0)
-            side, spans, picked, small = side_done.result()
-        engaged_at = ~np.isnan(arrays.engaged_s)
-        engaged = ibis.memtable(pa.table({
-            "user_id": arrays.user_id[engaged_at], "creator_id": arrays.creator_id[engaged_at],
-            "first_s": arrays.engaged_s[engaged_at],
-        }))
+            side, spans, small = side_done.result()
+            seeds_done = pool.submit(pick_seeds, side)
+            t0 = res.lap("commerce and live pass", t0)
+            engaged_at = ~np.isnan(arrays.engaged_s)
+            engaged = ibis.memtable(pa.table({
+                "user_id": arrays.user_id[engaged_at], "creator_id": arrays.creator_id[engaged_at],
+                "first_s": arrays.engaged_s[engaged_at],
+            }))
+            out["pair_trust"] = model.score(merge_side(arrays, *small), when)
+            del arrays
+            picked = seeds_done.result()
         commerce = commerce_log(side)
-        t0 = res.lap("commerce and live pass", t0)
-        out["pair_trust"] = model.score(merge_side(arrays, *small), when)
-        del arrays
     else:
         passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
         t0 = res.lap("evidence pass", t0)
-        side, spans, picked, _ = side_pass()
+        side, spans, _ = side_pass()
+        picked = pick_seeds(side)
         engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
         commerce = commerce_log(side)
         t0 = res.lap("commerce and live pass", t0)

@@ -16,8 +16,9 @@ Written by hand (not a dataframe library's group-by) because each step is one sc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -36,9 +37,38 @@ from trustecon.trust.evidence import (
     kind_pass,
 )
 
-__all__ = ["PairArrays", "fetch_chunks", "merge_side", "pair_pass_arrow", "pivot_kind_pass"]
+__all__ = ["PairArrays", "fetch_chunks", "hugepage_hints_off", "merge_side", "pair_pass_arrow", "pivot_kind_pass"]
 
 Chunks = Sequence[Mapping[str, np.ndarray]]
+
+
+@contextlib.contextmanager
+def hugepage_hints_off() -> Iterator[None]:
+    """numpy's huge-page hint switched off for the duration, then restored.
+
+    On Linux numpy marks every allocation of 4 MB or more ``MADV_HUGEPAGE``. Where transparent huge
+    pages are in ``madvise`` mode with ``defrag`` ``madvise`` (a common default, and this machine's),
+    the first touch of such memory can stall on synchronous compaction instead of falling back to
+    small pages (numpy issue #31590). The in-memory path allocates about half a gigabyte of
+    short-lived arrays (the pivot's scatter target alone is 15 × 8 bytes per pair), so those stalls
+    were a visible share of ``build``: the whole build took 3.30–3.68 s without the hint vs 3.62–4.27 s
+    with it on 10.5 M events, idle, alternating runs (docs/evaluation/trust.md §6). numpy's documented
+    switch, the ``NUMPY_MADVISE_HUGEPAGE`` environment variable, is read once at import, too late for
+    a library; the runtime toggle is numpy's private ``_set_madvise_hugepage`` (present since 1.20),
+    so this does nothing where it is missing."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage  # numpy ≥ 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            yield
+            return
+    previous = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(previous)
 
 
 def fetch_chunks(con: ibis.BaseBackend, expr: ibis.expr.types.Table) -> list[dict[str, np.ndarray]]:
