@@ -43,6 +43,11 @@ _LAZY: dict[str, str] = {
     "room_stats": "trustecon.live",
     "open_deal": "trustecon.live",
     "settle_deal": "trustecon.live",
+    "Campaign": "trustecon.marketing",
+    "CampaignPlanner": "trustecon.marketing",
+    "plan_workspace": "trustecon.marketing",
+    "gsp": "trustecon.marketing",
+    "run_auction": "trustecon.marketing",
     "build_report": "trustecon.report",
     "run_demo": "trustecon.demo",
 }

@@ -13,5 +13,6 @@ from trustecon.cli import distribution  # noqa: E402,F401
 from trustecon.cli import simulate  # noqa: E402,F401
 from trustecon.cli import live  # noqa: E402,F401
 from trustecon.cli import serve  # noqa: E402,F401
+from trustecon.cli import marketing  # noqa: E402,F401
 
 __all__ = ["app"]
