@@ -51,7 +51,8 @@ def gsp(
     for s, i in enumerate(winners):
         if s + 1 < len(order):
             nxt = int(order[s + 1])
-            prices.append(max(float(score[nxt] / q[i]), reserve))
+            # ≤ own bid by the ranking; the min only removes floating-point rounding.
+            prices.append(min(max(float(score[nxt] / q[i]), reserve), float(b[i])))
         else:
             prices.append(float(reserve))
     return winners, prices

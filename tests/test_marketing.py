@@ -1,0 +1,340 @@
+"""Brand campaigns (DESIGN.md §8): the planner on a hand-worked log, knapsack properties, the GSP
+baseline's known answers and properties, the ``plan`` CLI's errors, and a plan on a simulated workspace."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from trustecon.cli import app
+from trustecon.marketing import (
+    BidderState,
+    Campaign,
+    CampaignPlanner,
+    PlanError,
+    choose,
+    gsp,
+    plan_workspace,
+    run_auction,
+)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+runner = CliRunner()
+
+
+# ------------------------------------------------------------------------------------------ hand log
+def hand_inputs(rel_200: tuple[float, float] = (1.0, 1.0)) -> tuple[pd.DataFrame, ...]:
+    """Brands 1 (product 10) and 2 (product 20); creators 100, 200, 300; users 1–4; 10 days of log.
+
+    Worked by hand with fit_strength s=1, a fixed prior strength S=3, cpm=1000 (fee = H):
+    - interest: u1 orders 10, u2 clicks 10, u3 orders 20, u4 clicks 20 → π = (2+1)/(4+2) = 0.5 for
+      brand 1; fit(u1) = fit(u2) = (1+0.5)/(1+1) = 0.75, fit(u3) = fit(u4) = 0.5/2 = 0.25.
+    - H: 100 → 0.5+0.5 = 1, 200 → 0.8+0.2 = 1, 300 → 0.4+0.6 = 1; k = 1, 1, 0; m = 2/3; prior
+      Beta(2, 1); p = 3/4, 3/4, 2/4.
+    - reach for brand 1: 100 → 0.75, 200 → 0.8·0.25+0.2·0.25 = 0.25, 300 → 0.4·0.75+0.6·0.25 = 0.45.
+    - R: 100 → 3/4, 200 → 1/2, 300 never sold → pooled (3+1)/(4+2) = 2/3.
+    - expected kept: 100 → 0.75·0.75·0.75 = 0.421875, 200 → 0.25·0.75·0.5 = 0.09375,
+      300 → 0.45·0.5·2/3 = 0.15; each costs 1.
+    """
+    d = lambda x: T0 + dt.timedelta(days=x)  # noqa: E731
+    o = {"kind": "order"}
+    ev = pd.DataFrame(
+        [
+            {**o, "ts": d(1), "user_id": 1, "creator_id": 100, "product_id": 10, "brand_id": 1, "order_id": 1},
+            {**o, "ts": d(2), "user_id": 3, "creator_id": 200, "product_id": 20, "brand_id": 2, "order_id": 2},
+            {"kind": "product_click", "ts": d(3), "user_id": 2, "creator_id": 100, "product_id": 10},
+            {"kind": "product_click", "ts": d(4), "user_id": 4, "creator_id": 200, "product_id": 20},
+            {"kind": "view", "ts": d(0), "user_id": 1, "creator_id": 100},
+            {"kind": "view", "ts": d(10), "user_id": 4, "creator_id": 300},
+        ]
+    )
+    for c in ("user_id", "creator_id", "product_id", "brand_id", "order_id"):
+        ev[c] = ev[c].astype("Int64")
+    pt = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 4, 1, 4],
+            "creator_id": [100, 100, 200, 200, 300, 300],
+            "trust": [0.5, 0.5, 0.8, 0.2, 0.4, 0.6],
+        }
+    )
+    cred = pd.DataFrame({"creator_id": [100, 200, 300], "score": [0.9, 0.5, 0.7]})
+    rel = pd.DataFrame(
+        {
+            "seller_id": [100, 200, 1],
+            "seller_kind": ["creator", "creator", "brand"],
+            "alpha": [3.0, rel_200[0], 5.0],
+            "beta": [1.0, rel_200[1], 1.0],
+            "kept": [3, 1, 4],
+            "orders": [4, 2, 4],
+            "pending": [0, 0, 0],
+        }
+    )
+    return ev, pt, cred, rel
+
+
+def hand_planner(**kw) -> CampaignPlanner:
+    params = dict(cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0, max_prior_strength=3.0, n_draws=400)
+    params.update(kw)
+    return CampaignPlanner(**params).fit(*hand_inputs())
+
+
+def test_hand_log_numbers_and_plan() -> None:
+    pl = hand_planner()
+    assert pl.history_days_ == pytest.approx(10.0)
+    assert pl.platform_conversion_ == pytest.approx(2 / 3)
+    p = pl.plan(Campaign(brand_id=1, budget=2.0))
+    rows = {r.creator_id: r for r in p.chosen}
+    assert sorted(rows) == [100, 300]  # best two ratios; 200 (0.09375) left out
+    assert rows[100].reach == pytest.approx(0.75)
+    assert rows[100].conversion == pytest.approx(0.75)
+    assert rows[100].reliability == pytest.approx(0.75)
+    assert rows[100].expected_kept == pytest.approx(0.421875)
+    assert rows[300].reach == pytest.approx(0.45)
+    assert rows[300].conversion == pytest.approx(0.5)
+    assert rows[300].reliability == pytest.approx(2 / 3)
+    assert rows[300].expected_kept == pytest.approx(0.15)
+    assert p.cost == pytest.approx(2.0) and p.expected_kept == pytest.approx(0.571875)
+    assert p.cpa == pytest.approx(2.0 / 0.571875)
+    assert p.low <= p.expected_kept <= p.high
+    # Budget 1: only creator 100.
+    one = pl.plan(Campaign(brand_id=1, budget=1.0))
+    assert [r.creator_id for r in one.chosen] == [100] and one.expected_kept == pytest.approx(0.421875)
+    # Half the history's length: half the expected orders and half the fee, so budget 1 buys two.
+    half = pl.plan(Campaign(brand_id=1, budget=1.0, days=5.0))
+    assert [r.creator_id for r in half.chosen] == [100, 300]
+    assert half.chosen[0].expected_kept == pytest.approx(0.421875 / 2) and half.chosen[0].cost == pytest.approx(0.5)
+    assert half.expected_kept == pytest.approx(0.571875 / 2) and half.cost == pytest.approx(1.0)
+
+
+def test_hand_log_floors_audience_and_products() -> None:
+    pl = hand_planner(min_credibility=0.6, min_reliability=0.7)
+    p = pl.plan(Campaign(brand_id=1, budget=10.0))
+    reasons = {r.creator_id: r.excluded for r in p.excluded}
+    assert reasons == {200: "credibility 0.50 < floor 0.60", 300: "reliability 0.67 < floor 0.70"}
+    assert [r.creator_id for r in p.chosen] == [100]
+    # Audience {4}: only 200 and 300 reach u4; 100 has no trusted reach there.
+    a = hand_planner().plan(Campaign(brand_id=1, budget=10.0, audience=frozenset({4})))
+    assert {r.creator_id: r.excluded for r in a.excluded} == {100: "no trusted reach in the campaign's audience"}
+    assert {r.creator_id: r.reach for r in a.chosen} == pytest.approx({200: 0.2 * 0.25, 300: 0.6 * 0.25})
+    # Product 10 is brand 1's only product: same plan as the whole brand.
+    assert hand_planner().plan(Campaign(1, 2.0, product_ids=(10,))).expected_kept == pytest.approx(0.571875)
+
+
+def test_bad_campaigns_are_clear_errors() -> None:
+    pl = hand_planner()
+    for budget in (0, -1.0, math.nan, math.inf):
+        with pytest.raises(PlanError, match="budget"):
+            Campaign(brand_id=1, budget=budget)
+    with pytest.raises(PlanError, match="unknown brand 7"):
+        pl.plan(Campaign(brand_id=7, budget=1.0))
+    with pytest.raises(PlanError, match=r"products \[20\] are not products of brand 1"):
+        pl.plan(Campaign(brand_id=1, budget=1.0, product_ids=(20,)))
+    with pytest.raises(PlanError, match="objective"):
+        Campaign(brand_id=1, budget=1.0, objective="clicks")
+    with pytest.raises(PlanError, match="not fitted"):
+        CampaignPlanner().plan(Campaign(brand_id=1, budget=1.0))
+
+
+def test_worse_reliability_is_never_preferred() -> None:
+    """Creator 200 made equal to 100 in trust and conversion, then given a lower or higher reliability."""
+    ev, pt, cred, rel = hand_inputs()
+    pt = pt.copy()
+    pt.loc[pt.creator_id == 200, "user_id"] = [1, 2]
+    pt.loc[pt.creator_id == 200, "trust"] = [0.5, 0.5]
+    ev = ev.copy()
+    ev.loc[ev.order_id == 2, "user_id"] = 2
+    params = dict(cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0, max_prior_strength=3.0, n_draws=100)
+    for alpha, better in ((2.0, 100), (6.0, 200)):
+        rel2 = rel.copy()
+        rel2.loc[rel2.seller_id == 200, ["alpha", "beta"]] = [alpha, 1.0]
+        pl = CampaignPlanner(**params).fit(ev, pt, cred, rel2)
+        p = pl.plan(Campaign(brand_id=1, budget=1.0))
+        assert [r.creator_id for r in p.chosen] == [better]
+
+
+# ------------------------------------------------------------------------------------------ knapsack
+def _opt(values: list[float], costs: list[float], budget: float) -> float:
+    best = 0.0
+    for k in range(len(values) + 1):
+        for s in itertools.combinations(range(len(values)), k):
+            if sum(costs[i] for i in s) <= budget:
+                best = max(best, sum(values[i] for i in s))
+    return best
+
+
+items = st.lists(
+    st.tuples(st.floats(0, 10, allow_nan=False), st.floats(0.01, 10, allow_nan=False)), min_size=0, max_size=8
+)
+
+
+def test_choose_known_answers() -> None:
+    # Greedy takes the ratio-2 item and then cannot fit the big one; the best single item wins.
+    assert choose(np.array([2.0, 10.0]), np.array([1.0, 10.0]), 10.0).tolist() == [1]
+    assert choose(np.array([2.0, 10.0]), np.array([1.0, 10.0]), 11.0).tolist() == [0, 1]
+    assert choose(np.array([3.0, 2.0, 1.0]), np.array([1.0, 1.0, 1.0]), 2.0).tolist() == [0, 1]
+    assert choose(np.array([]), np.array([]), 5.0).tolist() == []
+    with pytest.raises(PlanError):
+        choose(np.array([1.0]), np.array([-1.0]), 5.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(items, st.floats(0, 30, allow_nan=False), st.floats(0, 30, allow_nan=False))
+def test_choose_within_budget_half_optimal_and_monotone(it, b1, b2) -> None:
+    v = np.array([x[0] for x in it])
+    c = np.array([x[1] for x in it])
+    lo, hi = min(b1, b2), max(b1, b2)
+    s_lo, s_hi = choose(v, c, lo), choose(v, c, hi)
+    assert c[s_lo].sum() <= lo * (1 + 1e-9) and c[s_hi].sum() <= hi * (1 + 1e-9)
+    assert v[s_hi].sum() >= v[s_lo].sum() - 1e-9  # more budget never lowers the value
+    assert v[s_hi].sum() >= 0.5 * _opt(list(v), list(c), hi) - 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(items, st.integers(0, 7), st.floats(0.01, 0.99), st.floats(0, 30, allow_nan=False))
+def test_choose_never_prefers_a_dominated_copy(it, k, shrink, budget) -> None:
+    """A copy of an item with the same cost and a lower value (e.g. worse reliability) is chosen only
+    if the original is too."""
+    if not it:
+        return
+    k %= len(it)
+    v = np.array([x[0] for x in it] + [it[k][0] * shrink])
+    c = np.array([x[1] for x in it] + [it[k][1]])
+    s = set(choose(v, c, budget).tolist())
+    if len(it) in s:
+        assert k in s
+
+
+# ------------------------------------------------------------------------------------------ auction
+def test_gsp_known_answers() -> None:
+    # Equal quality: ranked by bid; slot 1 pays bid 2 = 8, slot 2 pays bid 3 = 4.
+    assert gsp([10.0, 8.0, 4.0], [1.0, 1.0, 1.0], 2) == ([0, 1], [8.0, 4.0])
+    # Quality 0.5 for bidder 0: scores 5, 8, 4 → bidder 1 first paying 5/1 = 5, bidder 0 pays 4/0.5 = 8.
+    assert gsp([10.0, 8.0, 4.0], [0.5, 1.0, 1.0], 2) == ([1, 0], [5.0, 8.0])
+    # More slots than bidders: the last pays the reserve.
+    assert gsp([3.0, 2.0], [1.0, 1.0], 3, reserve=1.0) == ([0, 1], [2.0, 1.0])
+    # A bid below the reserve does not take part.
+    assert gsp([3.0, 0.5], [1.0, 1.0], 2, reserve=1.0) == ([0], [1.0])
+    with pytest.raises(ValueError):
+        gsp([1.0, -1.0], [1.0, 1.0], 1)
+
+
+bids_q = st.lists(st.tuples(st.floats(0, 100, allow_nan=False), st.floats(0.01, 1, allow_nan=False)), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bids_q, st.integers(0, 6))
+def test_gsp_properties(bq, slots) -> None:
+    b = [x[0] for x in bq]
+    q = [x[1] for x in bq]
+    winners, prices = gsp(b, q, slots)
+    assert len(winners) == len(set(winners)) <= slots
+    for i, p in zip(winners, prices, strict=True):
+        assert 0 <= p <= b[i] * (1 + 1e-12)  # a winner never pays more than its bid
+    scored = [p * q[i] for i, p in zip(winners, prices, strict=True)]
+    assert all(x >= y - 1e-9 for x, y in itertools.pairwise(scored))  # prices monotone in position
+    # With equal quality, per-click prices are monotone too.
+    w2, p2 = gsp(b, [1.0] * len(b), slots)
+    assert all(x >= y for x, y in itertools.pairwise(p2))
+    # One slot: Vickrey — the highest score wins and pays the second-highest score.
+    w1, p1 = gsp(b, q, 1)
+    scores = sorted((x * y for x, y in zip(b, q, strict=True) if x * y > 0), reverse=True)
+    if scores:
+        assert b[w1[0]] * q[w1[0]] == scores[0]
+        assert p1[0] * q[w1[0]] == pytest.approx(scores[1] if len(scores) > 1 else 0.0)
+
+
+def test_run_auction_known_round_and_target_cpa() -> None:
+    bidders = [BidderState(1, 2.0, 1.0, 0.1, 30.0), BidderState(2, 1.0, 1.0, 0.05, 10.0)]
+    res = run_auction(bidders, [0.1], rounds=1, impressions=1000)
+    r0 = {r["brand_id"]: r for r in res.rounds}
+    assert r0[1]["slot"] == 0 and r0[1]["price"] == 1.0 and r0[1]["clicks"] == 100.0
+    assert r0[1]["orders"] == pytest.approx(10.0) and r0[1]["spend"] == pytest.approx(100.0)
+    assert r0[2]["slot"] is None and r0[2]["spend"] == 0.0
+    assert res.platform_revenue == pytest.approx(100.0)
+    assert bidders[0].bid == 2.0  # the caller's states are not changed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.01, 5), st.floats(0.1, 1), st.floats(0.01, 0.5), st.floats(1, 100)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(1, 3),
+)
+def test_run_auction_cpa_never_above_target(bs, slots) -> None:
+    bidders = [BidderState(i, *x) for i, x in enumerate(bs)]
+    ctr = sorted([0.1 / (s + 1) for s in range(slots)], reverse=True)
+    res = run_auction(bidders, ctr, rounds=10)
+    for r in res.rounds:
+        b = bidders[r["brand_id"]]
+        assert r["price"] <= r["bid"] + 1e-12
+        if r["orders"] > 0 and r["round"] > 0:  # once bids are capped at target·conversion
+            assert r["spend"] / r["orders"] <= b.target_cpa * (1 + 1e-9)
+
+
+# ------------------------------------------------------------------------------------------ workspace
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory) -> Path:
+    from trustecon.simulate import preset, simulate
+    from trustecon.store import Workspace
+
+    path = tmp_path_factory.mktemp("mk") / "ws"
+    ws = Workspace.init(path)
+    simulate(ws, dataclasses.replace(preset("small"), seed=5), calibrate=False)
+    assert runner.invoke(app, ["build", str(path)]).exit_code == 0
+    return path
+
+
+def test_plan_on_small_workspace_totals_are_row_sums(small_ws: Path) -> None:
+    res = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    rows, tot = out["chosen"], out["totals"]
+    assert rows and tot["cost"] <= 600
+    assert tot["cost"] == pytest.approx(sum(r["cost"] for r in rows))
+    assert tot["expected_kept_orders"] == pytest.approx(sum(r["expected_kept"] for r in rows))
+    assert tot["expected_orders"] == pytest.approx(sum(r["expected_orders"] for r in rows))
+    assert tot["cpa"] == pytest.approx(tot["cost"] / tot["expected_kept_orders"])
+    assert tot["low"] <= tot["expected_kept_orders"] <= tot["high"]
+    assert all(r["expected_kept"] <= r["expected_orders"] for r in rows)
+    # Seeded: the same command gives the same plan; more budget never gives fewer kept orders.
+    again = json.loads(runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--json"]).stdout)
+    assert again == out
+    more = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "1200", "--json"])
+    assert json.loads(more.stdout)["totals"]["expected_kept_orders"] >= tot["expected_kept_orders"]
+    table = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600"])
+    assert table.exit_code == 0 and "total" in table.stdout
+
+
+def test_plan_cli_errors(small_ws: Path, tmp_path: Path) -> None:
+    from trustecon.store import Workspace
+
+    cases = [
+        (["--brand", "99999", "--budget", "100"], "unknown brand 99999"),
+        (["--brand", "1", "--budget", "0"], "budget 0.0: must be a finite number > 0"),
+        (["--brand", "1", "--budget", "-5"], "budget -5.0"),
+    ]
+    for args, msg in cases:
+        res = runner.invoke(app, ["plan", str(small_ws), *args])
+        assert res.exit_code == 2 and msg in " ".join(res.output.split()), res.output
+        assert "Traceback" not in res.output
+    bare = Workspace.init(tmp_path / "bare")
+    res = runner.invoke(app, ["plan", str(bare.path), "--brand", "1", "--budget", "100"])
+    assert res.exit_code == 2 and "trustecon build" in " ".join(res.output.split())
+    with pytest.raises(PlanError, match="pair_trust"):
+        plan_workspace(bare, Campaign(brand_id=1, budget=1.0))
+    res = runner.invoke(app, ["plan", str(tmp_path / "nope"), "--brand", "1", "--budget", "100"])
+    assert res.exit_code == 2
