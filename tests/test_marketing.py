@@ -338,3 +338,26 @@ def test_plan_cli_errors(small_ws: Path, tmp_path: Path) -> None:
         plan_workspace(bare, Campaign(brand_id=1, budget=1.0))
     res = runner.invoke(app, ["plan", str(tmp_path / "nope"), "--brand", "1", "--budget", "100"])
     assert res.exit_code == 2
+
+
+def test_offline_comparison_on_small_workspace(small_ws: Path) -> None:
+    """The planner half equals ``plan``; the auction half spends within the budget and is consistent."""
+    from trustecon.marketing import compare_workspace
+    from trustecon.store import Workspace
+
+    ws = Workspace.open(small_ws)
+    camp = Campaign(brand_id=1, budget=300.0)
+    cmp = compare_workspace(ws, camp)
+    plan = plan_workspace(ws, camp)
+    assert cmp.planner["kept_orders"] == pytest.approx(plan.expected_kept)
+    assert cmp.planner["spend"] == pytest.approx(plan.cost)
+    a = cmp.auction
+    assert 0 <= a["spend"] <= camp.budget * (1 + 1e-9)
+    assert a["kept_orders"] <= a["orders"] + 1e-12
+    assert a["platform_revenue_all_brands"] >= a["spend"] - 1e-9
+    if a["kept_orders"] > 0:
+        assert a["cpa"] == pytest.approx(a["spend"] / a["kept_orders"])
+    assert "offline estimate" in cmp.as_dict()["label"]
+    assert any("not built" in x for x in cmp.assumptions)
+    res = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "300", "--compare", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["comparison"]["auction"]["spend"] == pytest.approx(a["spend"])

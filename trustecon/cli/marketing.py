@@ -27,6 +27,9 @@ def plan(
     min_credibility: float = typer.Option(0.1, "--min-credibility", help="Floor on the credibility percentile."),
     min_reliability: float = typer.Option(0.5, "--min-reliability", help="Floor on the kept-order share."),
     seed: int = typer.Option(0, "--seed", help="Seed of the uncertainty simulation."),
+    compare: bool = typer.Option(
+        False, "--compare", help="Also estimate a GSP-auction campaign for the same brand and budget (offline)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Choose trusted creators for a brand's campaign: expected kept orders, cost, CPA, 90% range."""
@@ -43,10 +46,19 @@ def plan(
             min_reliability=min_reliability,
             random_state=seed,
         )
+        cmp = None
+        if compare:
+            from trustecon.marketing.compare import compare_workspace
+
+            params = {"cpm": cpm, "min_credibility": min_credibility, "min_reliability": min_reliability}
+            cmp = compare_workspace(ws, campaign, planner_params={**params, "random_state": seed})
     except PlanError as exc:
         fail(str(exc))
     if as_json:
-        print_json({"workspace": str(workspace), "currency": ws.currency, **p.as_dict()})
+        out = {"workspace": str(workspace), "currency": ws.currency, **p.as_dict()}
+        if cmp is not None:
+            out["comparison"] = cmp.as_dict()
+        print_json(out)
         return
     t = Table(title=f"campaign plan: brand {brand}, budget {budget:,.2f} {ws.currency} ({p.candidates} candidates)")
     for c in [
@@ -94,3 +106,21 @@ def plan(
     console.print(f"method: {p.method}")
     for a in p.assumptions:
         console.print(f"assumption: {a}")
+    if cmp is not None:
+        from trustecon.marketing.compare import LABEL
+
+        c = Table(title=f"planner vs auction, brand {brand}, budget {budget:,.2f} ({LABEL})")
+        for col in ["mechanism", "orders", "kept orders", "spend", "CPA", "platform revenue (all brands)"]:
+            c.add_column(col, justify="right")
+        for name, d in (("planner", cmp.planner), ("GSP auction", cmp.auction)):
+            c.add_row(
+                name,
+                _num(d["orders"]),
+                _num(d["kept_orders"]),
+                _num(d["spend"]),
+                _num(d["cpa"]),
+                _num(d["platform_revenue_all_brands"]),
+            )
+        console.print(c)
+        for a in cmp.assumptions[len(p.assumptions) :]:
+            console.print(f"assumption: {a}")

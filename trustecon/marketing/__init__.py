@@ -1,6 +1,7 @@
 """Brand marketing through trusted creators (DESIGN.md §8): the campaign planner and the GSP auction baseline."""
 
 from trustecon.marketing.auction import AuctionResult, BidderState, gsp, run_auction
+from trustecon.marketing.compare import Comparison, compare_workspace, offline_comparison
 from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, PlanError, PlanRow, choose, plan_workspace
 
 __all__ = [
@@ -8,11 +9,14 @@ __all__ = [
     "BidderState",
     "Campaign",
     "CampaignPlanner",
+    "Comparison",
     "Plan",
     "PlanError",
     "PlanRow",
     "choose",
+    "compare_workspace",
     "gsp",
+    "offline_comparison",
     "plan_workspace",
     "run_auction",
 ]

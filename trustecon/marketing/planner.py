@@ -372,9 +372,10 @@ class CampaignPlanner:
             draws = rng.poisson(sub["reach"].to_numpy() * pd_ * rd * scale).astype(np.float64)
         else:
             draws = np.zeros((self.n_draws, 0))
-        lo_c, hi_c = (np.quantile(draws, q[0], axis=0), np.quantile(draws, q[1], axis=0))
+        qs = {"method": "inverted_cdf"}  # quantiles that are draws (whole orders), not interpolations
+        lo_c, hi_c = (np.quantile(draws, q[0], axis=0, **qs), np.quantile(draws, q[1], axis=0, **qs))
         tot = draws.sum(axis=1)
-        lo_t, hi_t = float(np.quantile(tot, q[0])), float(np.quantile(tot, q[1]))
+        lo_t, hi_t = float(np.quantile(tot, q[0], **qs)), float(np.quantile(tot, q[1], **qs))
 
         pos = {int(i): j for j, i in enumerate(pick)}
         rows: list[PlanRow] = []
