@@ -163,6 +163,59 @@ def test_worse_reliability_is_never_preferred() -> None:
         assert [r.creator_id for r in p.chosen] == [better]
 
 
+@st.composite
+def random_market(draw):
+    """Random trust rows, orders and reliabilities over ≤ 6 creators and ≤ 8 users (brand 1 always sells)."""
+    n_c, n_u = draw(st.integers(1, 6)), draw(st.integers(1, 8))
+    cells = draw(st.lists(st.tuples(st.integers(1, n_u), st.integers(1, n_c), st.floats(0.01, 1)), min_size=1))
+    pt = pd.DataFrame(cells, columns=["user_id", "creator_id", "trust"]).drop_duplicates(["user_id", "creator_id"])
+    buys = draw(st.lists(st.tuples(st.integers(1, n_u), st.integers(1, n_c), st.integers(1, 2)), max_size=10))
+    rows = [
+        {
+            "kind": "order",
+            "ts": T0 + dt.timedelta(days=i),
+            "user_id": u,
+            "creator_id": c,
+            "product_id": 10 * b,
+            "brand_id": b,
+            "order_id": i + 1,
+        }
+        for i, (u, c, b) in enumerate([(1, 1, 1), *buys])
+    ]
+    ev = pd.DataFrame(rows)
+    cred = pd.DataFrame(
+        {"creator_id": range(1, n_c + 1), "score": draw(st.lists(st.floats(0, 1), min_size=n_c, max_size=n_c))}
+    )
+    ab = draw(st.lists(st.tuples(st.floats(0.5, 10), st.floats(0.5, 10)), min_size=n_c, max_size=n_c))
+    rel = pd.DataFrame(
+        {
+            "seller_id": range(1, n_c + 1),
+            "seller_kind": "creator",
+            "alpha": [a for a, _ in ab],
+            "beta": [b for _, b in ab],
+            "kept": 1,
+            "orders": 2,
+            "pending": 0,
+        }
+    )
+    return ev, pt, cred, rel
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_market(), st.floats(0.01, 5), st.floats(0.01, 5))
+def test_random_plans_within_budget_monotone_and_summed(market, b1, b2) -> None:
+    pl = CampaignPlanner(cpm=1000.0, min_credibility=0.2, min_reliability=0.3, n_draws=50).fit(*market)
+    lo, hi = sorted((b1, b2))
+    p_lo, p_hi = pl.plan(Campaign(1, lo)), pl.plan(Campaign(1, hi))
+    for p, b in ((p_lo, lo), (p_hi, hi)):
+        assert p.cost <= b * (1 + 1e-9)
+        assert p.cost == pytest.approx(sum(r.cost for r in p.chosen))
+        assert p.expected_kept == pytest.approx(sum(r.expected_kept for r in p.chosen))
+        assert all(r.excluded is None for r in p.chosen) and all(not r.chosen for r in p.excluded)
+        assert all(r.reliability >= 0.3 and r.credibility >= 0.2 for r in p.chosen)
+    assert p_hi.expected_kept >= p_lo.expected_kept - 1e-12
+
+
 # ------------------------------------------------------------------------------------------ knapsack
 def _opt(values: list[float], costs: list[float], budget: float) -> float:
     best = 0.0
