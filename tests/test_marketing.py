@@ -414,3 +414,30 @@ def test_offline_comparison_on_small_workspace(small_ws: Path) -> None:
     assert any("not built" in x for x in cmp.assumptions)
     res = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "300", "--compare", "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["comparison"]["auction"]["spend"] == pytest.approx(a["spend"])
+
+
+def test_planner_inputs_equal_the_built_tables_and_engine_counts(small_ws: Path) -> None:
+    """Reliability and credibility are the build's numbers; orders per creator equal a DuckDB count."""
+    from trustecon.engine import connect
+    from trustecon.store import Workspace
+
+    ws = Workspace.open(small_ws)
+    pl = CampaignPlanner().fit(
+        ws.events_arrow(), *(ws.read_table(t) for t in ("pair_trust", "creator_credibility", "seller_reliability"))
+    )
+    p = pl.plan(Campaign(brand_id=1, budget=1e9))
+    rel = ws.read_table("seller_reliability").to_pandas()
+    rel = rel[rel.seller_kind == "creator"].set_index("seller_id")["reliability"]
+    cred = ws.read_table("creator_credibility").to_pandas().set_index("creator_id")["score"]
+    rows = [*p.chosen, *p.excluded]
+    assert len(rows) == p.candidates and len(p.chosen) > 5
+    for r in rows:
+        if r.creator_id in rel.index:
+            assert r.reliability == pytest.approx(rel[r.creator_id])
+        assert r.credibility == pytest.approx(cred[r.creator_id])
+    ev = ws.events(connect("duckdb"))
+    o = ev.filter((ev.kind == "order") & ev.creator_id.notnull() & ev.order_id.notnull())
+    want = o.group_by("creator_id").aggregate(k=o.order_id.nunique()).to_pandas().set_index("creator_id")["k"]
+    got = pl.creators_["k"]
+    assert (got[got > 0].sort_index() == want.reindex(got[got > 0].index)).all()
+    assert got.sum() == want.reindex(got.index).fillna(0).sum()
