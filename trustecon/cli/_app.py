@@ -7,6 +7,7 @@ with ``--json``). Each topic's commands live in their own module of this package
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -49,3 +50,14 @@ def open_workspace(workspace: Any) -> Any:
         return Workspace.open(workspace)
     except WorkspaceError as exc:
         fail(str(exc))
+
+
+def parse_instant(value: str | None, option: str = "--as-of") -> dt.datetime | None:
+    """An ISO 8601 date or time from an option (UTC when it names no zone), or exit with a one-line error."""
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: expected an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00+08:00")
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

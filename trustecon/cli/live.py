@@ -10,7 +10,17 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, open_workspace, print_json
+from trustecon.cli._app import (
+    EngineOpt,
+    JsonOpt,
+    app,
+    console,
+    err_console,
+    fail,
+    open_workspace,
+    parse_instant,
+    print_json,
+)
 
 __all__: list[str] = []
 
@@ -19,13 +29,7 @@ app.add_typer(groupbuy_app, name="groupbuy")
 
 
 def _when(value: str | None, option: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r}: expected an ISO 8601 time, e.g. 2024-05-01T20:00:00+08:00")
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return parse_instant(value, option)
 
 
 def _num(x: float | None, fmt: str = "{:,.2f}") -> str:

@@ -8,19 +8,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, open_workspace, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, open_workspace, parse_instant, print_json
 
 __all__: list[str] = []
 
 
 def _parse_as_of(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of {value!r}: expected an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00+08:00")
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return parse_instant(value, "--as-of")
 
 
 _open = open_workspace
