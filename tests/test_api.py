@@ -40,7 +40,9 @@ def world(tmp_path_factory):
     u = next(r["user_id"] for r in pt if r["creator_id"] == c and r["user_id"] != c)
     u2 = next(r["user_id"] for r in pt if r["user_id"] not in (u, c))
     c2 = next(r["creator_id"] for r in ws.read_table("creator_credibility").to_pylist() if r["creator_id"] != c)
-    ids = {"U": u, "U2": u2, "C": c, "C2": c2, "S": room["session_id"], "B": 1}
+    rel = ws.read_table("seller_reliability").to_pylist()
+    b2 = next(r["seller_id"] for r in rel if r["seller_kind"] == "brand" and r["seller_id"] != 1)
+    ids = {"U": u, "U2": u2, "C": c, "C2": c2, "S": room["session_id"], "B": 1, "B2": b2}
     keys = {
         "k-admin": Principal("admin"),
         "k-user": Principal("user", u),
@@ -73,6 +75,8 @@ MATRIX = [
     ("GET", "/rooms?limit=5", {**OWN_CREATOR, "creator2": 200}),
     ("GET", "/rooms/{S}/stats", OWN_CREATOR),
     ("GET", "/kpis?period=all", ALL),
+    ("GET", "/brands/{B}/plan?budget=300", {r: 200 if r in ("admin", "brand") else 403 for r in ROLES}),
+    ("GET", "/brands/{B2}/plan?budget=300", {r: 200 if r == "admin" else 403 for r in ROLES}),
     ("GET", "/whoami", ALL),
     ("POST", "/events", {r: 200 if r == "admin" else 403 for r in ROLES}),
 ]
@@ -399,7 +403,7 @@ def test_openapi_lists_every_endpoint_with_models(world):
     want = {
         "/health", "/whoami", "/dashboard", "/events", "/users/{user_id}/feed", "/users/{user_id}/suggestions",
         "/trust/pair", "/creators", "/creators/{creator_id}/credibility", "/sellers/{seller_id}/reliability",
-        "/creators/{creator_id}/stats", "/rooms", "/rooms/{session_id}/stats", "/kpis",
+        "/creators/{creator_id}/stats", "/rooms", "/rooms/{session_id}/stats", "/kpis", "/brands/{brand_id}/plan",
     }
     assert set(spec["paths"]) == want
     for path, ops in spec["paths"].items():
@@ -412,3 +416,29 @@ def test_openapi_lists_every_endpoint_with_models(world):
                 assert {"401", "403"} <= set(op["responses"]), (path, method)
     assert "requestBody" in spec["paths"]["/events"]["post"]
     assert client.get("/health").json() == {"status": "ok", "schema_version": 1}
+
+
+def test_plan_equals_the_library_and_hides_small_audiences_from_a_brand(world):
+    """``/brands/{b}/plan`` is ``plan_workspace`` (as ``trustecon plan --json``); a brand sees a chosen
+    creator's reach and conversion only when at least k users trust that creator; bad input is 404/422."""
+    from trustecon.marketing import Campaign, plan_workspace
+
+    ws, ids, client, _ = world
+    want = plan_workspace(ws, Campaign(brand_id=ids["B"], budget=300.0)).as_dict()
+    got = client.get(f"/brands/{ids['B']}/plan?budget=300", headers=_h("k-admin")).json()
+    assert got["totals"] == want["totals"] and [r["creator_id"] for r in got["chosen"]] == \
+        [r["creator_id"] for r in want["chosen"]]
+    assert got["chosen"], "the small world should give brand 1 a non-empty plan"
+    pt = ws.read_table("pair_trust").to_pylist()
+    for row in got["chosen"]:
+        assert row["audience_users"] == len({r["user_id"] for r in pt if r["creator_id"] == row["creator_id"]})
+    # k above every audience: the brand sees the totals and the choice, not a creator's reach or conversion.
+    big = max(r["audience_users"] for r in got["chosen"]) + 1
+    brand_view = TestClient(create_app(ws, {"b": Principal("brand", ids["B"])}, k_anonymity=big)).get(
+        f"/brands/{ids['B']}/plan?budget=300", headers=_h("b")).json()
+    assert brand_view["totals"] == got["totals"]
+    assert all(r["reach"] is None and r["conversion"] is None and r["suppressed"] for r in brand_view["chosen"])
+    assert client.get("/brands/987654/plan?budget=300", headers=_h("k-admin")).status_code == 404
+    assert client.get(f"/brands/{ids['B']}/plan?budget=0", headers=_h("k-admin")).status_code == 422
+    assert client.get(f"/brands/{ids['B']}/plan", headers=_h("k-admin")).status_code == 422
+

@@ -60,8 +60,8 @@ def create_app(
         title="trustecon",
         version="0.1.0",
         description="Trust-economy engine over one workspace: ingest, feeds, trust with explanations, creator "
-        f"and room stats, KPIs. Roles admin, brand, creator, user; audience aggregates under k={k} users are "
-        "suppressed outside admin and a creator's own view. Campaign plans are not served yet (no marketing code).",
+        f"and room stats, campaign plans, KPIs. Roles admin, brand, creator, user; audience aggregates under k={k} "
+        "users are suppressed outside admin and a creator's own view.",
     )
     app.state.service, app.state.k = svc, k
     app.state.keys = lambda: fixed if fixed is not None else KeyStore.load(ws)
@@ -214,6 +214,23 @@ def create_app(
             allow(svc.session_creator(session_id) == p.id)
         out = svc.room_stats(session_id)
         return suppress_stats(out, k) if p.role == "brand" else out
+
+    @app.get("/brands/{brand_id}/plan", response_model=m.CampaignPlan, responses={**_ERR, **_404, **_409},
+             summary="A campaign plan through trusted creators (that brand, admin)", tags=["campaigns"])
+    def plan(brand_id: int, p: Who, budget: float = Query(..., gt=0, description="Budget in the workspace currency."),
+             product: list[int] = Query([], description="Product ids (default: all the brand's products)."),
+             days: float | None = Query(None, gt=0, description="Campaign length (default: the history's).")
+             ) -> dict[str, Any]:
+        """Creators chosen to maximise expected kept orders within budget (``trustecon plan``). A brand
+        sees a chosen creator's reach and conversion only when at least k users trust that creator."""
+        allow(p.role == "admin" or (p.role == "brand" and p.id == brand_id))
+        out = svc.plan(brand_id, budget, product, days)
+        if p.role == "brand":
+            for row in out["chosen"]:
+                if row["audience_users"] < k:
+                    row["reach"] = row["conversion"] = None
+                    row["suppressed"] = f"suppressed: fewer than k={k} users"
+        return out
 
     @app.get("/kpis", response_model=m.KpisResponse, responses={**_ERR, **_404, **_409},
              summary="KPIs of a period beside the article's figures (any key; what the role may see)", tags=["kpis"])

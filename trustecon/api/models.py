@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "CreatorStats", "Credibility", "Error", "FeedItem", "FunnelStage", "FeedResponse", "Health", "IngestRejection",
-    "IngestResponse", "KpiHeadline", "KpisResponse", "PairTrustExplanation", "Reliability", "RoomStats",
-    "RoomSummary", "Suggestion", "SuggestionsResponse", "TopCreator", "Whoami",
+    "CampaignPlan", "CreatorStats", "Credibility", "Error", "FeedItem", "FunnelStage", "FeedResponse", "Health",
+    "IngestRejection", "IngestResponse", "KpiHeadline", "KpisResponse", "PairTrustExplanation", "Reliability",
+    "RoomStats", "RoomSummary", "Suggestion", "SuggestionsResponse", "TopCreator", "Whoami",
 ]
 
 
@@ -157,3 +157,18 @@ class KpisResponse(BaseModel):
     campaigns: list[dict[str, Any]] | None = Field(
         default=None, description="Campaign KPIs: every campaign for admin, a brand's own for a brand."
     )
+
+
+class CampaignPlan(_Open):
+    """A campaign plan (:meth:`trustecon.marketing.planner.Plan.as_dict`, as ``trustecon plan --json``)."""
+
+    campaign: dict[str, Any] = Field(description="Brand, budget, products, objective (kept orders), days.")
+    totals: dict[str, Any] = Field(description="Expected kept orders, cost, cost per kept order and its range.")
+    method: str
+    candidates: int
+    chosen: list[dict[str, Any]] = Field(description="Chosen creators: trusted reach, conversion, reliability, "
+                                                     "credibility, expected (kept) orders, cost, range; "
+                                                     "audience_users under k suppressed for a brand.")
+    excluded: list[dict[str, Any]] = Field(description="Candidates below a floor, with the reason.")
+    assumptions: list[str]
+

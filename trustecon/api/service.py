@@ -150,6 +150,26 @@ class Service:
                 self._who = (version, WhoToFollow().fit(s, d, w, nodes=creators))
             return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k, model=self._who[1])}
 
+    # ------------------------------------------------------------------ campaigns
+    def plan(self, brand: int, budget: float, products: list[int], days: float | None) -> dict[str, Any]:
+        """:func:`trustecon.marketing.plan_workspace` (as ``trustecon plan --json``), each chosen row with
+        ``audience_users``: the users with trust evidence toward that creator (for k-anonymity)."""
+        from trustecon.marketing.planner import Campaign, PlanError, plan_workspace
+
+        with self.lock:
+            self.table("pair_trust", "trustecon build WORKSPACE")
+            try:
+                out = plan_workspace(self.ws, Campaign(brand_id=brand, budget=budget, product_ids=tuple(products),
+                                                       days=days)).as_dict()
+            except PlanError as exc:
+                raise NotFound(str(exc)) from exc
+            pt = self.ws.read_table("pair_trust").select(["creator_id", "user_id"])
+            counts = pt.group_by("creator_id").aggregate([("user_id", "count_distinct")]).to_pylist()
+            users = {r["creator_id"]: r["user_id_count_distinct"] for r in counts}
+            for row in out["chosen"]:
+                row["audience_users"] = int(users.get(row["creator_id"], 0))
+            return out
+
     # ------------------------------------------------------------------ trust
     def pair_model(self) -> PairTrust:
         """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
