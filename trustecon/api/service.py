@@ -87,6 +87,7 @@ class Service:
         self.lock = threading.RLock()
         self._feed: tuple[Any, FeedServer] | None = None
         self._who: tuple[int, WhoToFollow] | None = None
+        self._planner: tuple[int, Any, dict[int, int]] | None = None
         self._config_mtime = (ws.path / "trustecon.toml").stat().st_mtime_ns
 
     # ------------------------------------------------------------------ helpers
@@ -152,22 +153,30 @@ class Service:
 
     # ------------------------------------------------------------------ campaigns
     def plan(self, brand: int, budget: float, products: list[int], days: float | None) -> dict[str, Any]:
-        """:func:`trustecon.marketing.plan_workspace` (as ``trustecon plan --json``), each chosen row with
+        """The plan of ``trustecon plan --json``, with the :class:`CampaignPlanner` fitted once per committed
+        workspace state (the fit reads the log; a request only plans), and each chosen row's
         ``audience_users``: the users with trust evidence toward that creator (for k-anonymity)."""
-        from trustecon.marketing.planner import Campaign, PlanError, plan_workspace
+        from trustecon.marketing.planner import REQUIRED_TABLES, Campaign, CampaignPlanner, PlanError
 
         with self.lock:
-            self.table("pair_trust", "trustecon build WORKSPACE")
+            for t in REQUIRED_TABLES:
+                self.table(t, "trustecon build WORKSPACE")
+            version = self.ws.manifest()["version"]
+            if self._planner is None or self._planner[0] != version:
+                tables = [self.ws.read_table(t) for t in REQUIRED_TABLES]
+                pt = tables[REQUIRED_TABLES.index("pair_trust")]
+                fitted = CampaignPlanner().fit(self.ws.events_arrow(), *tables)
+                counts = pt.group_by("creator_id").aggregate([("user_id", "count_distinct")]).to_pylist()
+                users = {r["creator_id"]: int(r["user_id_count_distinct"]) for r in counts}
+                self._planner = (version, fitted, users)
+            _, planner, users = self._planner
             try:
-                out = plan_workspace(self.ws, Campaign(brand_id=brand, budget=budget, product_ids=tuple(products),
-                                                       days=days)).as_dict()
+                out = planner.plan(Campaign(brand_id=brand, budget=budget, product_ids=tuple(products),
+                                            days=days)).as_dict()
             except PlanError as exc:
                 raise NotFound(str(exc)) from exc
-            pt = self.ws.read_table("pair_trust").select(["creator_id", "user_id"])
-            counts = pt.group_by("creator_id").aggregate([("user_id", "count_distinct")]).to_pylist()
-            users = {r["creator_id"]: r["user_id_count_distinct"] for r in counts}
             for row in out["chosen"]:
-                row["audience_users"] = int(users.get(row["creator_id"], 0))
+                row["audience_users"] = users.get(row["creator_id"], 0)
             return out
 
     # ------------------------------------------------------------------ trust
