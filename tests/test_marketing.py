@@ -84,7 +84,8 @@ def hand_inputs(rel_200: tuple[float, float] = (1.0, 1.0)) -> tuple[pd.DataFrame
 
 
 def hand_planner(**kw) -> CampaignPlanner:
-    params = dict(cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0, max_prior_strength=3.0, n_draws=400)
+    params = dict(conversion="creator", cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0, max_prior_strength=3.0,
+                  n_draws=400)
     params.update(kw)
     return CampaignPlanner(**params).fit(*hand_inputs())
 
@@ -117,6 +118,31 @@ def test_hand_log_numbers_and_plan() -> None:
     assert half.expected_kept == pytest.approx(0.571875 / 2) and half.cost == pytest.approx(1.0)
 
 
+def test_hand_log_brand_conversion() -> None:
+    """``conversion="brand"`` (the default) on the same log, brand 1, S fixed at 3, worked by hand:
+    exposure X = reach over all users: 100 → 0.75, 200 → 0.25, 300 → 0.45; brand-1 orders k: 100 → 1
+    (order 1), 200 → 0 (its order is brand 2's), 300 → 0; μ = 1 / 1.45 = 20/29; λ = (3μ + k)/(3 + X):
+    100 → (89/29)/3.75, 200 → (60/29)/3.25, 300 → (60/29)/3.45. Expected orders X·λ: 100 → 0.613793,
+    200 → 0.159151, 300 → 0.269865; kept (× R 3/4, 1/2, 2/3): 0.460345, 0.079576, 0.179910."""
+    pl = hand_planner(conversion="brand")
+    rows = {r.creator_id: r for r in pl.plan(Campaign(brand_id=1, budget=10.0)).chosen}
+    assert rows[100].conversion == pytest.approx((89 / 29) / 3.75)
+    assert rows[200].conversion == pytest.approx((60 / 29) / 3.25)
+    assert rows[300].conversion == pytest.approx((60 / 29) / 3.45)
+    want = {100: 0.75 * (89 / 29) / 3.75 * 0.75, 200: 0.25 * (60 / 29) / 3.25 * 0.5,
+            300: 0.45 * (60 / 29) / 3.45 * 2 / 3}
+    assert {c: r.expected_kept for c, r in rows.items()} == pytest.approx(want)
+    two = pl.plan(Campaign(brand_id=1, budget=2.0))
+    assert [r.creator_id for r in two.chosen] == [100, 300]
+    assert two.expected_kept == pytest.approx(want[100] + want[300])
+    assert two.low <= two.expected_kept <= two.high
+    # The creator that sold brand 2 is the one with brand-2 history: for brand 2 it has the highest rate.
+    b2 = {r.creator_id: r.conversion for r in pl.plan(Campaign(brand_id=2, budget=10.0)).chosen}
+    assert max(b2, key=b2.get) == 200
+    with pytest.raises(PlanError, match="conversion"):
+        CampaignPlanner(conversion="other").fit(*hand_inputs())
+
+
 def test_hand_log_floors_audience_and_products() -> None:
     pl = hand_planner(min_credibility=0.6, min_reliability=0.7)
     p = pl.plan(Campaign(brand_id=1, budget=10.0))
@@ -147,20 +173,24 @@ def test_bad_campaigns_are_clear_errors() -> None:
 
 
 def test_worse_reliability_is_never_preferred() -> None:
-    """Creator 200 made equal to 100 in trust and conversion, then given a lower or higher reliability."""
+    """Creator 200 made equal to 100 in trust and conversion (both sold brand 1 once, to equally trusting
+    users), then given a lower or higher reliability; under either conversion model."""
     ev, pt, cred, rel = hand_inputs()
     pt = pt.copy()
     pt.loc[pt.creator_id == 200, "user_id"] = [1, 2]
     pt.loc[pt.creator_id == 200, "trust"] = [0.5, 0.5]
     ev = ev.copy()
     ev.loc[ev.order_id == 2, "user_id"] = 2
-    params = dict(cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0, max_prior_strength=3.0, n_draws=100)
-    for alpha, better in ((2.0, 100), (6.0, 200)):
-        rel2 = rel.copy()
-        rel2.loc[rel2.seller_id == 200, ["alpha", "beta"]] = [alpha, 1.0]
-        pl = CampaignPlanner(**params).fit(ev, pt, cred, rel2)
-        p = pl.plan(Campaign(brand_id=1, budget=1.0))
-        assert [r.creator_id for r in p.chosen] == [better]
+    ev.loc[ev.order_id == 2, ["brand_id", "product_id"]] = [1, 10]
+    for conversion in ("brand", "creator"):
+        params = dict(conversion=conversion, cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0,
+                      max_prior_strength=3.0, n_draws=100)
+        for alpha, better in ((2.0, 100), (6.0, 200)):
+            rel2 = rel.copy()
+            rel2.loc[rel2.seller_id == 200, ["alpha", "beta"]] = [alpha, 1.0]
+            pl = CampaignPlanner(**params).fit(ev, pt, cred, rel2)
+            p = pl.plan(Campaign(brand_id=1, budget=1.0))
+            assert [r.creator_id for r in p.chosen] == [better], conversion
 
 
 @st.composite
