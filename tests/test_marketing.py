@@ -28,6 +28,7 @@ from trustecon.marketing import (
     plan_workspace,
     run_auction,
 )
+from trustecon.marketing.planner import carrier_rates  # noqa: E402
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 runner = CliRunner()
@@ -182,7 +183,7 @@ def test_worse_reliability_is_never_preferred() -> None:
     ev = ev.copy()
     ev.loc[ev.order_id == 2, "user_id"] = 2
     ev.loc[ev.order_id == 2, ["brand_id", "product_id"]] = [1, 10]
-    for conversion in ("brand", "creator"):
+    for conversion in ("carrier", "brand", "creator"):
         params = dict(conversion=conversion, cpm=1000.0, fit_strength=1.0, min_prior_strength=3.0,
                       max_prior_strength=3.0, n_draws=100)
         for alpha, better in ((2.0, 100), (6.0, 200)):
@@ -471,3 +472,71 @@ def test_planner_inputs_equal_the_built_tables_and_engine_counts(small_ws: Path)
     got = pl.creators_["k"]
     assert (got[got > 0].sort_index() == want.reindex(got[got > 0].index)).all()
     assert got.sum() == want.reindex(got.index).fillna(0).sum()
+
+
+# ------------------------------------------------------------------------------------------ carriers
+def _carrier_rates_reference(k, x, s_min, s_max, iters=200):
+    """The EM of ``carrier_rates`` written out creator by creator (the slow, obvious version)."""
+    n = len(k)
+    if n == 0 or sum(k) <= 0:
+        return [0.0] * n, 0.0, 0.0, s_max
+    w = [1.0 if kk > 0 else sum(1 for v in k if v > 0) / n for kk in k]
+    pi = mu = 0.0
+    S = s_max
+    for _ in range(iters):
+        pi = sum(w) / n
+        mu = sum(k) / max(sum(wi * xi for wi, xi in zip(w, x, strict=True)), 1e-300)
+        units = [(wi, ki, xi) for wi, ki, xi in zip(w, k, x, strict=True) if wi > 0 and xi > 0]
+        S = s_max
+        if len(units) >= 2:
+            tot = sum(wi * xi for wi, _, xi in units)
+            var = sum(wi * xi / tot * (ki / xi - mu) ** 2 for wi, ki, xi in units)
+            tau2 = var - mu * sum(wi * xi / tot / xi for wi, _, xi in units)
+            if tau2 > 0:
+                S = mu / tau2
+        S = min(max(S, s_min), s_max)
+        new = []
+        for ki, xi in zip(k, x, strict=True):
+            if ki > 0 or pi >= 1:
+                new.append(1.0)
+            else:
+                q = (S / (S + xi)) ** (S * mu)
+                new.append(pi * q / (pi * q + 1 - pi))
+        done = max(abs(a - b) for a, b in zip(new, w, strict=True)) < 1e-12
+        w = new
+        if done:
+            break
+    return w, pi, mu, S
+
+
+def test_carrier_rates_known_answers() -> None:
+    """By hand: every creator sold → all carriers, the plain Gamma–Poisson posterior. One creator sold
+    once over exposure 1, the other has no exposure (no evidence either way), S fixed at 1: the fixed
+    point is π = 1 (π = (1 + π)/2), μ = 1/1 = 1, posteriors Gamma(2, 2) and Gamma(1, 1)."""
+    w, shape, rate, pi, mu, S = carrier_rates(np.array([2.0, 1.0]), np.array([1.0, 3.0]), 2.0, 2.0)
+    assert list(w) == [1.0, 1.0] and pi == 1.0 and mu == pytest.approx(3 / 4) and S == 2.0
+    assert list(shape) == pytest.approx([2 * 0.75 + 2, 2 * 0.75 + 1]) and list(rate) == pytest.approx([3.0, 5.0])
+    w, shape, rate, pi, mu, S = carrier_rates(np.array([1.0, 0.0]), np.array([1.0, 0.0]), 1.0, 1.0)
+    assert list(w) == pytest.approx([1.0, 1.0]) and pi == pytest.approx(1.0) and mu == pytest.approx(1.0)
+    assert list(shape) == pytest.approx([2.0, 1.0]) and list(rate) == pytest.approx([2.0, 1.0])
+    assert carrier_rates(np.zeros(3), np.ones(3), 1.0, 5.0)[0].tolist() == [0.0, 0.0, 0.0]  # nobody sold
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0.0, 20.0)), min_size=1, max_size=8),
+       st.floats(0.5, 5.0), st.floats(1.0, 50.0))
+def test_carrier_rates_equal_reference_and_monotone(units, s_min, span) -> None:
+    k = np.array([float(a) for a, _ in units])
+    x = np.array([b for _, b in units])
+    w, shape, rate, pi, mu, S = carrier_rates(k, x, s_min, s_min + span)
+    rw, rpi, rmu, rS = _carrier_rates_reference(list(k), list(x), s_min, s_min + span)
+    assert np.allclose(w, rw, atol=1e-9) and pi == pytest.approx(rpi) and mu == pytest.approx(rmu)
+    assert S == pytest.approx(rS)
+    assert ((w >= 0) & (w <= 1)).all() and (w[k > 0] == 1).all()
+    if k.sum() > 0:
+        assert np.allclose(shape, S * mu + k) and np.allclose(rate, S + x)
+        # Among creators that never sold, more exposure is more evidence of not carrying the brand.
+        z = np.flatnonzero(k == 0)
+        order = z[np.argsort(x[z], kind="stable")]
+        assert (np.diff(w[order]) <= 1e-12).all()
+

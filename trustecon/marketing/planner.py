@@ -14,7 +14,9 @@ audience, length). :class:`CampaignPlanner` learns, from the event log and the t
   ``s = fit_strength``. A user with no history gets π. The log has no product categories, so fit is
   by brand/product: the additive-smoothing estimate of a multinomial share (Manning et al. 2008 §13.2).
 - **conversion**, by ``conversion=``:
-  ``"brand"`` (default): λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
+  ``"carrier"`` (default): as ``"brand"``, but a creator that never sold the brand may simply not
+  carry it: zero-inflated Gamma–Poisson by EM (:func:`carrier_rates`), forecast rate
+  P(carrier) · E[λ_c]. ``"brand"``: λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
   reach for the campaign, Gamma–Poisson with an empirical-Bayes prior toward the brand's platform
   rate (:meth:`CampaignPlanner._brand_rates`): a creator sells what it carries, so its own history
   with the brand is the evidence. ``"creator"``: p_c, orders of any brand per unit of historical
@@ -61,7 +63,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["Campaign", "CampaignPlanner", "Plan", "PlanError", "PlanRow", "choose", "plan_workspace"]
+__all__ = [
+    "CONVERSIONS", "Campaign", "CampaignPlanner", "Plan", "PlanError", "PlanRow", "carrier_rates", "choose",
+    "plan_workspace",
+]
+
+#: Conversion models of :class:`CampaignPlanner` (the first is the default).
+CONVERSIONS = ("carrier", "brand", "creator")
 
 #: Tables the planner reads from a built workspace.
 REQUIRED_TABLES = ("pair_trust", "creator_credibility", "seller_reliability")
@@ -201,6 +209,46 @@ def choose(values: np.ndarray, costs: np.ndarray, budget: float) -> np.ndarray:
     return np.array(sorted(picked), dtype=np.int64)
 
 
+def carrier_rates(k: np.ndarray, x: np.ndarray, s_min: float, s_max: float,
+                  iters: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+    """Zero-inflated Gamma–Poisson by EM: which creators carry a brand, and their rates.
+
+    Creator c carries the brand with probability π; a carrier's rate λ_c ~ Gamma(S·μ, S) and its
+    orders ``k_c ~ Poisson(λ_c·x_c)`` over exposure ``x_c``; a non-carrier sells none (Lambert 1992's
+    zero-inflated Poisson, with a gamma rate). E-step: ``w_c = 1`` if ``k_c > 0``, else
+    ``π·q_c / (π·q_c + 1 − π)`` with ``q_c = (S/(S + x_c))^{S·μ}`` (a carrier's chance of no order,
+    negative binomial); M-step: ``π = mean(w)``, ``μ = Σk / Σ w·x``; S by the weighted method of
+    moments (``S = μ/τ²``, τ² the between-carrier variance of ``k/x`` net of Poisson noise, clipped
+    to [``s_min``, ``s_max``]). Returns ``w`` (P(carrier)), the posterior Gamma(S·μ + k, S + x) of a
+    carrier's rate as (shape, rate), and π, μ, S. Units with ``x = 0`` keep w = π."""
+    k, x = np.asarray(k, float), np.asarray(x, float)
+    n = len(k)
+    if n == 0 or k.sum() <= 0:
+        return np.zeros(n), np.ones(n), np.ones(n), 0.0, 0.0, s_max
+    sold = k > 0
+    w = np.where(sold, 1.0, sold.mean())
+    pi, mu, S = float(sold.mean()), 0.0, s_max
+    for _ in range(iters):
+        pi = float(w.mean())
+        mu = float(k.sum() / max((w * x).sum(), 1e-300))
+        ok = (w > 0) & (x > 0)
+        S = s_max
+        if ok.sum() >= 2:
+            ww = w[ok] * x[ok] / (w[ok] * x[ok]).sum()
+            r = k[ok] / x[ok]
+            tau2 = float((ww * (r - mu) ** 2).sum()) - mu * float((ww / x[ok]).sum())
+            if tau2 > 0:
+                S = mu / tau2
+        S = float(np.clip(S, s_min, s_max))
+        q = np.exp(S * mu * (np.log(S) - np.log(S + x)))
+        new = np.where(sold, 1.0, pi * q / (pi * q + 1.0 - pi)) if pi < 1 else np.ones(n)
+        if np.max(np.abs(new - w)) < 1e-12:
+            w = new
+            break
+        w = new
+    return w, S * mu + k, S + x, pi, mu, S
+
+
 def _col(t: pa.Table | pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
     df = t.to_pandas() if isinstance(t, pa.Table) else t
     return df[list(names)]
@@ -215,13 +263,14 @@ class CampaignPlanner:
     ``fit_strength`` the smoothing of fit; ``reliability_strength`` the prior weight for creators who
     never sold; ``min_prior_strength``/``max_prior_strength`` the clip of the empirical-Bayes prior;
     ``n_draws``/``interval``/``random_state`` the seeded simulation of the uncertainty range;
-    ``conversion``: ``"brand"`` (default) or ``"creator"``, see :meth:`_brand_rates`.
+    ``conversion``: ``"carrier"`` (default), ``"brand"`` or ``"creator"``, see :meth:`_brand_rates` and
+    :func:`carrier_rates`.
     """
 
     def __init__(
         self,
         *,
-        conversion: str = "brand",
+        conversion: str = "carrier",
         cpm: float = 500.0,
         min_credibility: float = 0.1,
         min_reliability: float = 0.5,
@@ -258,8 +307,8 @@ class CampaignPlanner:
             raise PlanError(f"cpm {self.cpm!r}: must be ≥ 0")
         if not 0 < self.interval < 1:
             raise PlanError(f"interval {self.interval!r}: must be in (0, 1)")
-        if self.conversion not in ("brand", "creator"):
-            raise PlanError(f"conversion {self.conversion!r}: must be 'brand' or 'creator'")
+        if self.conversion not in CONVERSIONS:
+            raise PlanError(f"conversion {self.conversion!r}: must be one of {', '.join(CONVERSIONS)}")
         ev = events.to_pandas() if isinstance(events, pa.Table) else events
         pt = _col(pair_trust, ["user_id", "creator_id", "trust"]).astype({"user_id": "int64", "creator_id": "int64"})
         cred = _col(creator_credibility, ["creator_id", "score"])
@@ -335,13 +384,7 @@ class CampaignPlanner:
         Why: a creator sells what it carries; the platform-wide ``"creator"`` conversion ignores that,
         and in the simulator's backtest it ranked next month's brand orders per creator far below the
         creators' own brand history (docs/evaluation/marketing.md)."""
-        ol = self.order_lines_
-        if campaign.product_ids:
-            hit = ol["product_id"].isin(campaign.product_ids)
-        else:
-            hit = ol["brand_id"] == campaign.brand_id
-        k = ol[hit.fillna(False)].groupby("creator_id")["order_id"].nunique().astype(float)
-        k = k.reindex(exposure.index).fillna(0.0)
+        k = self._brand_counts(campaign, exposure.index)
         x = exposure.astype(float)
         ok = x > 0
         mu = float(k[ok].sum() / x[ok].sum()) if ok.any() and x[ok].sum() > 0 else 0.0
@@ -354,6 +397,16 @@ class CampaignPlanner:
                 S = mu / tau2
         S = float(np.clip(S, self.min_prior_strength, self.max_prior_strength))
         return S * mu + k, S + x
+
+    def _brand_counts(self, campaign: Campaign, creators: pd.Index) -> pd.Series:
+        """Distinct orders of the campaign's brand (or products) sold through each creator."""
+        ol = self.order_lines_
+        if campaign.product_ids:
+            hit = ol["product_id"].isin(campaign.product_ids)
+        else:
+            hit = ol["brand_id"] == campaign.brand_id
+        k = ol[hit.fillna(False)].groupby("creator_id")["order_id"].nunique().astype(float)
+        return k.reindex(creators).fillna(0.0)
 
     # ----------------------------------------------------------------- plan
     def _fit_users(self, campaign: Campaign) -> tuple[pd.Series, float]:
@@ -386,13 +439,20 @@ class CampaignPlanner:
         reach = (pt["trust"] * f).groupby(pt["creator_id"]).sum()
         cre = self.creators_.join(reach.rename("reach")).fillna({"reach": 0.0})
         scale = (campaign.days or self.history_days_) / self.history_days_
-        if self.conversion == "brand":
+        if self.conversion in ("brand", "carrier"):
             full = self.pair_trust_
             fa = full["user_id"].map(fit_u).fillna(pi)
             exposure = (full["trust"] * fa).groupby(full["creator_id"]).sum().reindex(cre.index).fillna(0.0)
             shape, rate = self._brand_rates(campaign, exposure)
-            cre = cre.assign(g_shape=shape, g_rate=rate)
-            p = shape / rate
+            carries = pd.Series(1.0, index=cre.index)
+            if self.conversion == "carrier":
+                k = self._brand_counts(campaign, cre.index)
+                w, sh, rt, *_ = carrier_rates(k.to_numpy(), exposure.to_numpy(), self.min_prior_strength,
+                                              self.max_prior_strength)
+                carries = pd.Series(w, index=cre.index)
+                shape, rate = pd.Series(sh, index=cre.index), pd.Series(rt, index=cre.index)
+            cre = cre.assign(g_shape=shape, g_rate=rate, carries=carries)
+            p = carries * shape / rate
         else:
             p = cre["a"] / (cre["a"] + cre["b"])
         r = cre["ra"] / (cre["ra"] + cre["rb"])
@@ -422,9 +482,10 @@ class CampaignPlanner:
         q = ((1 - self.interval) / 2, 1 - (1 - self.interval) / 2)
         sub = cre.iloc[pick]
         if len(pick):
-            if self.conversion == "brand":
+            if self.conversion in ("brand", "carrier"):
                 shape, scale_ = sub["g_shape"].to_numpy(), 1.0 / sub["g_rate"].to_numpy()
                 pd_ = rng.gamma(shape, scale_, size=(self.n_draws, len(pick)))
+                pd_ *= rng.random(size=pd_.shape) < sub["carries"].to_numpy()  # a non-carrier sells none
             else:
                 pd_ = rng.beta(sub["a"].to_numpy(), sub["b"].to_numpy(), size=(self.n_draws, len(pick)))
             rd = rng.beta(sub["ra"].to_numpy(), sub["rb"].to_numpy(), size=(self.n_draws, len(pick)))
