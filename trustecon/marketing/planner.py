@@ -14,13 +14,13 @@ audience, length). :class:`CampaignPlanner` learns, from the event log and the t
   ``s = fit_strength``. A user with no history gets π. The log has no product categories, so fit is
   by brand/product: the additive-smoothing estimate of a multinomial share (Manning et al. 2008 §13.2).
 - **conversion**, by ``conversion=``:
-  ``"carrier"`` (default): as ``"brand"``, but a creator that never sold the brand may simply not
-  carry it: zero-inflated Gamma–Poisson by EM (:func:`carrier_rates`), forecast rate
-  P(carrier) · E[λ_c]. ``"brand"``: λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
+  ``"brand"`` (default): λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
   reach for the campaign, Gamma–Poisson with an empirical-Bayes prior toward the brand's platform
   rate (:meth:`CampaignPlanner._brand_rates`): a creator sells what it carries, so its own history
-  with the brand is the evidence. ``"creator"``: p_c, orders of any brand per unit of historical
-  trusted reach ``H_c = Σ_u T(u,c)`` (all of c's
+  with the brand is the evidence. ``"carrier"``: as ``"brand"``, but a creator that never sold the
+  brand may simply not carry it: zero-inflated Gamma–Poisson by EM (:func:`carrier_rates`), forecast
+  rate P(carrier) · E[λ_c] (it chose slightly worse than ``"brand"`` in the backtest).
+  ``"creator"``: p_c, orders of any brand per unit of historical trusted reach ``H_c = Σ_u T(u,c)`` (all of c's
   pair-trust rows). With ``k_c`` = distinct orders sold through c (clipped to ``H_c``), a beta-binomial
   with empirical-Bayes prior Beta(m·S, (1−m)·S): ``m = Σk/ΣH`` (the platform mean) and S from the
   method of moments, ``S = m(1−m)/τ² − 1`` with τ² the between-creator variance of ``k/H`` net of the
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: Conversion models of :class:`CampaignPlanner` (the first is the default).
-CONVERSIONS = ("carrier", "brand", "creator")
+CONVERSIONS = ("brand", "carrier", "creator")
 
 #: Tables the planner reads from a built workspace.
 REQUIRED_TABLES = ("pair_trust", "creator_credibility", "seller_reliability")
@@ -263,14 +263,14 @@ class CampaignPlanner:
     ``fit_strength`` the smoothing of fit; ``reliability_strength`` the prior weight for creators who
     never sold; ``min_prior_strength``/``max_prior_strength`` the clip of the empirical-Bayes prior;
     ``n_draws``/``interval``/``random_state`` the seeded simulation of the uncertainty range;
-    ``conversion``: ``"carrier"`` (default), ``"brand"`` or ``"creator"``, see :meth:`_brand_rates` and
-    :func:`carrier_rates`.
+    ``conversion``: ``"brand"`` (default), ``"carrier"`` or ``"creator"``, see :meth:`_brand_rates` and
+    :func:`carrier_rates` (the simulator backtest that chose the default: docs/evaluation/marketing.md).
     """
 
     def __init__(
         self,
         *,
-        conversion: str = "carrier",
+        conversion: str = "brand",
         cpm: float = 500.0,
         min_credibility: float = 0.1,
         min_reliability: float = 0.5,
