@@ -160,6 +160,38 @@ def test_trust_explorer_shows_the_explanation(server, browser):
     page.close()
 
 
+def test_campaign_planner_shows_the_api_plan(server, browser):
+    """Admin plans brand 1 at budget 300: the page's rows and total are the API's; the user's key may
+    not plan (an error, no rows)."""
+    base = server["base"]
+    outside: list[str] = []
+    page = _page(browser, base, outside)
+    _sign_in(page, server["admin"])
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    page.fill("#plan-brand", "1")
+    page.fill("#plan-budget", "300")
+    page.click("#plan-go")
+    page.wait_for_selector("#plan-rows tbody tr", timeout=20_000)
+    api = httpx.get(f"{base}/brands/1/plan?budget=300", headers={"X-API-Key": server["admin"]}).json()
+    got = page.locator("#plan-rows tbody tr").evaluate_all("rs => rs.map(r => Number(r.dataset.creator))")
+    assert got == [r["creator_id"] for r in api["chosen"]] and got
+    kept = page.locator("#plan-rows td.kept").evaluate_all("ts => ts.map(t => Number(t.dataset.value))")
+    assert kept == pytest.approx([r["expected_kept"] for r in api["chosen"]])
+    total = float(page.get_attribute("#plan-summary", "data-kept"))
+    assert total == pytest.approx(api["totals"]["expected_kept_orders"])
+    page.close()
+    page = _page(browser, base, outside)
+    _sign_in(page, server["user"])
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    page.fill("#plan-brand", "1")
+    page.fill("#plan-budget", "300")
+    page.click("#plan-go")
+    page.wait_for_selector("#error", state="visible")
+    assert "may not plan" in page.inner_text("#error") and page.locator("#plan-rows tbody tr").count() == 0
+    assert outside == []
+    page.close()
+
+
 def test_bad_key_shows_an_error_not_data(server, browser):
     base = server["base"]
     outside: list[str] = []
@@ -167,7 +199,7 @@ def test_bad_key_shows_an_error_not_data(server, browser):
     _sign_in(page, server["admin"] + "-wrong")
     page.wait_for_selector("#error", state="visible", timeout=20_000)
     assert "invalid API key" in page.inner_text("#error")
-    for table in ("#kpis", "#creators", "#rooms", "#pair-channels"):
+    for table in ("#kpis", "#creators", "#rooms", "#pair-channels", "#plan-rows"):
         assert page.locator(f"{table} tbody tr").count() == 0
     assert page.get_attribute("body", "data-loaded") is None
     assert outside == []
