@@ -160,17 +160,23 @@ def test_trust_explorer_shows_the_explanation(server, browser):
     page.close()
 
 
+def _plan_as(browser, base: str, outside: list[str], key: str, brand: int, budget: float):
+    """A page signed in with ``key`` that has asked the planner for ``brand`` at ``budget``."""
+    page = _page(browser, base, outside)
+    _sign_in(page, key)
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    page.fill("#plan-brand", str(brand))
+    page.fill("#plan-budget", str(budget))
+    page.click("#plan-go")
+    return page
+
+
 def test_campaign_planner_shows_the_api_plan(server, browser):
     """Admin plans brand 1 at budget 300: the page's rows and total are the API's; the user's key may
     not plan (an error, no rows)."""
     base = server["base"]
     outside: list[str] = []
-    page = _page(browser, base, outside)
-    _sign_in(page, server["admin"])
-    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
-    page.fill("#plan-brand", "1")
-    page.fill("#plan-budget", "300")
-    page.click("#plan-go")
+    page = _plan_as(browser, base, outside, server["admin"], 1, 300)
     page.wait_for_selector("#plan-rows tbody tr", timeout=20_000)
     api = httpx.get(f"{base}/brands/1/plan?budget=300", headers={"X-API-Key": server["admin"]}).json()
     got = page.locator("#plan-rows tbody tr").evaluate_all("rs => rs.map(r => Number(r.dataset.creator))")
@@ -180,12 +186,7 @@ def test_campaign_planner_shows_the_api_plan(server, browser):
     total = float(page.get_attribute("#plan-summary", "data-kept"))
     assert total == pytest.approx(api["totals"]["expected_kept_orders"])
     page.close()
-    page = _page(browser, base, outside)
-    _sign_in(page, server["user"])
-    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
-    page.fill("#plan-brand", "1")
-    page.fill("#plan-budget", "300")
-    page.click("#plan-go")
+    page = _plan_as(browser, base, outside, server["user"], 1, 300)
     page.wait_for_selector("#error", state="visible")
     assert "may not plan" in page.inner_text("#error") and page.locator("#plan-rows tbody tr").count() == 0
     assert outside == []
