@@ -194,35 +194,36 @@ def _build_tables(
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
 
-    def side_pass(small_sums: bool = False) -> tuple[Any, Any, Any]:
+    def side_pass() -> tuple[Any, Any]:
         side = _materialize(con, side_log(events), f"_tb_side_{tag}")
-        spans = _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
-        small = None
-        if small_sums:  # the per-pair sums the evidence pass lacks (a few percent of the pairs)
-            com = commerce_log(side)
-            small = (con.to_pyarrow(side_sums(com, spans, when, model.config)),
-                     con.to_pyarrow(repurchase_sums(com, when, model.config)))
-        return side, spans, small
+        return side, _materialize(con, live_spans(side, when), f"_tb_spans_{tag}")
 
-    def pick_seeds(side: Any) -> tuple[np.ndarray, str]:
+    def pick_seeds(commerce: Any) -> tuple[np.ndarray, str]:
         # The seed rule needs only the log and its commerce events, not pair trust: engine work that
         # runs beside numpy work instead of a step between pair trust and propagation.
-        return credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce_log(side), day_column="day")
+        return credibility.pick_seeds(events, timezone=ws.timezone, commerce=commerce, day_column="day")
 
     if con.name == "duckdb":
         # In memory after the one read of the log (trustecon.trust.pivot): level 2 of the evidence pass,
         # the merge with the small side sums and the beta score in numpy, while the engine reads the
-        # commerce and live events, then picks the seeds, on a thread (the main thread makes no engine
-        # call meanwhile: one connection, one query at a time). The engine path below is the reference
-        # they equal.
+        # commerce and live events and their per-pair sums, then picks the seeds, on a thread (the main
+        # thread makes no engine call meanwhile: one connection, one query at a time). The engine path
+        # below is the reference they equal.
+        def side_and_sums() -> tuple[Any, Any, tuple[pa.Table, pa.Table]]:
+            side, spans = side_pass()
+            com = commerce_log(side)  # (the per-pair sums the evidence pass lacks: a few percent of pairs)
+            return side, spans, (con.to_pyarrow(side_sums(com, spans, when, model.config)),
+                                 con.to_pyarrow(repurchase_sums(com, when, model.config)))
+
         kinds = fetch_chunks(con, kind_pass(events, when, model.config))
         with ThreadPoolExecutor(1) as pool:
-            side_done = pool.submit(side_pass, True)
+            side_done = pool.submit(side_and_sums)
             arrays = pivot_kind_pass(kinds)
             del kinds
             t0 = res.lap("evidence pass", t0)
             side, spans, small = side_done.result()
-            seeds_done = pool.submit(pick_seeds, side)
+            commerce = commerce_log(side)
+            seeds_done = pool.submit(pick_seeds, commerce)
             t0 = res.lap("commerce and live pass", t0)
             engaged_at = ~np.isnan(arrays.engaged_s)
             engaged = ibis.memtable(pa.table({
@@ -232,14 +233,13 @@ def _build_tables(
             out["pair_trust"] = model.score(merge_side(arrays, *small), when)
             del arrays
             picked = seeds_done.result()
-        commerce = commerce_log(side)
     else:
         passed = _materialize(con, pair_pass(events, when, model.config), f"_tb_pass_{tag}")
         t0 = res.lap("evidence pass", t0)
-        side, spans, _ = side_pass()
-        picked = pick_seeds(side)
-        engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
+        side, spans = side_pass()
         commerce = commerce_log(side)
+        picked = pick_seeds(commerce)
+        engaged = passed.filter(passed.engaged_s.notnull()).select("user_id", "creator_id", first_s="engaged_s")
         t0 = res.lap("commerce and live pass", t0)
         out["pair_trust"] = con.to_pyarrow(model.transform(events, when, passed=passed, commerce=commerce,
                                                            spans=spans))

@@ -120,6 +120,11 @@ _CODE_OF_CHANNEL = {_CHANNEL_OF.get(k, k): code for code, k in enumerate(DIRECT_
 PASS_CHANNELS: tuple[str, ...] = tuple(c for c in CHANNELS if c not in SIDE_CHANNELS)
 
 
+def _packable(*ids: np.ndarray) -> bool:
+    """Every id in [0, 2³¹): a (user, creator) pair then packs into one int64 key ``u << 31 | c``."""
+    return all(not len(x) or (x.min() >= 0 and x.max() < 2**31) for x in ids)
+
+
 def _concat(chunks: Chunks, name: str, dtype: type = np.int64) -> np.ndarray:
     parts = [np.asarray(c[name], dtype=dtype) for c in chunks]
     return np.concatenate(parts) if parts else np.empty(0, dtype)
@@ -139,8 +144,7 @@ def pivot_kind_pass(chunks: Chunks | Mapping[str, np.ndarray]) -> PairArrays:
         chunks = [chunks]
     u, c = _concat(chunks, "user_id"), _concat(chunks, "creator_id")
     k = _concat(chunks, "_k", np.int8).astype(np.intp)
-    small = not len(u) or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
-    if small:  # both ids in 31 bits: one key, decoded back by shifts
+    if _packable(u, c):  # one key, decoded back by shifts
         g, keys = pd.factorize((u << 31) | c)
         uid, cid = keys >> 31, keys & (2**31 - 1)
     else:  # any int64 ids: number users and creators first (their product fits in an int64)
@@ -198,7 +202,7 @@ class _PairIndex:
     def __init__(self, u: np.ndarray, c: np.ndarray) -> None:
         import pandas as pd
 
-        self.packed = not len(u) or (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < 2**31)
+        self.packed = _packable(u, c)
         self.index = pd.Index((u << 31) | c) if self.packed else pd.MultiIndex.from_arrays([u, c])
         self.size = len(u)
 
@@ -207,7 +211,7 @@ class _PairIndex:
 
         if not len(qu) or not self.size:
             return np.full(len(qu), -1, np.intp)
-        if self.packed and min(qu.min(), qc.min()) >= 0 and max(qu.max(), qc.max()) < 2**31:
+        if self.packed and _packable(qu, qc):
             return self.index.get_indexer((qu << 31) | qc)
         if self.packed:  # (a query id outside 31 bits cannot be among the pairs)
             fits = (qu >= 0) & (qc >= 0) & (qu < 2**31) & (qc < 2**31)
