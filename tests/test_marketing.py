@@ -156,6 +156,12 @@ def test_hand_log_floors_audience_and_products() -> None:
     assert {r.creator_id: r.reach for r in a.chosen} == pytest.approx({200: 0.2 * 0.25, 300: 0.6 * 0.25})
     # Product 10 is brand 1's only product: same plan as the whole brand.
     assert hand_planner().plan(Campaign(1, 2.0, product_ids=(10,))).expected_kept == pytest.approx(0.571875)
+    # A ceiling on the expected cost per kept order: fee 1 each; 100 → 1/0.421875 = 2.37, 300 → 1/0.15 =
+    # 6.67, 200 → 1/0.09375 = 10.67; max_cpa 5 keeps only 100 however large the budget.
+    c = hand_planner().plan(Campaign(brand_id=1, budget=10.0, max_cpa=5.0))
+    assert [r.creator_id for r in c.chosen] == [100]
+    assert {r.creator_id: r.excluded for r in c.excluded} == {
+        300: "expected cost per kept order 6.67 > max_cpa 5", 200: "expected cost per kept order 10.67 > max_cpa 5"}
 
 
 def test_bad_campaigns_are_clear_errors() -> None:
@@ -167,6 +173,9 @@ def test_bad_campaigns_are_clear_errors() -> None:
         pl.plan(Campaign(brand_id=7, budget=1.0))
     with pytest.raises(PlanError, match=r"products \[20\] are not products of brand 1"):
         pl.plan(Campaign(brand_id=1, budget=1.0, product_ids=(20,)))
+    for bad in (0.0, -2.0, math.inf):
+        with pytest.raises(PlanError, match="max_cpa"):
+            Campaign(brand_id=1, budget=1.0, max_cpa=bad)
     with pytest.raises(PlanError, match="objective"):
         Campaign(brand_id=1, budget=1.0, objective="clicks")
     with pytest.raises(PlanError, match="not fitted"):

@@ -1,7 +1,7 @@
 """trustecon: a trust-economy engine for creator-led social commerce.
 
 Layers (DESIGN.md §3), each importing only those below it:
-interfaces (cli, report, demo) → apps (distribution, live) → models (trust) | sources
+interfaces (cli, report, demo) → apps (distribution, live, marketing) → models (trust) | sources
 (simulate, datasets, ingest) → metrics (kpis) → data (events, store, engine).
 
 The data layer is imported eagerly; everything else on first use (``trustecon.PairTrust`` imports
@@ -48,6 +48,10 @@ _LAZY: dict[str, str] = {
     "plan_workspace": "trustecon.marketing",
     "gsp": "trustecon.marketing",
     "run_auction": "trustecon.marketing",
+    "market_experiment": "trustecon.marketing",
+    "TrustRouting": "trustecon.marketing",
+    "AdAuction": "trustecon.marketing",
+    "Market": "trustecon.simulate",
     "build_report": "trustecon.report",
     "run_demo": "trustecon.demo",
 }

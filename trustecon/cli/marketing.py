@@ -1,13 +1,16 @@
-"""Brand-campaign commands: ``trustecon plan WS --brand B --budget X`` (the planner of DESIGN.md §8)."""
+"""Brand-campaign commands (DESIGN.md §8): ``trustecon plan WS --brand B --budget X`` (the planner) and
+``trustecon experiment market ROOT`` (both mechanisms on the same simulated market); thin layers over
+:mod:`trustecon.marketing`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import JsonOpt, app, console, fail, open_workspace, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, console, experiment_app, fail, open_workspace, print_json
 
 __all__: list[str] = []
 
@@ -23,6 +26,8 @@ def plan(
     budget: float = typer.Option(..., "--budget", help="Budget, in the workspace's currency (> 0)."),
     product: list[int] = typer.Option([], "--product", help="A product of the brand (repeatable; default all)."),
     days: float | None = typer.Option(None, "--days", help="Campaign length in days (default: the log's span)."),
+    max_cpa: float | None = typer.Option(None, "--max-cpa", help="Skip creators whose expected cost per kept "
+                                         "order is above this."),
     cpm: float = typer.Option(500.0, "--cpm", help="Creator fee per 1,000 units of trusted audience."),
     min_credibility: float = typer.Option(0.1, "--min-credibility", help="Floor on the credibility percentile."),
     min_reliability: float = typer.Option(0.5, "--min-reliability", help="Floor on the kept-order share."),
@@ -37,7 +42,7 @@ def plan(
 
     ws = open_workspace(workspace)
     try:
-        campaign = Campaign(brand_id=brand, budget=budget, product_ids=tuple(product), days=days)
+        campaign = Campaign(brand_id=brand, budget=budget, product_ids=tuple(product), days=days, max_cpa=max_cpa)
         p = plan_workspace(
             ws,
             campaign,
@@ -124,3 +129,68 @@ def plan(
         console.print(c)
         for a in cmp.assumptions[len(p.assumptions) :]:
             console.print(f"assumption: {a}")
+
+
+@experiment_app.command("market")
+def experiment_market(
+    root: Path = typer.Argument(..., help="Folder to create; one sub-workspace per mechanism (none, "
+                                "trust_routing, auction)."),
+    preset: str = typer.Option("default", "--preset", help="Simulator preset: small, default or large."),
+    seed: int = typer.Option(0, "--seed", help="One seed for every run."),
+    days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the preset's)."),
+    start_day: int | None = typer.Option(None, "--start-day", help="First campaign day (default: half the log)."),
+    brands: int = typer.Option(5, "--brands", help="Campaigns: the brands with the most orders before the start."),
+    budget_share: float = typer.Option(0.2, "--budget-share", help="Budget = this × the brand's GMV before the "
+                                       "start, scaled to the campaign's length."),
+    target_share: float = typer.Option(0.3, "--target-share", help="Target cost per order = this × the brand's "
+                                       "average order value."),
+    margin: float = typer.Option(0.4, "--margin", help="Brand's gross margin on a kept sale (for the surplus)."),
+    cpm: float = typer.Option(500.0, "--cpm", help="Creator fee per 1,000 units of trusted audience."),
+    take: float = typer.Option(0.1, "--take", help="Platform's share of creator fees."),
+    engine: str = EngineOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Trust routing vs a GSP ad auction on the same simulated market, with a no-campaign run as the
+    counterfactual: brand outcomes, platform revenue, user outcomes."""
+    from trustecon.engine import ENGINES
+    from trustecon.marketing.experiment import market_experiment
+
+    if engine not in ENGINES:
+        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+    if root.exists() and any(root.iterdir()):
+        fail(f"{root}: exists and is not empty; give a new folder")
+
+    def show(name: str, row: dict[str, Any]) -> None:
+        if not as_json:
+            console.print(f"{name}: simulated and measured in {row['seconds']} s")
+
+    try:
+        res = market_experiment(root, preset, seed=seed, days=days, start_day=start_day, n_brands=brands,
+                                budget_share=budget_share, target_share=target_share, margin=margin, take=take,
+                                planner_params={"cpm": cpm}, engine=engine, progress=show)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(res)
+        return
+    runs, cmp = res["runs"], res["compare"]
+    t = Table(title=f"market experiment, preset {preset} (seed {seed}): {len(res['campaigns'])} campaigns, days "
+                    f"{res['start_day']}–{res['start_day'] + res['campaign_days'] - 1}")
+    t.add_column("metric")
+    for name in runs:
+        t.add_column(name, justify="right")
+    rows = [("spend", "spend"), ("campaign orders", "orders"), ("campaign kept orders", "kept_orders"),
+            ("cost per kept order", "cpa"), ("brand surplus (attributed)", "surplus"),
+            ("brands' kept orders in window", "brand_kept_orders"), ("platform revenue", "platform_revenue"),
+            ("creator fees", "creator_fees"), ("video min per active user-day", "watch_min_per_user_day"),
+            ("fan content reach", "fan_reach"), ("refund rate", "refund_rate"), ("complaint rate", "complaint_rate"),
+            ("mean latent trust (truth)", "latent_trust_mean")]
+    for label, key in rows:
+        t.add_row(label, *(_num(runs[n][key], "{:,.4g}") for n in runs))
+    for label, key in (("incremental kept orders (vs none)", "incremental_kept_orders"),
+                       ("incremental cost per kept order", "incremental_cpa"),
+                       ("brand surplus (incremental)", "incremental_surplus")):
+        t.add_row(label, "—", *(_num(cmp[n][key], "{:,.4g}") for n in cmp), style="bold")
+    console.print(t)
+    for a in res["assumptions"]:
+        console.print(f"assumption: {a}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AuctionResult", "BidderState", "gsp", "run_auction"]
+__all__ = ["AuctionResult", "BidderState", "bid_step", "gsp", "gsp_one_slot", "run_auction"]
 
 
 def gsp(
@@ -131,12 +131,42 @@ def run_auction(
                     "spend": clicks * price,
                 }
             )
-            cap = b.target_cpa * b.conversion
-            if s is None:
-                b.bid = min(max(b.bid, 1e-9) * max_step, cap)
-            elif price > 0 and b.conversion > 0:
-                step = float(np.clip((b.target_cpa / (price / b.conversion)) ** eta, 1 / max_step, max_step))
-                b.bid = min(b.bid * step, cap)
-            else:
-                b.bid = min(b.bid * max_step, cap)
+            cpa = price / b.conversion if (s is not None and price > 0 and b.conversion > 0) else None
+            b.bid = bid_step(b.bid, b.target_cpa, cpa, won=s is not None, cap=b.target_cpa * b.conversion,
+                             eta=eta, max_step=max_step)
     return res
+
+
+def bid_step(bid: float, target_cpa: float, cpa: float | None, *, won: bool, cap: float, eta: float = 0.5,
+             max_step: float = 1.5) -> float:
+    """One round of the bid rule (module docstring): ``bid · clip((target / cpa)^eta, 1/max_step, max_step)``
+    when the round had a cost per order; ``bid · max_step`` when the brand won nothing or paid nothing
+    per order (no price signal: it bids up); never above ``cap``."""
+    if won and cpa is not None and cpa > 0:
+        return min(bid * float(np.clip((target_cpa / cpa) ** eta, 1 / max_step, max_step)), cap)
+    return min(max(bid, 1e-9) * max_step, cap)
+
+
+def gsp_one_slot(bids: np.ndarray, quality: np.ndarray, *, reserve: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """One-slot GSP for many auctions at once (one per row of ``quality``, shape ``(n, B)``; ``bids``
+    shape ``(B,)``): winner per row (−1: nobody) and its per-click price, equal to :func:`gsp` with
+    ``n_slots = 1`` row by row (tested). With one slot GSP is the second-price auction: the winner pays
+    the runner-up's score over its own quality (or the reserve), never more than its bid."""
+    b = np.asarray(bids, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    if q.ndim != 2 or b.shape != (q.shape[1],):
+        raise ValueError("gsp_one_slot: quality must be (n, B) and bids (B,)")
+    score = b[None, :] * q
+    live = (score > 0) & (b >= reserve)[None, :]
+    score = np.where(live, score, -np.inf)
+    win = np.argmax(score, axis=1)  # first of the ties: the lower index, as gsp
+    rows = np.arange(q.shape[0])
+    top = score[rows, win]
+    ok = np.isfinite(top)
+    score[rows, win] = -np.inf
+    second = score.max(axis=1) if q.shape[1] > 1 else np.full(q.shape[0], -np.inf)
+    qw = q[rows, win]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = np.where(np.isfinite(second), np.maximum(second / qw, reserve), reserve)
+    price = np.minimum(price, b[win])
+    return np.where(ok, win, -1), np.where(ok, price, 0.0)

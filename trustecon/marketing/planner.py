@@ -65,7 +65,7 @@ import pyarrow as pa
 
 __all__ = [
     "CONVERSIONS", "Campaign", "CampaignPlanner", "Plan", "PlanError", "PlanRow", "carrier_rates", "choose",
-    "plan_workspace",
+    "plan_workspace", "shopping_interest", "user_fit",
 ]
 
 #: Conversion models of :class:`CampaignPlanner` (the first is the default).
@@ -84,7 +84,9 @@ class Campaign:
     """What a brand wants: kept orders of its products within ``budget`` over ``days``.
 
     ``product_ids`` empty means all the brand's products; ``audience`` (user ids) limits reach to
-    those users; ``days`` ``None`` means as long as the history the planner learned from.
+    those users; ``days`` ``None`` means as long as the history the planner learned from;
+    ``max_cpa`` (optional) the brand's ceiling on a creator's expected cost per kept order
+    (fee / expected kept orders): a creator above it is excluded with that reason.
     """
 
     brand_id: int
@@ -93,6 +95,7 @@ class Campaign:
     objective: str = "kept_orders"
     audience: frozenset[int] | None = None
     days: float | None = None
+    max_cpa: float | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, int | float) and math.isfinite(self.budget) and self.budget > 0):
@@ -101,6 +104,8 @@ class Campaign:
             raise PlanError(f"objective {self.objective!r}: only 'kept_orders' is supported")
         if self.days is not None and not (math.isfinite(self.days) and self.days > 0):
             raise PlanError(f"days {self.days!r}: must be > 0")
+        if self.max_cpa is not None and not (math.isfinite(self.max_cpa) and self.max_cpa > 0):
+            raise PlanError(f"max_cpa {self.max_cpa!r}: must be a finite number > 0")
         object.__setattr__(self, "product_ids", tuple(int(p) for p in self.product_ids))
         if self.audience is not None:
             object.__setattr__(self, "audience", frozenset(int(u) for u in self.audience))
@@ -249,6 +254,32 @@ def carrier_rates(k: np.ndarray, x: np.ndarray, s_min: float, s_max: float,
     return w, S * mu + k, S + x, pi, mu, S
 
 
+def shopping_interest(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, int]]:
+    """Every (user, product, brand) order line and product click of the log, and product → brand
+    (from the order lines; a click may carry no brand)."""
+    ev = events
+    orders = ev[(ev["kind"] == "order") & ev["order_id"].notna()]
+    pb = orders.dropna(subset=["product_id", "brand_id"]).drop_duplicates("product_id")
+    product_brand = dict(zip(pb["product_id"].astype("int64"), pb["brand_id"].astype("int64"), strict=True))
+    clicks = ev[(ev["kind"] == "product_click") & ev["product_id"].notna() & ev["user_id"].notna()]
+    inter = pd.concat(
+        [orders[["user_id", "product_id"]].dropna(), clicks[["user_id", "product_id"]]], ignore_index=True
+    ).astype("int64")
+    inter["brand_id"] = inter["product_id"].map(product_brand).fillna(-1).astype("int64")
+    return inter, product_brand
+
+
+def user_fit(inter: pd.DataFrame, brand_id: int, product_ids: tuple[int, ...], n_brands: int,
+             strength: float) -> tuple[pd.Series, float]:
+    """fit(u) = (h_u + s·π) / (n_u + s) per user of ``inter`` (:func:`shopping_interest`), and π
+    (module docstring): the additive-smoothing share of u's shopping on the brand (or products)."""
+    hit = inter["product_id"].isin(product_ids) if product_ids else inter["brand_id"] == brand_id
+    n = inter.groupby("user_id").size()
+    h = hit.groupby(inter["user_id"]).sum()
+    pi = (float(hit.sum()) + 1.0) / (len(inter) + max(n_brands, 1))
+    return (h + strength * pi) / (n + strength), pi
+
+
 def _col(t: pa.Table | pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
     df = t.to_pandas() if isinstance(t, pa.Table) else t
     return df[list(names)]
@@ -315,16 +346,8 @@ class CampaignPlanner:
         rel = _col(seller_reliability, ["seller_id", "seller_kind", "alpha", "beta", "kept", "orders", "pending"])
 
         orders = ev[(ev["kind"] == "order") & ev["order_id"].notna()]
-        # product → brand, from the order lines (clicks carry no brand).
-        pb = orders.dropna(subset=["product_id", "brand_id"]).drop_duplicates("product_id")
-        self.product_brand_ = dict(zip(pb["product_id"].astype("int64"), pb["brand_id"].astype("int64"), strict=True))
+        self.interest_, self.product_brand_ = shopping_interest(ev)
         self.brands_ = frozenset(int(b) for b in orders["brand_id"].dropna().unique())
-        clicks = ev[(ev["kind"] == "product_click") & ev["product_id"].notna() & ev["user_id"].notna()]
-        inter = pd.concat(
-            [orders[["user_id", "product_id"]].dropna(), clicks[["user_id", "product_id"]]], ignore_index=True
-        ).astype("int64")
-        inter["brand_id"] = inter["product_id"].map(self.product_brand_).fillna(-1).astype("int64")
-        self.interest_ = inter
 
         ts = pd.to_datetime(ev["ts"], utc=True)
         span = (ts.max() - ts.min()).total_seconds() / 86400.0 if len(ev) else 0.0
@@ -410,16 +433,7 @@ class CampaignPlanner:
 
     # ----------------------------------------------------------------- plan
     def _fit_users(self, campaign: Campaign) -> tuple[pd.Series, float]:
-        inter = self.interest_
-        if campaign.product_ids:
-            hit = inter["product_id"].isin(campaign.product_ids)
-        else:
-            hit = inter["brand_id"] == campaign.brand_id
-        n = inter.groupby("user_id").size()
-        h = hit.groupby(inter["user_id"]).sum()
-        pi = (float(hit.sum()) + 1.0) / (len(inter) + max(len(self.brands_), 1))
-        s = self.fit_strength
-        return (h + s * pi) / (n + s), pi
+        return user_fit(self.interest_, campaign.brand_id, campaign.product_ids, len(self.brands_), self.fit_strength)
 
     def plan(self, campaign: Campaign) -> Plan:
         """Choose creators for ``campaign`` (see the module docstring for every formula)."""
@@ -461,8 +475,8 @@ class CampaignPlanner:
         cost = self.cpm * cre["H"] / 1000.0 * scale
 
         reasons: list[str | None] = []
-        for cid, row, rr in zip(cre.index, cre.itertuples(), r, strict=True):
-            del cid
+        cost_, kept_ = cost.to_numpy(), exp_kept.to_numpy()
+        for i, (row, rr) in enumerate(zip(cre.itertuples(), r, strict=True)):
             if pd.isna(row.cred):
                 reasons.append("no credibility score")
             elif row.cred < self.min_credibility:
@@ -471,6 +485,9 @@ class CampaignPlanner:
                 reasons.append(f"reliability {rr:.2f} < floor {self.min_reliability:.2f}")
             elif row.reach <= 0:
                 reasons.append("no trusted reach in the campaign's audience")
+            elif campaign.max_cpa is not None and cost_[i] > campaign.max_cpa * kept_[i]:
+                cpa_ = f"{cost_[i] / kept_[i]:.2f}" if kept_[i] > 0 else "unbounded"
+                reasons.append(f"expected cost per kept order {cpa_} > max_cpa {campaign.max_cpa:g}")
             else:
                 reasons.append(None)
         eligible = np.array([x is None for x in reasons])

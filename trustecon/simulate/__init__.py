@@ -5,11 +5,13 @@ Shaped by role (as RecSim is): :mod:`~trustecon.simulate.config` (presets, valid
 :mod:`~trustecon.simulate.choice` (what users do with what they see),
 :mod:`~trustecon.simulate.transition` (latent trust and follows),
 :mod:`~trustecon.simulate.attacks`, :mod:`~trustecon.simulate.policies` (traffic / algorithm / trust),
+:mod:`~trustecon.simulate.market` (brand campaigns: sponsored pins, ad slots, fees),
 :mod:`~trustecon.simulate.world` (the day loop) and :mod:`~trustecon.simulate.run` (into a workspace).
 The dynamics are written down in ``docs/simulator.md``.
 """
 
 from trustecon.simulate.config import POLICIES, PRESETS, AttackConfig, ConfigError, SimConfig, Targets, preset
+from trustecon.simulate.market import Buys, Market, MarketDay
 from trustecon.simulate.policies import AlgorithmPolicy, TrafficPolicy, TrustPolicy, builtin_policy
 from trustecon.simulate.policy import DayContext, Policy
 from trustecon.simulate.run import SimulationResult, calibration, simulate, truth_tables
@@ -21,8 +23,11 @@ __all__ = [
     "PRESETS",
     "AlgorithmPolicy",
     "AttackConfig",
+    "Buys",
     "ConfigError",
     "DayContext",
+    "Market",
+    "MarketDay",
     "Policy",
     "SimConfig",
     "SimulationResult",

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from trustecon.simulate.config import SimConfig
+from trustecon.simulate.market import Market
 from trustecon.simulate.policy import Policy
 from trustecon.simulate.world import World
 from trustecon.store import AppendResult, Workspace
@@ -47,13 +48,15 @@ def simulate(
     cfg: SimConfig,
     *,
     policy: Policy | None = None,
+    market: Market | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     calibrate: bool = True,
 ) -> SimulationResult:
     """Simulate ``cfg`` into ``ws`` and return what was written.
 
     ``policy`` replaces the built-in ``cfg.policy`` (e.g. the engine's feed, passed in by the apps
-    layer). ``progress(day, days, events_so_far)`` is called after each committed day. The config
+    layer); ``market`` runs brand campaigns (:mod:`trustecon.simulate.market`; the mechanisms are in
+    the apps layer). ``progress(day, days, events_so_far)`` is called after each committed day. The config
     is validated before anything is written.
     """
     import time
@@ -62,7 +65,7 @@ def simulate(
     if ws.event_count():
         raise ValueError(f"{ws.path}: the workspace already holds events; simulate into a new workspace")
     t_start = time.perf_counter()
-    world = World(cfg, policy=policy, timezone=ws.timezone)
+    world = World(cfg, policy=policy, timezone=ws.timezone, market=market)
     total = AppendResult()
     gen = 0.0
     for day in range(cfg.days):
@@ -80,6 +83,7 @@ def simulate(
         "source": "simulator",
         "seed": cfg.seed,
         "policy": getattr(world.policy, "name", type(world.policy).__name__),
+        **({"market": getattr(market, "name", type(market).__name__)} if market is not None else {}),
         "config": _plain(cfg.as_dict()),
     })
     result = SimulationResult(events=total, truth={k: v.num_rows for k, v in truth.items()},

@@ -19,6 +19,16 @@ from trustecon.simulate import choice
 from trustecon.simulate.attacks import AttackPlan, fake_orders_day, plan_attacks, sybil_day
 from trustecon.simulate.buffer import SURFACE_CODE, DayBuffer
 from trustecon.simulate.config import SimConfig
+from trustecon.simulate.market import (
+    MARKET_STREAM,
+    AdBook,
+    Buys,
+    Market,
+    MarketDay,
+    serve_ads,
+    sponsor_pins,
+    write_fees,
+)
 from trustecon.simulate.pairs import NEVER, PairStore
 from trustecon.simulate.policies import BuiltinPolicy, builtin_policy
 from trustecon.simulate.policy import DayContext, Policy
@@ -37,9 +47,11 @@ _LIVE_KINDS = ("like", "comment", "share", "gift")
 
 
 class World:
-    """The simulated platform. ``World(cfg, policy=None, timezone="UTC")``; then :meth:`step` per day."""
+    """The simulated platform. ``World(cfg, policy=None, timezone="UTC", market=None)``; then :meth:`step`
+    per day. ``market``: brand campaigns (:mod:`trustecon.simulate.market`); none by default."""
 
-    def __init__(self, cfg: SimConfig, policy: Policy | None = None, timezone: str = "UTC"):
+    def __init__(self, cfg: SimConfig, policy: Policy | None = None, timezone: str = "UTC",
+                 market: Market | None = None):
         self.cfg = cfg.validate()
         self.rng = np.random.default_rng(cfg.seed)
         self.tz = ZoneInfo(timezone)
@@ -50,6 +62,11 @@ class World:
         self.policy: Policy = policy if policy is not None else builtin_policy(cfg.policy)
         if isinstance(self.policy, BuiltinPolicy):
             self.policy.bind(self)
+        self.market = market
+        # The ad path draws from its own stream, so a market leaves the main stream's draws alone.
+        self.market_rng = np.random.default_rng([cfg.seed, MARKET_STREAM])
+        self.ad_book = AdBook()
+        self._buys = Buys()
         self.next_event = 0
         self.next_content = 1
         self.next_session = 1
@@ -135,15 +152,24 @@ class World:
             ts = t0 + (rng.random(fu.size) * 6 * HOUR).astype(np.int64)
             buf.add("follow", ts, surface="discover", user_id=fu + 1, creator_id=fc + 1)
         self._publish(day, t0, buf)
+        self._buys = Buys()
         live, sess_id, sess_start, sess_end = self._live_schedule(day, t0, buf, touched)
         active = np.flatnonzero(rng.random(cfg.users) < pop.activity)
+        if self.market is not None:
+            ctx = MarketDay(day=day, date=self.date(day).isoformat(), user_ids=active + 1, slots=cfg.slots)
+            self._buys = (self.market.buys(ctx) or Buys()).validate(ctx, cfg.creators, pop.n_products)
+            write_fees(self._buys, t0, buf)
+        self._write_pins(buf)
         recent = self.content["creator"][self.content["day"] > day - cfg.fresh_days]
         fresh = np.flatnonzero(np.isin(np.arange(cfg.creators), recent) | live)
-        eu, ec = self._expose(day, active, fresh)
+        eu, ec = self._expose(day, active, fresh, cfg.slots - self._buys.ad_slots)
         hours = np.clip(pop.hour[eu] + rng.normal(0.0, 1.5, size=eu.size), 0.2, 23.3)
         when = t0 + (hours * HOUR).astype(np.int64)
         self._content_impressions(day, eu, ec, when, buf, touched)
         self._live_visits(day, eu, ec, live, sess_id, sess_start, sess_end, buf, touched)
+        if self.market is not None:
+            serve_ads(self, self._buys, day, t0, buf)
+            self.ad_book.settle(day, t0, self.market_rng, buf)
         self._settle(day, t0, buf, touched)
         self._unfollows(day, t0, touched, buf)
         if self.plan.attacks:
@@ -157,6 +183,8 @@ class World:
         self.next_event += table.num_rows
         if not isinstance(self.policy, BuiltinPolicy):
             self.policy.observe(table)
+        if self.market is not None:
+            self.market.observe(table)
         return table
 
     def _publish(self, day: int, t0: int, buf: DayBuffer) -> None:
@@ -214,13 +242,26 @@ class World:
         pc_ = np.repeat(np.arange(cfg.creators), n_pins)
         k = np.arange(pc_.size) - np.repeat(np.cumsum(n_pins) - n_pins, n_pins)
         prod = pop.assortment[pop.assortment_ptr[pc_] + (offset[pc_] + k) % np.maximum(size[pc_], 1)]
-        buf.add("product_pin", start[pc_] + (k * pin).astype(np.int64), surface="live", creator_id=pc_ + 1,
-                session_id=sess_id[pc_], product_id=prod + 1)
-        self._pins = (np.cumsum(n_pins) - n_pins, n_pins, prod)  # per creator: first pin row, count; products
+        # Written by _write_pins once the day's sponsorships are known.
+        self._pin_rows = (start[pc_] + (k * pin).astype(np.int64), pc_, k, sess_id[pc_], prod,
+                          np.cumsum(n_pins) - n_pins, n_pins)
         return live, sess_id, start, end
 
-    def _expose(self, day: int, active: np.ndarray, fresh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ask the policy which creators each active user sees; returns (user, creator) index pairs."""
+    def _write_pins(self, buf: DayBuffer) -> None:
+        """Today's product pins, with sponsored products in their turns; ``_pins`` per creator: first pin
+        row, count, products and campaign per pin (−1: the creator's own)."""
+        ts, pc_, k, sid, prod, first, n_pins = self._pin_rows
+        prod, camp = sponsor_pins(pc_, k, prod, self._buys)
+        own = camp < 0
+        buf.add("product_pin", ts[own], surface="live", creator_id=pc_[own] + 1, session_id=sid[own],
+                product_id=prod[own] + 1)
+        buf.add("product_pin", ts[~own], surface="live", creator_id=pc_[~own] + 1, session_id=sid[~own],
+                product_id=prod[~own] + 1, campaign_id=camp[~own])
+        self._pins = (first, n_pins, prod, camp)
+
+    def _expose(self, day: int, active: np.ndarray, fresh: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ask the policy which creators each active user sees in ``slots`` organic slots; returns
+        (user, creator) index pairs."""
         fu, fc = self.pairs.follow_pairs()
         row = np.full(self.cfg.users, -1)
         row[active] = np.arange(active.size)
@@ -233,11 +274,11 @@ class World:
         follows = sp.csr_matrix((np.ones(r.size, dtype=np.int8), c[order], indptr),
                                 shape=(active.size, fresh.size))
         ctx = DayContext(day=day, date=self.date(day).isoformat(), user_ids=active + 1, creator_ids=fresh + 1,
-                         follows=follows, slots=self.cfg.slots)
+                         follows=follows, slots=slots)
         choice_ = np.asarray(self.policy.exposures(ctx, self.rng), dtype=np.int64)
-        if choice_.shape != (active.size, self.cfg.slots):
+        if choice_.shape != (active.size, slots):
             raise ValueError(f"policy {self.policy.name!r} returned shape {choice_.shape}, "
-                             f"expected {(active.size, self.cfg.slots)}")
+                             f"expected {(active.size, slots)}")
         r, s = np.nonzero(choice_ >= 0)
         return active[r], fresh[choice_[r, s]]
 
@@ -355,7 +396,7 @@ class World:
         self._apply(touched, pidx, s, cfg.w_live, n=minutes / cfg.targets.live_watch_minutes)
         trust = self.pairs.trust[pidx]
         # Products seen: pins from the one showing at entry to the last before leaving.
-        first_pin, n_pins, prods = self._pins
+        first_pin, n_pins, prods, pin_camp = self._pins
         pin = int(round(self.pin_minutes * MIN))
         k0 = np.minimum((enter - st) // pin, n_pins[c] - 1)
         k1 = np.minimum((leave - st) // pin, n_pins[c] - 1)
@@ -363,18 +404,21 @@ class World:
         vr = np.repeat(np.arange(u.size), nseen)
         kk = k0[vr] + np.arange(vr.size) - np.repeat(np.cumsum(nseen) - nseen, nseen)
         prod = prods[first_pin[c[vr]] + kk]
+        camp = pin_camp[first_pin[c[vr]] + kk]
         need = choice.interest_match(pop, u[vr], pop.product_category[prod])
         click = rng.random(vr.size) < choice.click_probability(cfg, need, trust[vr])
-        vr, kk, prod, need = vr[click], kk[click], prod[click], need[click]
+        vr, kk, prod, need, camp = vr[click], kk[click], prod[click], need[click], camp[click]
         seg_lo = np.maximum(enter[vr], st[vr] + kk * pin)
         seg_hi = np.minimum(leave[vr], st[vr] + (kk + 1) * pin)
         cts = seg_lo + (rng.random(vr.size) * np.maximum(seg_hi - seg_lo, 1)).astype(np.int64)
-        buf.add("product_click", cts, surface="live", user_id=u[vr] + 1, creator_id=c[vr] + 1,
-                session_id=sid[vr], product_id=prod + 1)
+        for sel, sponsored in ((camp < 0, False), (camp >= 0, True)):  # a sponsored pin's clicks carry its campaign
+            extra = {"campaign_id": camp[sel]} if sponsored else {}
+            buf.add("product_click", cts[sel], surface="live", user_id=u[vr][sel] + 1, creator_id=c[vr][sel] + 1,
+                    session_id=sid[vr][sel], product_id=prod[sel] + 1, **extra)
         buy = rng.random(vr.size) < choice.order_probability(cfg, trust[vr], need, pop.price[prod],
                                                               pop.price_sensitivity[u[vr]])
         self._orders(day, u[vr][buy], c[vr][buy], prod[buy], cts[buy] + 30 * S, sid[vr][buy], "live",
-                     np.full(int(buy.sum()), -1), buf)
+                     np.full(int(buy.sum()), -1), buf, campaign=camp[buy])
         # Other in-room interactions at the rate that makes live per-minute interactions the target
         # multiple of the short-video rate (docs/simulator.md §Calibration).
         eng = 0.5 + s
@@ -404,8 +448,9 @@ class World:
         self._maybe_follow(day, pidx, u, c, leave, surf, boost=n > 0, buf=buf)
         sums["live_int"] += ir.size
 
-    def _orders(self, day, u, c, prod, ts, sid, surface, forced, buf: DayBuffer) -> None:
-        """Write orders and schedule each one's outcome (refund/complaint, or settlement as kept)."""
+    def _orders(self, day, u, c, prod, ts, sid, surface, forced, buf: DayBuffer, campaign=None) -> None:
+        """Write orders and schedule each one's outcome (refund/complaint, or settlement as kept);
+        ``campaign``: per order, the campaign of a sponsored pin (−1: none)."""
         cfg, rng, pop = self.cfg, self.rng, self.pop
         if u.size == 0:
             return
@@ -416,7 +461,11 @@ class World:
         cols = dict(user_id=u + 1, creator_id=c + 1, product_id=prod + 1, brand_id=pop.product_brand[prod] + 1,
                     order_id=oid, amount=amount, quantity=qty)
         if sid is not None:
-            buf.add("order", ts, surface=surface, session_id=sid, **cols)
+            cols["session_id"] = sid
+        if campaign is not None and (campaign >= 0).any():
+            for sel, sponsored in ((campaign < 0, False), (campaign >= 0, True)):
+                extra = {"campaign_id": campaign[sel]} if sponsored else {}
+                buf.add("order", ts[sel], surface=surface, **{k: v[sel] for k, v in cols.items()}, **extra)
         else:
             buf.add("order", ts, surface=surface, **cols)
         refund = np.where(forced >= 0, forced == 1,
