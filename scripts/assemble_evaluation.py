@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-ORDER = ["simulator", "kpis", "trust", "distribution", "marketing"]
+ORDER = ["simulator", "kpis", "trust", "distribution", "marketing", "market"]
 HEADER = """# Evaluation
 
 Every model is evaluated on the simulator's ground truth and on the real datasets in `../shared/data`.

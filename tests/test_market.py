@@ -77,6 +77,27 @@ def test_market_that_buys_nothing_leaves_the_log_unchanged():
     assert sum(t.num_rows for t in m.seen) == plain.num_rows  # the market saw every event, once
 
 
+@pytest.mark.parametrize("daily", [True, False])
+def test_daily_streams_keep_a_market_run_aligned_with_the_plain_one(daily):
+    """With daily streams every day's publishing and live schedule (drawn before anything a market
+    changes) is the plain run's, long after the first campaign day; with one stream they drift apart."""
+    cfg = _small(days=8, daily_streams=daily)
+    creator, product = _seller(cfg)
+
+    def fn(ctx: MarketDay):
+        return Buys(sponsor_creator=np.array([creator]), sponsor_product=np.array([product]),
+                    sponsor_campaign=np.array([1]), pin_every=2) if ctx.day >= 1 else None
+
+    def early(t: pa.Table) -> pa.Table:
+        t = t.filter(pc.is_in(t["kind"], pa.array(["publish", "live_start", "live_end", "notice"])))
+        return t.drop_columns(["event_id"]).sort_by([("ts", "ascending"), ("kind", "ascending")])
+
+    a, b = World(cfg, market=Scripted(fn)), World(cfg)
+    same = [early(a.step(d)).equals(early(b.step(d))) for d in range(8)]
+    assert same[:2] == [True, True]
+    assert all(same) if daily else not all(same[3:])
+
+
 def test_sponsor_pins_known_answer():
     # creator index 0 has pins k = 0..4, creator 1 has k = 0..1; creator id 1 (index 0) is sponsored
     # twice (products 100 and 200, campaigns 7 and 8) with a pin every 2: k = 0 → first, k = 2 → second,

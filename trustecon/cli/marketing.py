@@ -139,7 +139,8 @@ def experiment_market(
     seed: int = typer.Option(0, "--seed", help="One seed for every run."),
     days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the preset's)."),
     start_day: int | None = typer.Option(None, "--start-day", help="First campaign day (default: half the log)."),
-    brands: int = typer.Option(5, "--brands", help="Campaigns: the brands with the most orders before the start."),
+    brands: int | None = typer.Option(None, "--brands", help="Campaigns: the N brands with the most orders before "
+                                      "the start (default: every brand that sold)."),
     budget_share: float = typer.Option(0.2, "--budget-share", help="Budget = this × the brand's GMV before the "
                                        "start, scaled to the campaign's length."),
     target_share: float = typer.Option(0.3, "--target-share", help="Target cost per order = this × the brand's "

@@ -4,8 +4,9 @@ market, with a no-campaign run of the same world as the counterfactual.
 Protocol (:func:`market_experiment`): simulate the preset with one seed three times — ``none`` (no
 campaigns), ``trust_routing`` and ``auction`` (:mod:`trustecon.marketing.market`) — each into its own
 workspace. The three worlds are identical until the first campaign day (tested), so the campaigns
-are chosen from that common history (:func:`choose_campaigns`): the ``n_brands`` brands with the most
-orders before ``start_day``, each selling its best-selling product, each with a budget of
+are chosen from that common history (:func:`choose_campaigns`): every brand that sold before ``start_day`` (the whole
+market competes, so the auction's prices are set by all of them), or the ``n_brands`` with the most
+orders, each selling its best-selling product, each with a budget of
 ``budget_share`` × its pre-campaign GMV scaled to the campaign's length and a target cost per order
 of ``target_share`` × its pre-campaign average order value (the same budget and target under both
 mechanisms). The campaigns run from
@@ -55,9 +56,11 @@ OUTCOME_DAYS = 10
 FIRST_CAMPAIGN_ID = 9001
 
 
-def choose_campaigns(ws: Any, con: Any, *, start_day: int, campaign_days: int, n_brands: int,
+def choose_campaigns(ws: Any, con: Any, *, start_day: int, campaign_days: int, n_brands: int | None,
                      budget_share: float, target_share: float) -> list[CampaignSpec]:
     """The experiment's campaigns from the log before ``start_day`` (module docstring)."""
+    if n_brands is not None and n_brands < 1:
+        raise ValueError(f"n_brands {n_brands}: at least one brand (or None: every brand that sold)")
     e = ws.events(con)
     first = e.ts.min().to_pyarrow().as_py()
     cut = first.replace(hour=0, minute=0, second=0, microsecond=0) + _days(start_day)
@@ -158,13 +161,14 @@ def market_experiment(
     days: int | None = None,
     start_day: int | None = None,
     campaign_days: int | None = None,
-    n_brands: int = 5,
+    n_brands: int | None = None,
     budget_share: float = 0.2,
     target_share: float = 0.3,
     margin: float = 0.4,
     take: float = 0.1,
     pin_every: int = 3,
     mechanisms: tuple[str, ...] = MECHANISMS,
+    daily_streams: bool = True,
     planner_params: dict[str, Any] | None = None,
     auction_params: dict[str, Any] | None = None,
     engine: str = "duckdb",
@@ -173,8 +177,10 @@ def market_experiment(
     """Run the market experiment into ``root/<mechanism>`` and compare (module docstring).
 
     ``start_day`` defaults to half the log; ``campaign_days`` to what leaves ``max(settle_days,
-    OUTCOME_DAYS)`` days for outcomes. Returns the campaigns, each run's outcomes, each mechanism's
-    differences from ``none`` and the assumptions."""
+    OUTCOME_DAYS)`` days for outcomes. ``daily_streams`` (on by default): common random numbers across
+    the three runs (:attr:`~trustecon.simulate.config.SimConfig.daily_streams`), so that what differs
+    between them is the mechanism and not the drift of one random stream. Returns the campaigns, each
+    run's outcomes, each mechanism's differences from ``none`` and the assumptions."""
     from trustecon.engine import connect
     from trustecon.simulate.config import preset
     from trustecon.simulate.run import simulate
@@ -186,7 +192,8 @@ def market_experiment(
     if unknown:
         raise ValueError(f"unknown mechanism(s) {sorted(unknown)}; choose from {', '.join(MECHANISMS)}")
     cfg = preset(preset_name)
-    cfg = dataclasses.replace(cfg, seed=seed, **({"days": days} if days is not None else {}))
+    cfg = dataclasses.replace(cfg, seed=seed, daily_streams=daily_streams,
+                              **({"days": days} if days is not None else {}))
     start = start_day if start_day is not None else cfg.days // 2
     tail = max(cfg.settle_days, OUTCOME_DAYS)
     length = campaign_days if campaign_days is not None else cfg.days - tail - start
@@ -248,7 +255,8 @@ def market_experiment(
             "impression; even budget pacing",
             "ads: the user meets the brand at their trust propensity; refunds without a creator's overselling; no "
             "repurchase cycle for ad orders",
-            "incremental numbers compare with the no-campaign run of the same seed: the worlds diverge after the "
-            "first campaign day, so one seed's increments carry that noise",
+            "incremental numbers compare with the no-campaign run of the same seed"
+            + (" (daily random streams shared by the runs)" if daily_streams else "")
+            + ": the worlds still diverge after the first campaign day, so one seed's increments carry that noise",
         ],
     }

@@ -80,6 +80,11 @@ class SimConfig:
     days: int = 62
     start: str = "2026-01-01"
     seed: int = 0
+    #: Each day draws from its own stream, ``default_rng([seed, 1 + day])`` (common random numbers):
+    #: two runs of one seed that differ in policy or market still share every draw of a day whose
+    #: draws come in the same order (publishing, live schedules, who is active), instead of drifting
+    #: apart from the first difference on. Off by default, so that every earlier log reproduces.
+    daily_streams: bool = False
     policy: str = "trust"
     #: Feed slots (creators shown) per active user per day.
     slots: int = 10
@@ -189,6 +194,8 @@ class SimConfig:
                 raise ConfigError(name, f"expected a whole number, got {v!r}")
             if v <= 0:
                 raise ConfigError(name, f"must be positive, got {v}")
+        if not isinstance(self.daily_streams, bool):
+            raise ConfigError("daily_streams", f"expected true or false, got {self.daily_streams!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError("seed", f"expected a non-negative whole number, got {self.seed!r}")
         if self.creators > self.users:

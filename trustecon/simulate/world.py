@@ -141,6 +141,9 @@ class World:
     # ------------------------------------------------------------------ one day
     def step(self, day: int) -> pa.Table:
         """Simulate ``day`` (0-based) and return its events (event schema, sorted by time)."""
+        if self.cfg.daily_streams:
+            self.rng = np.random.default_rng([self.cfg.seed, 1 + day])
+            self.market_rng = np.random.default_rng([self.cfg.seed, MARKET_STREAM, 1 + day])
         cfg, rng, pop = self.cfg, self.rng, self.pop
         t0 = self.day_start(day)
         buf = DayBuffer()

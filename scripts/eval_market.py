@@ -1,0 +1,147 @@
+"""The market experiment of DESIGN.md §8 over many seeds: trust routing vs the GSP ad auction, each
+against a no-campaign run of the same seed (protocol: docs/evaluation/market.md, committed before
+the seeds it names were run).
+
+    python scripts/eval_market.py run --seeds 61-80 --root /tmp/market --jobs 2
+    python scripts/eval_market.py summary /tmp/market/seed*.json
+
+``run`` calls :func:`trustecon.marketing.market_experiment` (the library function behind
+``trustecon experiment market``) once per seed with its defaults on the default preset and writes
+``ROOT/seedS.json``; ``summary`` prints the tables of docs/evaluation/market.md: per seed, and the
+mean ± s.e. (s.d. / √n) over seeds of each mechanism's numbers and of the paired difference
+trust routing − auction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+RUN_KEYS = [
+    ("spend", "spend"),
+    ("campaign kept orders", "kept_orders"),
+    ("cost per kept order", "cpa"),
+    ("brand surplus, attributed", "surplus"),
+    ("platform revenue", "platform_revenue"),
+    ("creator fees", "creator_fees"),
+]
+CMP_KEYS = [
+    ("incremental kept orders (vs none)", "incremental_kept_orders"),
+    ("brand surplus, incremental", "incremental_surplus"),
+    ("Δ video min per active user-day", "delta_watch_min_per_user_day"),
+    ("Δ fan content reach", "delta_fan_reach"),
+    ("Δ refund rate (all orders)", "delta_refund_rate"),
+    ("Δ complaint rate (all orders)", "delta_complaint_rate"),
+    ("Δ mean latent trust (truth)", "delta_latent_trust_mean"),
+]
+MECHS = ("trust_routing", "auction")
+
+
+def _seeds(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _one(seed: int, root: str, preset: str) -> str:
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from trustecon.marketing import market_experiment
+
+    work = Path(root) / f"seed{seed}"
+    if work.exists():
+        shutil.rmtree(work)
+    t = time.perf_counter()
+    res = market_experiment(work, preset, seed=seed)
+    res["seconds"] = round(time.perf_counter() - t, 1)
+    out = Path(root) / f"seed{seed}.json"
+    out.write_text(json.dumps(res, default=str, indent=1))
+    shutil.rmtree(work)  # the workspaces are ~100 MB a seed; the JSON holds every number reported
+    return str(out)
+
+
+def run(args: argparse.Namespace) -> None:
+    seeds = _seeds(args.seeds)
+    Path(args.root).mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for path in pool.map(_one, seeds, [args.root] * len(seeds), [args.preset] * len(seeds)):
+            print(path, flush=True)
+
+
+def _ms(values: list[Any]) -> str:
+    """Mean ± s.e. (s.d. / √n) of the values that exist; "(n=k)" when some are missing (e.g. no CPA)."""
+    xs = [x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    if not xs:
+        return "—"
+    n = len(xs)
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else float("nan")
+    return f"{m:,.4g} ± {sd / math.sqrt(n):,.2g}" + (f" (n={n})" if n != len(values) else "")
+
+
+def summary(args: argparse.Namespace) -> None:
+    res = [json.loads(Path(p).read_text()) for p in args.files]
+    res.sort(key=lambda r: r["seed"])
+    seeds = [r["seed"] for r in res]
+    print(f"seeds {seeds[0]}–{seeds[-1]} (n = {len(res)}), preset {res[0]['preset']}, campaign days "
+          f"{res[0]['start_day']}–{res[0]['start_day'] + res[0]['campaign_days'] - 1}, "
+          f"{len(res[0]['campaigns'])} campaigns on seed {seeds[0]}\n")
+    print("| metric | trust routing | auction | trust routing − auction (seeds where higher) |")
+    print("|---|---|---|---|")
+    for label, key in RUN_KEYS:
+        a = [r["runs"]["trust_routing"][key] for r in res]
+        b = [r["runs"]["auction"][key] for r in res]
+        d = [x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+        print(f"| {label} | {_ms(a)} | {_ms(b)} | {_ms(d)} ({sum(x > 0 for x in d)}/{len(d)}) |")
+    for label, key in CMP_KEYS:
+        a = [r["compare"]["trust_routing"][key] for r in res]
+        b = [r["compare"]["auction"][key] for r in res]
+        d = [x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+        print(f"| {label} | {_ms(a)} | {_ms(b)} | {_ms(d)} ({sum(x > 0 for x in d)}/{len(d)}) |")
+    budget = [sum(c["budget"] for c in r["campaigns"]) for r in res]
+    none = [r["runs"]["none"]["brand_kept_orders"] for r in res]
+    print(f"\nbudget (all campaigns) {_ms(budget)}; the campaign brands' kept orders in the window without "
+          f"campaigns {_ms(none)}; chosen creators (trust routing) "
+          f"{_ms([len(r.get('trust_routing_creators', [])) for r in res])}")
+    print("\n| seed | kept orders (TR / auction) | cost per kept order | surplus, attributed | incremental kept "
+          "orders | Δ video min per user-day |")
+    print("|---:|---|---|---|---|---|")
+    for r in res:
+        t, a = r["runs"]["trust_routing"], r["runs"]["auction"]
+        ct, ca = r["compare"]["trust_routing"], r["compare"]["auction"]
+
+        def f(x: Any, fmt: str = "{:,.0f}") -> str:
+            return "—" if x is None else fmt.format(x)
+
+        print(f"| {r['seed']} | {t['kept_orders']} / {a['kept_orders']} | {f(t['cpa'], '{:.1f}')} / "
+              f"{f(a['cpa'], '{:.1f}')} | {f(t['surplus'])} / {f(a['surplus'])} | {ct['incremental_kept_orders']} / "
+              f"{ca['incremental_kept_orders']} | {ct['delta_watch_min_per_user_day']:+.3f} / "
+              f"{ca['delta_watch_min_per_user_day']:+.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--seeds", required=True, help="e.g. 61-80 or 61,63")
+    r.add_argument("--root", required=True)
+    r.add_argument("--preset", default="default")
+    r.add_argument("--jobs", type=int, default=1)
+    s = sub.add_parser("summary")
+    s.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    {"run": run, "summary": summary}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
