@@ -441,4 +441,11 @@ def test_plan_equals_the_library_and_hides_small_audiences_from_a_brand(world):
     assert client.get("/brands/987654/plan?budget=300", headers=_h("k-admin")).status_code == 404
     assert client.get(f"/brands/{ids['B']}/plan?budget=0", headers=_h("k-admin")).status_code == 422
     assert client.get(f"/brands/{ids['B']}/plan", headers=_h("k-admin")).status_code == 422
+    # max_cpa reaches the planner: the same plan as the library's with that ceiling.
+    cap = min(r["cost"] / r["expected_kept"] for r in want["chosen"] if r["expected_kept"] > 0) * 1.01
+    want_cap = plan_workspace(ws, Campaign(brand_id=ids["B"], budget=300.0, max_cpa=cap)).as_dict()
+    got_cap = client.get(f"/brands/{ids['B']}/plan?budget=300&max_cpa={cap}", headers=_h("k-admin")).json()
+    assert [r["creator_id"] for r in got_cap["chosen"]] == [r["creator_id"] for r in want_cap["chosen"]]
+    assert len(got_cap["chosen"]) < len(got["chosen"]) or len(got["chosen"]) == 1
+    assert client.get(f"/brands/{ids['B']}/plan?budget=300&max_cpa=0", headers=_h("k-admin")).status_code == 422
 

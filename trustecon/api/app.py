@@ -219,12 +219,14 @@ def create_app(
              summary="A campaign plan through trusted creators (that brand, admin)", tags=["campaigns"])
     def plan(brand_id: int, p: Who, budget: float = Query(..., gt=0, description="Budget in the workspace currency."),
              product: list[int] = Query([], description="Product ids (default: all the brand's products)."),
-             days: float | None = Query(None, gt=0, description="Campaign length (default: the history's).")
+             days: float | None = Query(None, gt=0, description="Campaign length (default: the history's)."),
+             max_cpa: float | None = Query(None, gt=0, description="Skip creators whose expected cost per kept "
+                                           "order is above this.")
              ) -> dict[str, Any]:
         """Creators chosen to maximise expected kept orders within budget (``trustecon plan``). A brand
         sees a chosen creator's reach and conversion only when at least k users trust that creator."""
         allow(p.role == "admin" or (p.role == "brand" and p.id == brand_id))
-        out = svc.plan(brand_id, budget, product, days)
+        out = svc.plan(brand_id, budget, product, days, max_cpa)
         if p.role == "brand":
             for row in out["chosen"]:
                 if row["audience_users"] < k:

@@ -152,7 +152,8 @@ class Service:
             return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k, model=self._who[1])}
 
     # ------------------------------------------------------------------ campaigns
-    def plan(self, brand: int, budget: float, products: list[int], days: float | None) -> dict[str, Any]:
+    def plan(self, brand: int, budget: float, products: list[int], days: float | None,
+             max_cpa: float | None = None) -> dict[str, Any]:
         """The plan of ``trustecon plan --json``, with the :class:`CampaignPlanner` fitted once per committed
         workspace state (the fit reads the log; a request only plans), and each chosen row's
         ``audience_users``: the users with trust evidence toward that creator (for k-anonymity)."""
@@ -172,7 +173,7 @@ class Service:
             _, planner, users = self._planner
             try:
                 out = planner.plan(Campaign(brand_id=brand, budget=budget, product_ids=tuple(products),
-                                            days=days)).as_dict()
+                                            days=days, max_cpa=max_cpa)).as_dict()
             except PlanError as exc:
                 raise NotFound(str(exc)) from exc
             for row in out["chosen"]:
