@@ -156,6 +156,10 @@ def test_hand_log_floors_audience_and_products() -> None:
     assert {r.creator_id: r.reach for r in a.chosen} == pytest.approx({200: 0.2 * 0.25, 300: 0.6 * 0.25})
     # Product 10 is brand 1's only product: same plan as the whole brand.
     assert hand_planner().plan(Campaign(1, 2.0, product_ids=(10,))).expected_kept == pytest.approx(0.571875)
+    # Excluded creators are left out with that reason; the budget goes to the next best.
+    ex = hand_planner().plan(Campaign(brand_id=1, budget=2.0, exclude=frozenset({100})))
+    assert [r.creator_id for r in ex.chosen] == [300, 200]
+    assert {r.creator_id: r.excluded for r in ex.excluded} == {100: "excluded by the campaign"}
     # A ceiling on the expected cost per kept order: fee 1 each; 100 → 1/0.421875 = 2.37, 300 → 1/0.15 =
     # 6.67, 200 → 1/0.09375 = 10.67; max_cpa 5 keeps only 100 however large the budget.
     c = hand_planner().plan(Campaign(brand_id=1, budget=10.0, max_cpa=5.0))

@@ -7,9 +7,11 @@ log under both (the worlds are identical until a campaign starts).
 
 - :class:`TrustRouting` — the trust economy's way: on the first campaign day it builds the trust
   tables from the log (:func:`trustecon.trust.build`), asks :class:`CampaignPlanner` which trusted
-  creators to pay for each campaign within its budget, pays their fees up front (the planner's rate
-  card, a CPM on each creator's trusted audience; the platform keeps ``take``), and the chosen
-  creators pin the campaign's product in their live rooms for the campaign's days.
+  creators to pay for each campaign within its budget and target (by default with
+  ``conversion="pins"``: what the sponsored pins sell, :mod:`trustecon.marketing.sponsorship`), gives
+  each creator to one brand (:func:`allocate`), pays the fees up front (the planner's rate card, a
+  CPM on each creator's trusted audience; the platform keeps ``take``), and the chosen creators pin
+  the campaign's product in their live rooms for the campaign's days.
 - :class:`AdAuction` — the bidding baseline: one discovery ad slot per active user and day, sold
   by a one-slot GSP auction per impression (:func:`~trustecon.marketing.auction.gsp_one_slot`;
   Edelman, Ostrovsky & Schwarz 2007). Score = bid × quality, quality = the platform's estimate of
@@ -38,7 +40,7 @@ from trustecon.marketing.auction import bid_step, gsp_one_slot
 from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, shopping_interest, user_fit
 from trustecon.simulate.market import Buys, MarketDay
 
-__all__ = ["AdAuction", "CampaignSpec", "TrustRouting", "plans_frame"]
+__all__ = ["AdAuction", "CampaignSpec", "TrustRouting", "allocate", "plans_frame"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,16 @@ class TrustRouting:
 
     ``workspace``: the workspace the world is being simulated into (its log up to the first campaign
     day is what the planner learns from); ``planner_params`` go to :class:`CampaignPlanner`.
+    ``exclusive``: a creator carries one brand's sponsorship at a time (:func:`allocate`), so that
+    each sponsor gets the share of pins its plan assumed.
     Learned: ``plans_`` (campaign id → :class:`Plan`), ``build_`` (the trust build's summary)."""
 
     name = "trust_routing"
 
     def __init__(self, workspace: Any, campaigns: list[CampaignSpec], *, planner_params: dict[str, Any] | None = None,
-                 pin_every: int = 3, take: float = 0.1, engine: str = "duckdb") -> None:
+                 pin_every: int = 3, take: float = 0.1, exclusive: bool = True, engine: str = "duckdb") -> None:
         self.workspace = workspace
+        self.exclusive = exclusive
         self.campaigns = _check(campaigns)
         self.planner_params = dict(planner_params or {})
         self.pin_every = pin_every
@@ -98,13 +103,12 @@ class TrustRouting:
 
         self.build_ = build(self.workspace, engine=self.engine).as_dict()
         ws = self.workspace
-        planner = CampaignPlanner(**self.planner_params).fit(
+        # The planner forecasts the format the market plays (one pin in pin_every) unless told otherwise.
+        params = {"conversion": "pins", "pin_every": self.pin_every, **self.planner_params}
+        planner = CampaignPlanner(**params).fit(
             ws.events_arrow(), ws.read_table("pair_trust"), ws.read_table("creator_credibility"),
             ws.read_table("seller_reliability"))
-        self.plans_: dict[int, Plan] = {}
-        for c in self.campaigns:
-            self.plans_[c.campaign_id] = planner.plan(Campaign(brand_id=c.brand_id, budget=c.budget, days=c.days,
-                                                               max_cpa=c.target_cpa))
+        self.plans_ = allocate(planner, self.campaigns, exclusive=self.exclusive)
 
     def buys(self, ctx: MarketDay) -> Buys | None:
         if not any(c.active(ctx.day) for c in self.campaigns):
@@ -138,6 +142,43 @@ class TrustRouting:
 
     def observe(self, events: pa.Table) -> None:
         """Nothing to learn during the campaign: the plan is bought up front."""
+
+
+def allocate(planner: CampaignPlanner, campaigns: list[CampaignSpec], *, exclusive: bool = True,
+             max_rounds: int = 1000) -> dict[int, Plan]:
+    """Each campaign's plan; with ``exclusive``, no creator in two plans.
+
+    Every brand plans on its own; a creator chosen by several brands goes to the one that expects the
+    most kept orders from it (ties: the lower campaign id) and the others plan again without it, until
+    no creator is chosen twice. Terminates: every round excludes at least one more (campaign, creator)
+    pair. Why this rule: it is what a creator marketplace does when a creator takes one sponsor per
+    period — the brand that values the creator most gets it — and it needs no prices beyond the rate card."""
+    exclude: dict[int, set[int]] = {c.campaign_id: set() for c in campaigns}
+    plans: dict[int, Plan] = {}
+    todo = list(campaigns)
+    for _ in range(max_rounds):
+        for c in todo:
+            plans[c.campaign_id] = planner.plan(Campaign(brand_id=c.brand_id, budget=c.budget, days=c.days,
+                                                         max_cpa=c.target_cpa,
+                                                         exclude=frozenset(exclude[c.campaign_id])))
+        if not exclusive:
+            return plans
+        best: dict[int, tuple[float, int]] = {}
+        for c in campaigns:
+            for row in plans[c.campaign_id].chosen:
+                cand = (row.expected_kept, -c.campaign_id)
+                if row.creator_id not in best or cand > best[row.creator_id]:
+                    best[row.creator_id] = cand
+        losers: set[int] = set()
+        for c in campaigns:
+            for row in plans[c.campaign_id].chosen:
+                if -best[row.creator_id][1] != c.campaign_id:
+                    exclude[c.campaign_id].add(row.creator_id)
+                    losers.add(c.campaign_id)
+        if not losers:
+            return plans
+        todo = [c for c in campaigns if c.campaign_id in losers]
+    raise RuntimeError(f"allocate: no stable allocation after {max_rounds} rounds")
 
 
 class AdAuction:

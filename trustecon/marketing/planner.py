@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: Conversion models of :class:`CampaignPlanner` (the first is the default).
-CONVERSIONS = ("brand", "carrier", "creator")
+CONVERSIONS = ("brand", "carrier", "creator", "pins")
 
 #: Tables the planner reads from a built workspace.
 REQUIRED_TABLES = ("pair_trust", "creator_credibility", "seller_reliability")
@@ -86,7 +86,8 @@ class Campaign:
     ``product_ids`` empty means all the brand's products; ``audience`` (user ids) limits reach to
     those users; ``days`` ``None`` means as long as the history the planner learned from;
     ``max_cpa`` (optional) the brand's ceiling on a creator's expected cost per kept order
-    (fee / expected kept orders): a creator above it is excluded with that reason.
+    (fee / expected kept orders): a creator above it is excluded with that reason; ``exclude``
+    creators the brand will not use (e.g. already booked by another brand).
     """
 
     brand_id: int
@@ -96,6 +97,7 @@ class Campaign:
     audience: frozenset[int] | None = None
     days: float | None = None
     max_cpa: float | None = None
+    exclude: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if not (isinstance(self.budget, int | float) and math.isfinite(self.budget) and self.budget > 0):
@@ -109,6 +111,7 @@ class Campaign:
         object.__setattr__(self, "product_ids", tuple(int(p) for p in self.product_ids))
         if self.audience is not None:
             object.__setattr__(self, "audience", frozenset(int(u) for u in self.audience))
+        object.__setattr__(self, "exclude", frozenset(int(c) for c in self.exclude))
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,7 @@ class CampaignPlanner:
         self,
         *,
         conversion: str = "brand",
+        pin_every: int = 3,
         cpm: float = 500.0,
         min_credibility: float = 0.1,
         min_reliability: float = 0.5,
@@ -314,6 +318,7 @@ class CampaignPlanner:
         random_state: int | None = 0,
     ) -> None:
         self.conversion = conversion
+        self.pin_every = pin_every
         self.cpm = cpm
         self.min_credibility = min_credibility
         self.min_reliability = min_reliability
@@ -340,6 +345,8 @@ class CampaignPlanner:
             raise PlanError(f"interval {self.interval!r}: must be in (0, 1)")
         if self.conversion not in CONVERSIONS:
             raise PlanError(f"conversion {self.conversion!r}: must be one of {', '.join(CONVERSIONS)}")
+        if not (isinstance(self.pin_every, int) and self.pin_every >= 1):
+            raise PlanError(f"pin_every {self.pin_every!r}: must be a whole number ≥ 1")
         ev = events.to_pandas() if isinstance(events, pa.Table) else events
         pt = _col(pair_trust, ["user_id", "creator_id", "trust"]).astype({"user_id": "int64", "creator_id": "int64"})
         cred = _col(creator_credibility, ["creator_id", "score"])
@@ -347,6 +354,10 @@ class CampaignPlanner:
 
         orders = ev[(ev["kind"] == "order") & ev["order_id"].notna()]
         self.interest_, self.product_brand_ = shopping_interest(ev)
+        if self.conversion == "pins":
+            from trustecon.marketing.sponsorship import PinModel
+
+            self.pins_ = PinModel().fit(ev, self.product_brand_)
         self.brands_ = frozenset(int(b) for b in orders["brand_id"].dropna().unique())
 
         ts = pd.to_datetime(ev["ts"], utc=True)
@@ -467,17 +478,26 @@ class CampaignPlanner:
                 shape, rate = pd.Series(sh, index=cre.index), pd.Series(rt, index=cre.index)
             cre = cre.assign(g_shape=shape, g_rate=rate, carries=carries)
             p = carries * shape / rate
+        elif self.conversion == "pins":
+            fc = self.pins_.forecast(campaign.brand_id, fit_u, pi, cre.index, campaign.days or self.history_days_,
+                                     self.pin_every)
+            cre = cre.assign(pin_x=fc["exposures"], pin_m=self.pins_.m_ * fc["ratio"], a_sh=fc["a_shape"],
+                             a_rt=fc["a_rate"], c_sh=fc["c_shape"], c_rt=fc["c_rate"])
+            p = fc["rate"]
         else:
             p = cre["a"] / (cre["a"] + cre["b"])
         r = cre["ra"] / (cre["ra"] + cre["rb"])
-        exp_orders = cre["reach"] * p * scale
+        # "pins": what the sponsorship's pins sell (exposures bought × rate); otherwise reach × conversion.
+        exp_orders = cre["pin_x"] * p if self.conversion == "pins" else cre["reach"] * p * scale
         exp_kept = exp_orders * r
         cost = self.cpm * cre["H"] / 1000.0 * scale
 
         reasons: list[str | None] = []
         cost_, kept_ = cost.to_numpy(), exp_kept.to_numpy()
         for i, (row, rr) in enumerate(zip(cre.itertuples(), r, strict=True)):
-            if pd.isna(row.cred):
+            if row.Index in campaign.exclude:
+                reasons.append("excluded by the campaign")
+            elif pd.isna(row.cred):
                 reasons.append("no credibility score")
             elif row.cred < self.min_credibility:
                 reasons.append(f"credibility {row.cred:.2f} < floor {self.min_credibility:.2f}")
@@ -485,6 +505,8 @@ class CampaignPlanner:
                 reasons.append(f"reliability {rr:.2f} < floor {self.min_reliability:.2f}")
             elif row.reach <= 0:
                 reasons.append("no trusted reach in the campaign's audience")
+            elif self.conversion == "pins" and row.pin_x <= 0:
+                reasons.append("no live-room pin exposures in the history")
             elif campaign.max_cpa is not None and cost_[i] > campaign.max_cpa * kept_[i]:
                 cpa_ = f"{cost_[i] / kept_[i]:.2f}" if kept_[i] > 0 else "unbounded"
                 reasons.append(f"expected cost per kept order {cpa_} > max_cpa {campaign.max_cpa:g}")
@@ -503,10 +525,15 @@ class CampaignPlanner:
                 shape, scale_ = sub["g_shape"].to_numpy(), 1.0 / sub["g_rate"].to_numpy()
                 pd_ = rng.gamma(shape, scale_, size=(self.n_draws, len(pick)))
                 pd_ *= rng.random(size=pd_.shape) < sub["carries"].to_numpy()  # a non-carrier sells none
+            elif self.conversion == "pins":  # one brand effect for the whole plan, one room effect per creator
+                a = rng.gamma(sub["a_sh"].to_numpy()[0], 1.0 / sub["a_rt"].to_numpy()[0], size=(self.n_draws, 1))
+                c = rng.gamma(sub["c_sh"].to_numpy(), 1.0 / sub["c_rt"].to_numpy(), size=(self.n_draws, len(pick)))
+                pd_ = sub["pin_m"].to_numpy() * a * c
             else:
                 pd_ = rng.beta(sub["a"].to_numpy(), sub["b"].to_numpy(), size=(self.n_draws, len(pick)))
             rd = rng.beta(sub["ra"].to_numpy(), sub["rb"].to_numpy(), size=(self.n_draws, len(pick)))
-            draws = rng.poisson(sub["reach"].to_numpy() * pd_ * rd * scale).astype(np.float64)
+            units = sub["pin_x"].to_numpy() if self.conversion == "pins" else sub["reach"].to_numpy() * scale
+            draws = rng.poisson(units * pd_ * rd).astype(np.float64)
         else:
             draws = np.zeros((self.n_draws, 0))
         qs = {"method": "inverted_cdf"}  # quantiles that are draws (whole orders), not interpolations
