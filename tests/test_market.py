@@ -239,12 +239,8 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    cols: dict[str, list[Any]] = {f.name: [] for f in SCHEMA}
-    for i, r in enumerate(rows):
-        r = {"event_id": f"m{i}", **r}
-        for f in SCHEMA:
-            cols[f.name].append(r.get(f.name))
-    return pa.table({f.name: pa.array(cols[f.name], f.type) for f in SCHEMA}, schema=SCHEMA)
+    rows = [{"event_id": f"m{i}", **r} for i, r in enumerate(rows)]
+    return pa.table({f.name: [r.get(f.name) for r in rows] for f in SCHEMA}, schema=SCHEMA)
 
 
 def test_market_outcomes_known_answer(tmp_path, duck_con):
@@ -331,3 +327,19 @@ def test_experiment_refuses_a_window_that_does_not_fit(tmp_path):
         market_experiment(tmp_path, "small", days=14)
     with pytest.raises(ValueError, match="'none' comes first"):
         market_experiment(tmp_path, "small", days=30, mechanisms=("auction",))
+
+
+def test_cli_experiment_market_refuses_bad_engine_and_used_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["experiment", "market", str(tmp_path / "new"), "--engine", "nope"])
+    assert res.exit_code == 2 and "unknown engine 'nope'" in res.output
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    res = runner.invoke(app, ["experiment", "market", str(tmp_path / "used"), "--preset", "small"])
+    assert res.exit_code == 2 and "exists and is not empty" in " ".join(res.output.split())
+    res = runner.invoke(app, ["experiment", "market", str(tmp_path / "short"), "--preset", "small"])
+    assert res.exit_code == 2 and "must fit" in " ".join(res.output.split()) and "Traceback" not in res.output

@@ -423,6 +423,9 @@ def test_plan_cli_errors(small_ws: Path, tmp_path: Path) -> None:
         (["--brand", "99999", "--budget", "100"], "unknown brand 99999"),
         (["--brand", "1", "--budget", "0"], "budget 0.0: must be a finite number > 0"),
         (["--brand", "1", "--budget", "-5"], "budget -5.0"),
+        (["--brand", "1", "--budget", "100", "--conversion", "magic"], "conversion 'magic': must be one of"),
+        (["--brand", "1", "--budget", "100", "--conversion", "pins", "--pin-every", "0"], "pin_every 0"),
+        (["--brand", "1", "--budget", "100", "--max-cpa", "-1"], "max_cpa -1.0"),
     ]
     for args, msg in cases:
         res = runner.invoke(app, ["plan", str(small_ws), *args])

@@ -42,6 +42,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def check_engine(engine: str) -> None:
+    """Exit with a one-line error unless ``engine`` is one the project runs on."""
+    from trustecon.engine import ENGINES
+
+    if engine not in ENGINES:
+        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+
+
+def new_folder(path: Any) -> None:
+    """Exit with a one-line error if ``path`` exists and holds anything (experiments write new folders)."""
+    if path.exists() and any(path.iterdir()):
+        fail(f"{path}: exists and is not empty; give a new folder")
+
+
 def open_workspace(workspace: Any) -> Any:
     """Open a workspace folder, or exit with its error in one line (no traceback)."""
     from trustecon.store import Workspace, WorkspaceError

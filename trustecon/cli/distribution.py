@@ -8,17 +8,26 @@ from typing import Any
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, experiment_app, fail, print_json
+from trustecon.cli._app import (
+    EngineOpt,
+    JsonOpt,
+    app,
+    check_engine,
+    console,
+    experiment_app,
+    fail,
+    new_folder,
+    print_json,
+)
 
 __all__: list[str] = []
 
 
 def _open(workspace: Path, engine: str) -> tuple[Any, Any]:
-    from trustecon.engine import ENGINES, connect
+    from trustecon.engine import connect
     from trustecon.store import Workspace, WorkspaceError
 
-    if engine not in ENGINES:
-        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+    check_engine(engine)
     try:
         ws = Workspace.open(workspace)
     except WorkspaceError as exc:
@@ -148,12 +157,9 @@ def experiment_policies(
 ) -> None:
     """Run traffic, algorithm, trust and the engine's feed on the same world; compare the KPIs."""
     from trustecon.distribution.experiment import policy_experiment
-    from trustecon.engine import ENGINES
 
-    if engine not in ENGINES:
-        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
-    if workspace.exists() and any(workspace.iterdir()):
-        fail(f"{workspace}: exists and is not empty; give a new folder")
+    check_engine(engine)
+    new_folder(workspace)
 
     def show(name: str, row: dict[str, Any]) -> None:
         if not as_json:

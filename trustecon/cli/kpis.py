@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, fail, print_json
 
 __all__: list[str] = []
 
@@ -67,13 +67,12 @@ def kpis(
     """Compute every KPI (DESIGN.md §9), write tables/kpis_<name>, print them beside the article's figures."""
     from rich.table import Table
 
-    from trustecon.engine import ENGINES, connect
+    from trustecon.engine import connect
     from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, headline
     from trustecon.kpis.persist import write_kpis
     from trustecon.store import Workspace, WorkspaceError
 
-    if engine not in ENGINES:
-        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+    check_engine(engine)
     if min_followers < 1:
         fail(f"--min-followers: must be >= 1, got {min_followers}")
     try:

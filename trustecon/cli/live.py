@@ -14,6 +14,7 @@ from trustecon.cli._app import (
     EngineOpt,
     JsonOpt,
     app,
+    check_engine,
     console,
     err_console,
     fail,
@@ -52,11 +53,10 @@ def live(
     ws = open_workspace(workspace)
     mon = replay(ws.events_arrow())
     if check:
-        from trustecon.engine import ENGINES, connect
+        from trustecon.engine import connect
         from trustecon.live.rooms import differences
 
-        if engine not in ENGINES:
-            fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
+        check_engine(engine)
         diffs = differences(mon.snapshot_all(), ws.events(connect(engine)))
         for line in diffs[:20]:
             err_console.print(f"[red]differs:[/] {line}", highlight=False)

@@ -10,7 +10,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, experiment_app, fail, open_workspace, print_json
+from trustecon.cli._app import (
+    EngineOpt,
+    JsonOpt,
+    app,
+    check_engine,
+    console,
+    experiment_app,
+    fail,
+    new_folder,
+    open_workspace,
+    print_json,
+)
 
 __all__: list[str] = []
 
@@ -29,6 +40,9 @@ def plan(
     max_cpa: float | None = typer.Option(None, "--max-cpa", help="Skip creators whose expected cost per kept "
                                          "order is above this."),
     cpm: float = typer.Option(500.0, "--cpm", help="Creator fee per 1,000 units of trusted audience."),
+    conversion: str = typer.Option("brand", "--conversion", help="Forecast: brand (the creator's history with the "
+                                   "brand), carrier, creator, or pins (what a live-room pin sponsorship sells)."),
+    pin_every: int = typer.Option(3, "--pin-every", help="With --conversion pins: the sponsor gets one pin in N."),
     min_credibility: float = typer.Option(0.1, "--min-credibility", help="Floor on the credibility percentile."),
     min_reliability: float = typer.Option(0.5, "--min-reliability", help="Floor on the kept-order share."),
     seed: int = typer.Option(0, "--seed", help="Seed of the uncertainty simulation."),
@@ -47,6 +61,8 @@ def plan(
             ws,
             campaign,
             cpm=cpm,
+            conversion=conversion,
+            pin_every=pin_every,
             min_credibility=min_credibility,
             min_reliability=min_reliability,
             random_state=seed,
@@ -55,7 +71,8 @@ def plan(
         if compare:
             from trustecon.marketing.compare import compare_workspace
 
-            params = {"cpm": cpm, "min_credibility": min_credibility, "min_reliability": min_reliability}
+            params = {"cpm": cpm, "min_credibility": min_credibility, "min_reliability": min_reliability,
+                      "conversion": conversion, "pin_every": pin_every}
             cmp = compare_workspace(ws, campaign, planner_params={**params, "random_state": seed})
     except PlanError as exc:
         fail(str(exc))
@@ -153,13 +170,10 @@ def experiment_market(
 ) -> None:
     """Trust routing vs a GSP ad auction on the same simulated market, with a no-campaign run as the
     counterfactual: brand outcomes, platform revenue, user outcomes."""
-    from trustecon.engine import ENGINES
     from trustecon.marketing.experiment import market_experiment
 
-    if engine not in ENGINES:
-        fail(f"--engine: unknown engine {engine!r} (expected {', '.join(ENGINES)})")
-    if root.exists() and any(root.iterdir()):
-        fail(f"{root}: exists and is not empty; give a new folder")
+    check_engine(engine)
+    new_folder(root)
 
     def show(name: str, row: dict[str, Any]) -> None:
         if not as_json:

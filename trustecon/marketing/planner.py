@@ -20,6 +20,9 @@ audience, length). :class:`CampaignPlanner` learns, from the event log and the t
   with the brand is the evidence. ``"carrier"``: as ``"brand"``, but a creator that never sold the
   brand may simply not carry it: zero-inflated Gamma–Poisson by EM (:func:`carrier_rates`), forecast
   rate P(carrier) · E[λ_c] (it chose slightly worse than ``"brand"`` in the backtest).
+  ``"pins"``: what a live-room pin sponsorship sells — the creator's pin exposures bought (one pin
+  in ``pin_every`` for the campaign's days) × orders per exposure from a Poisson brand × room model
+  (:mod:`trustecon.marketing.sponsorship`); the forecast of the format the market experiment plays.
   ``"creator"``: p_c, orders of any brand per unit of historical trusted reach ``H_c = Σ_u T(u,c)`` (all of c's
   pair-trust rows). With ``k_c`` = distinct orders sold through c (clipped to ``H_c``), a beta-binomial
   with empirical-Bayes prior Beta(m·S, (1−m)·S): ``m = Σk/ΣH`` (the platform mean) and S from the
