@@ -222,6 +222,7 @@ def market_experiment(
         runs[name]["seconds"] = round(time.perf_counter() - t, 1)
         if isinstance(market, TrustRouting):
             extra["trust_routing_creators"] = plans_frame(market.plans_).to_dict("records")
+            extra["trust_routing_seconds"] = {k: round(v, 2) for k, v in market.seconds_.items()}
         if isinstance(market, AdAuction) and hasattr(market, "history_"):
             extra["auction_bids"] = market.history_
         if progress is not None:

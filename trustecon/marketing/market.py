@@ -28,6 +28,7 @@ log under both (the worlds are identical until a campaign starts).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ class TrustRouting:
     day is what the planner learns from); ``planner_params`` go to :class:`CampaignPlanner`.
     ``exclusive``: a creator carries one brand's sponsorship at a time (:func:`allocate`), so that
     each sponsor gets the share of pins its plan assumed.
-    Learned: ``plans_`` (campaign id → :class:`Plan`), ``build_`` (the trust build's summary)."""
+    Learned: ``plans_`` (campaign id → :class:`Plan`), ``build_`` (the trust build's summary),
+    ``seconds_`` (wall seconds of the build, the planner's fit and the allocation)."""
 
     name = "trust_routing"
 
@@ -101,14 +103,18 @@ class TrustRouting:
     def _plan(self) -> None:
         from trustecon.trust.build import build
 
+        t = time.perf_counter()
         self.build_ = build(self.workspace, engine=self.engine).as_dict()
+        self.seconds_ = {"build": time.perf_counter() - t}
         ws = self.workspace
         # The planner forecasts the format the market plays (one pin in pin_every) unless told otherwise.
         params = {"conversion": "pins", "pin_every": self.pin_every, **self.planner_params}
         planner = CampaignPlanner(**params).fit(
             ws.events_arrow(), ws.read_table("pair_trust"), ws.read_table("creator_credibility"),
             ws.read_table("seller_reliability"))
+        self.seconds_["fit"] = time.perf_counter() - t - self.seconds_["build"]
         self.plans_ = allocate(planner, self.campaigns, exclusive=self.exclusive)
+        self.seconds_["allocate"] = time.perf_counter() - t - self.seconds_["build"] - self.seconds_["fit"]
 
     def buys(self, ctx: MarketDay) -> Buys | None:
         if not any(c.active(ctx.day) for c in self.campaigns):
