@@ -243,9 +243,13 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in SCHEMA}, schema=SCHEMA)
 
 
-def test_market_outcomes_known_answer(tmp_path, duck_con):
-    d = lambda n, h=12: T0 + dt.timedelta(days=n, hours=h)  # noqa: E731
-    rows = [
+def _d(n: int, h: int = 12) -> dt.datetime:
+    return T0 + dt.timedelta(days=n, hours=h)
+
+
+def _outcome_rows() -> list[dict[str, Any]]:
+    d = _d
+    return [
         dict(ts=d(0), kind="view", user_id=1, creator_id=50, content_id=1, watch_ms=60_000, duration_ms=60_000),
         # before the window: an order of brand 7, not counted in the window
         dict(ts=d(1), kind="order", user_id=2, creator_id=50, brand_id=7, product_id=70, order_id=1, amount=10.0),
@@ -263,6 +267,10 @@ def test_market_outcomes_known_answer(tmp_path, duck_con):
         dict(ts=d(2), kind="view", user_id=3, creator_id=50, content_id=1, watch_ms=120_000, duration_ms=120_000),
         dict(ts=d(5), kind="notice", creator_id=50),
     ]
+
+
+def test_market_outcomes_known_answer(tmp_path, duck_con):
+    rows = _outcome_rows()
     ws = Workspace.init(tmp_path / "ws")
     assert ws.append(_table(rows)).quarantined == 0
     spec = [CampaignSpec(9001, 7, 70, 500.0, start_day=2, days=2, target_cpa=30.0)]
@@ -277,6 +285,20 @@ def test_market_outcomes_known_answer(tmp_path, duck_con):
     # watch: the 2-minute view of day 2 over the window's user-days with an event: (3, day 2), (4, day 3),
     # (5, day 3), (6, day 3) — the refund of day 4 and the view of day 0 are outside the window
     assert out["watch_min_per_user_day"] == pytest.approx(2.0 / 4)
+
+
+def test_market_outcomes_cut_days_in_the_workspace_time_zone(tmp_path, duck_con):
+    """An order at 17:00 UTC the day before the window is 01:00 of the window's first day in Shanghai
+    (UTC+8): it counts there, not in a UTC workspace."""
+    rows = [*_outcome_rows(), dict(ts=_d(1, 17), kind="order", user_id=9, creator_id=51, brand_id=7, product_id=71,
+                                   order_id=9, amount=5.0)]
+    spec = [CampaignSpec(9001, 7, 70, 500.0, start_day=2, days=2, target_cpa=30.0)]
+    got = {}
+    for tz in ("UTC", "Asia/Shanghai"):
+        ws = Workspace.init(tmp_path / tz.replace("/", "_"), timezone=tz)
+        assert ws.append(_table(rows)).quarantined == 0
+        got[tz] = market_outcomes(ws, duck_con, spec, margin=0.5)["brand_kept_orders"]
+    assert got == {"UTC": 2, "Asia/Shanghai": 3}
 
 
 # ----------------------------------------------------------------------------- the experiment

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import numpy as np
@@ -62,8 +63,7 @@ def choose_campaigns(ws: Any, con: Any, *, start_day: int, campaign_days: int, n
     if n_brands is not None and n_brands < 1:
         raise ValueError(f"n_brands {n_brands}: at least one brand (or None: every brand that sold)")
     e = ws.events(con)
-    first = e.ts.min().to_pyarrow().as_py()
-    cut = first.replace(hour=0, minute=0, second=0, microsecond=0) + _days(start_day)
+    cut = day_start(ws, e, start_day)
     o = e.filter((e.kind == "order") & (e.ts < cut) & e.brand_id.notnull() & e.order_id.notnull())
     by_brand = (o.group_by("brand_id").aggregate(orders=o.order_id.nunique(), gmv=o.amount.sum(),
                                                  aov=o.amount.sum() / o.order_id.nunique())
@@ -81,19 +81,21 @@ def choose_campaigns(ws: Any, con: Any, *, start_day: int, campaign_days: int, n
     return out
 
 
-def _days(n: int) -> dt.timedelta:
-    return dt.timedelta(days=n)
+def day_start(ws: Any, events: Any, n: int) -> dt.datetime:
+    """Midnight, in the workspace's time zone, of the ``n``-th day after the log's first day (the
+    simulator's day ``n``), as a UTC instant."""
+    first = events.ts.min().to_pyarrow().as_py().astimezone(ZoneInfo(ws.timezone)).date() + dt.timedelta(days=n)
+    return dt.datetime(first.year, first.month, first.day, tzinfo=ZoneInfo(ws.timezone)).astimezone(dt.UTC)
 
 
 def market_outcomes(ws: Any, con: Any, campaigns: list[CampaignSpec], *, margin: float) -> dict[str, Any]:
     """The experiment's numbers for one workspace (module docstring), before the comparison with ``none``."""
-    from trustecon.kpis import campaign_metrics, fan_content_reach
+    from trustecon.kpis import campaign_metrics, fan_content_reach, period_label
 
     e = ws.events(con)
     tz = ws.timezone
-    first = e.ts.min().to_pyarrow().as_py().replace(hour=0, minute=0, second=0, microsecond=0)
     start, days = campaigns[0].start_day, campaigns[0].days
-    lo, hi = first + _days(start), first + _days(start + days)
+    lo, hi = day_start(ws, e, start), day_start(ws, e, start + days)
     ids = [c.campaign_id for c in campaigns]
     brands = [c.brand_id for c in campaigns]
 
@@ -122,11 +124,12 @@ def market_outcomes(ws: Any, con: Any, campaigns: list[CampaignSpec], *, margin:
     pay = e.filter((e.kind == "payout") & e.campaign_id.isin(ids)).amount.sum().to_pyarrow().as_py() or 0.0
     views = win.filter(win.kind == "view")
     watch_min = (views.watch_ms.sum().to_pyarrow().as_py() or 0) / 60_000
-    act = win.filter(win.user_id.notnull()).mutate(d=win.ts.date())
+    act = win.filter(win.user_id.notnull()).mutate(d=period_label(win.ts, tz, "day"))
     user_days = act.select("user_id", "d").distinct().count().to_pyarrow().as_py() or 1
 
     fr = fan_content_reach(e, timezone=tz, period="day").to_pyarrow().to_pylist()
-    lo_d, hi_d = lo.date().isoformat(), hi.date().isoformat()
+    zone = ZoneInfo(tz)
+    lo_d, hi_d = lo.astimezone(zone).date().isoformat(), hi.astimezone(zone).date().isoformat()
     frw = [r for r in fr if lo_d <= r["period"] < hi_d]
     pairs, reached = sum(r["pairs"] for r in frw), sum(r["reached"] for r in frw)
     trust = None
