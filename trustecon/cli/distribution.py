@@ -152,6 +152,8 @@ def experiment_policies(
     preset: str = typer.Option("default", "--preset", help="Simulator preset: small, default or large."),
     seed: int = typer.Option(0, "--seed", help="One seed for every policy."),
     days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the preset's)."),
+    daily_streams: bool = typer.Option(False, "--daily-streams", help="Common random numbers: every day of "
+                                       "every policy's run draws from the same daily stream (paired runs)."),
     engine: str = EngineOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -166,7 +168,8 @@ def experiment_policies(
             console.print(f"{name}: {row['events']:,} events in {row['seconds']} s")
 
     try:
-        res = policy_experiment(workspace, preset, seed=seed, days=days, engine=engine, progress=show)
+        res = policy_experiment(workspace, preset, seed=seed, days=days, engine=engine, daily_streams=daily_streams,
+                                progress=show)
     except ValueError as exc:
         fail(str(exc))
     if as_json:

@@ -98,13 +98,16 @@ def policy_experiment(
     feed_config: Any = None,
     policy_options: dict[str, Any] | None = None,
     daily: bool = False,
+    daily_streams: bool = False,
     progress: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Simulate the same world (preset, seed, days) once per policy into ``root/<policy>`` and
     compare the outcomes. ``engine`` is the trust-first feed (:class:`EnginePolicy` with
     ``feed_config`` and ``policy_options``), seeing only the logged events; the others are the
     simulator's built-ins. The creator-income audience threshold N scales with the population:
-    ``max(1, users // 200)`` (10,000 of 2 M in spirit). ``daily``: add :func:`policy_daily` per policy."""
+    ``max(1, users // 200)`` (10,000 of 2 M in spirit). ``daily``: add :func:`policy_daily` per policy.
+    ``daily_streams``: common random numbers across the policies' runs
+    (:attr:`~trustecon.simulate.config.SimConfig.daily_streams`; off by default, as every recorded round)."""
     from trustecon.distribution.policy import ENGINE_FEED, EnginePolicy
     from trustecon.engine import connect
     from trustecon.simulate.config import preset
@@ -112,7 +115,7 @@ def policy_experiment(
     from trustecon.store import Workspace
 
     base = preset(preset_name)
-    changes: dict[str, Any] = {"seed": seed}
+    changes: dict[str, Any] = {"seed": seed, "daily_streams": daily_streams}
     if days is not None:
         changes["days"] = days
     rows: dict[str, dict[str, Any]] = {}
