@@ -287,6 +287,19 @@ def test_market_outcomes_known_answer(tmp_path, duck_con):
     assert out["watch_min_per_user_day"] == pytest.approx(2.0 / 4)
 
 
+@pytest.mark.spark
+def test_market_outcomes_duckdb_equals_spark(tmp_path, duck_con, spark_con):
+    ws = Workspace.init(tmp_path / "ws", timezone="Asia/Shanghai")
+    assert ws.append(_table(_outcome_rows())).quarantined == 0
+    spec = [CampaignSpec(9001, 7, 70, 500.0, start_day=2, days=2, target_cpa=30.0)]
+    duck = market_outcomes(ws, duck_con, spec, margin=0.5)
+    spark = market_outcomes(ws, spark_con, spec, margin=0.5)
+    assert duck["per_campaign"] == spark["per_campaign"]
+    for k, v in duck.items():
+        if k != "per_campaign":
+            assert spark[k] == (pytest.approx(v, rel=1e-9) if v is not None else None), k
+
+
 def test_market_outcomes_cut_days_in_the_workspace_time_zone(tmp_path, duck_con):
     """An order at 17:00 UTC the day before the window is 01:00 of the window's first day in Shanghai
     (UTC+8): it counts there, not in a UTC workspace."""
