@@ -357,6 +357,29 @@ def test_experiment_money_adds_up_and_budgets_hold(small_experiment):
     assert inc == res["runs"]["auction"]["brand_kept_orders"] - none["brand_kept_orders"]
 
 
+def test_auction_quality_is_the_planners_user_fit(small_experiment):
+    """The bidders' targeting score is the planner's fit(u) (one definition), for users with and
+    without shopping history and for unknown users."""
+    from trustecon.marketing.market import AdAuction
+    from trustecon.marketing.planner import shopping_interest, user_fit
+
+    root, res = small_experiment
+    ws = Workspace.open(root / "none")
+    specs = [CampaignSpec(**c) for c in res["campaigns"]]
+    au = AdAuction(ws, specs)
+    au._learn()
+    ev = ws.events_arrow().to_pandas()
+    inter, pb = shopping_interest(ev)
+    brands = {int(b) for b in ev["brand_id"].dropna().unique()}
+    users = np.arange(1, 1_600)
+    q = au.quality(users, list(range(len(specs))))
+    for j, c in enumerate(specs):
+        fit, pi = user_fit(inter, c.brand_id, (), len(brands), au.fit_strength)
+        want = np.array([fit.get(u, pi) for u in users])
+        assert q[:, j] == pytest.approx(want, rel=1e-12)
+    assert au.quality(np.array([10**9]), [0])[0, 0] == pytest.approx(au.pi_[0])
+
+
 def test_experiment_refuses_a_window_that_does_not_fit(tmp_path):
     with pytest.raises(ValueError, match="must fit"):
         market_experiment(tmp_path, "small", days=14)

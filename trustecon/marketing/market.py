@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.sparse as sp
 
 from trustecon.marketing.auction import bid_step, gsp_one_slot
-from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, shopping_interest, user_fit
+from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, shopping_interest
 from trustecon.simulate.market import Buys, MarketDay
 
 __all__ = ["AdAuction", "CampaignSpec", "TrustRouting", "allocate", "plans_frame"]
@@ -191,8 +192,8 @@ class AdAuction:
     """The GSP ad auction with autobidding brands (module docstring).
 
     Learned at the first campaign day: ``conversion_``, ``target_cpa_``, ``bid_`` (per campaign,
-    updated daily), ``spent_`` (per campaign); ``history_`` one row per campaign and day (bid, spend,
-    clicks, orders)."""
+    updated daily), ``spent_`` (per campaign), ``n_``/``hits_``/``pi_`` (the users' fit, see
+    :meth:`quality`); ``history_`` one row per campaign and day (bid, spend, clicks, orders)."""
 
     name = "auction"
 
@@ -218,7 +219,15 @@ class AdAuction:
         m = orders["order_id"].nunique() / max(len(clicks), 1)
         n_users = int(max(inter["user_id"].max() if len(inter) else 0, 1))
         self.users_ = n_users
-        self.quality_ = np.zeros((n_users + 1, len(self.campaigns)))
+        # fit(u) = (h_ub + s·π_b) / (n_u + s) (the planner's user_fit) kept sparse: n_u per user and
+        # the few (user, brand) hit counts, so memory grows with the log, not with users × brands.
+        n_u = inter.groupby("user_id").size()
+        self.n_ = np.zeros(n_users + 1)
+        self.n_[n_u.index.to_numpy()] = n_u.to_numpy()
+        self.pi_ = np.zeros(len(self.campaigns))
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
         self.conversion_, self.target_cpa_, self.bid_ = {}, {}, {}
         S = self.prior_clicks
         for j, c in enumerate(self.campaigns):
@@ -228,9 +237,15 @@ class AdAuction:
             self.conversion_[c.campaign_id] = conv
             self.target_cpa_[c.campaign_id] = c.target_cpa
             self.bid_[c.campaign_id] = 0.5 * self.target_cpa_[c.campaign_id] * conv
-            fit, pi = user_fit(inter, c.brand_id, (), len(brands), self.fit_strength)
-            self.quality_[:, j] = pi
-            self.quality_[fit.index.to_numpy(), j] = fit.to_numpy()
+            hit = inter["brand_id"] == c.brand_id
+            h = hit.groupby(inter["user_id"]).sum()
+            h = h[h > 0]
+            rows.append(h.index.to_numpy())
+            cols.append(np.full(len(h), j))
+            vals.append(h.to_numpy(dtype=np.float64))
+            self.pi_[j] = (float(hit.sum()) + 1.0) / (len(inter) + max(len(brands), 1))
+        self.hits_ = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                   shape=(n_users + 1, len(self.campaigns)))
         self.spent_ = {c.campaign_id: 0.0 for c in self.campaigns}
         self.history_: list[dict[str, Any]] = []
 
@@ -254,16 +269,21 @@ class AdAuction:
         users = np.asarray(ctx.user_ids, dtype=np.int64)
         if not open_:
             return Buys(ad_slots=1)  # the slot is the platform's ad inventory on campaign days, sold or not
-        q = np.full((users.size, len(open_)), 0.0)
-        inside = users <= self.users_
-        q[inside] = self.quality_[users[inside]][:, open_]
-        q[~inside] = self.quality_[0, open_]  # a user with no shopping history: the platform share π
+        q = self.quality(users, open_)
         bids = np.array([self.bid_[self.campaigns[j].campaign_id] for j in open_])
         win, price = gsp_one_slot(bids, q, reserve=self.reserve)
         ok = win >= 0
         camp = np.array([self.campaigns[j].campaign_id for j in open_], np.int64)[win[ok]]
         prod = np.array([self.campaigns[j].product_id for j in open_], np.int64)[win[ok]]
         return Buys(ad_user=users[ok], ad_product=prod, ad_campaign=camp, ad_price=price[ok], ad_cap=cap, ad_slots=1)
+
+    def quality(self, users: np.ndarray, cols: list[int]) -> np.ndarray:
+        """fit(u) to the brands of campaigns ``cols`` (positions in ``campaigns``), users × cols; a user
+        with no shopping history (or unknown) gets the platform share π."""
+        uu = np.where((users >= 1) & (users <= self.users_), users, 0)  # row 0: no user, no history
+        h = self.hits_[uu][:, cols].toarray()
+        s = self.fit_strength
+        return (h + s * self.pi_[cols][None, :]) / (self.n_[uu] + s)[:, None]
 
     def observe(self, events: pa.Table) -> None:
         """Charge today's spend to each budget and move each brand's bid by the day's cost per order."""
