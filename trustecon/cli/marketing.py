@@ -40,8 +40,8 @@ def plan(
     max_cpa: float | None = typer.Option(None, "--max-cpa", help="Skip creators whose expected cost per kept "
                                          "order is above this."),
     cpm: float = typer.Option(500.0, "--cpm", help="Creator fee per 1,000 units of trusted audience."),
-    conversion: str = typer.Option("brand", "--conversion", help="Forecast: brand (the creator's history with the "
-                                   "brand), carrier, creator, or pins (what a live-room pin sponsorship sells)."),
+    conversion: str = typer.Option("pins", "--conversion", help="Forecast: pins (what a live-room pin sponsorship "
+                                   "sells), brand (the creator's history with the brand), carrier or creator."),
     pin_every: int = typer.Option(3, "--pin-every", help="With --conversion pins: the sponsor gets one pin in N."),
     min_credibility: float = typer.Option(0.1, "--min-credibility", help="Floor on the credibility percentile."),
     min_reliability: float = typer.Option(0.5, "--min-reliability", help="Floor on the kept-order share."),

@@ -6,7 +6,7 @@ the same outcome model, historical conversion from the log, and every assumption
 result:
 
 - **planner**: :class:`~trustecon.marketing.planner.CampaignPlanner`'s plan for the campaign (its
-  expected kept orders are historical conversion × reliability on trusted reach).
+  expected kept orders by the planner's forecast, ``conversion`` as passed in ``planner_params``).
 - **auction**: every brand with orders bids in :func:`~trustecon.marketing.auction.run_auction` for
   ``slots`` discovery ad slots, one round per campaign day. A brand's orders per click are its
   historical orders per product click, shrunk toward the platform's, ``conv_b = (o_b + m·S)/(k_b + S)``

@@ -14,15 +14,17 @@ audience, length). :class:`CampaignPlanner` learns, from the event log and the t
   ``s = fit_strength``. A user with no history gets π. The log has no product categories, so fit is
   by brand/product: the additive-smoothing estimate of a multinomial share (Manning et al. 2008 §13.2).
 - **conversion**, by ``conversion=``:
-  ``"brand"`` (default): λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
+  ``"pins"`` (default): what a live-room pin sponsorship sells — the creator's pin exposures bought
+  (one pin in ``pin_every`` for the campaign's days) × orders per exposure from a Poisson brand ×
+  room model (:mod:`trustecon.marketing.sponsorship`). Why the default (since session 6): it
+  forecasts what the campaign buys; in the market experiment (docs/evaluation/market.md) its
+  forecasts were 0.87 of the kept orders delivered, ``"brand"``'s about twice what was delivered.
+  ``"brand"``: λ_c, c's orders *of the campaign's brand/products* per unit of its trusted
   reach for the campaign, Gamma–Poisson with an empirical-Bayes prior toward the brand's platform
   rate (:meth:`CampaignPlanner._brand_rates`): a creator sells what it carries, so its own history
   with the brand is the evidence. ``"carrier"``: as ``"brand"``, but a creator that never sold the
   brand may simply not carry it: zero-inflated Gamma–Poisson by EM (:func:`carrier_rates`), forecast
   rate P(carrier) · E[λ_c] (it chose slightly worse than ``"brand"`` in the backtest).
-  ``"pins"``: what a live-room pin sponsorship sells — the creator's pin exposures bought (one pin
-  in ``pin_every`` for the campaign's days) × orders per exposure from a Poisson brand × room model
-  (:mod:`trustecon.marketing.sponsorship`); the forecast of the format the market experiment plays.
   ``"creator"``: p_c, orders of any brand per unit of historical trusted reach ``H_c = Σ_u T(u,c)`` (all of c's
   pair-trust rows). With ``k_c`` = distinct orders sold through c (clipped to ``H_c``), a beta-binomial
   with empirical-Bayes prior Beta(m·S, (1−m)·S): ``m = Σk/ΣH`` (the platform mean) and S from the
@@ -72,7 +74,7 @@ __all__ = [
 ]
 
 #: Conversion models of :class:`CampaignPlanner` (the first is the default).
-CONVERSIONS = ("brand", "carrier", "creator", "pins")
+CONVERSIONS = ("pins", "brand", "carrier", "creator")
 
 #: Tables the planner reads from a built workspace.
 REQUIRED_TABLES = ("pair_trust", "creator_credibility", "seller_reliability")
@@ -300,14 +302,15 @@ class CampaignPlanner:
     ``fit_strength`` the smoothing of fit; ``reliability_strength`` the prior weight for creators who
     never sold; ``min_prior_strength``/``max_prior_strength`` the clip of the empirical-Bayes prior;
     ``n_draws``/``interval``/``random_state`` the seeded simulation of the uncertainty range;
-    ``conversion``: ``"brand"`` (default), ``"carrier"`` or ``"creator"``, see :meth:`_brand_rates` and
-    :func:`carrier_rates` (the simulator backtest that chose the default: docs/evaluation/marketing.md).
+    ``conversion``: ``"pins"`` (default, :mod:`~trustecon.marketing.sponsorship`), ``"brand"``,
+    ``"carrier"`` or ``"creator"``, see :meth:`_brand_rates` and :func:`carrier_rates`;
+    ``pin_every``: with ``"pins"``, the sponsor gets one pin in ``pin_every``.
     """
 
     def __init__(
         self,
         *,
-        conversion: str = "brand",
+        conversion: str = "pins",
         pin_every: int = 3,
         cpm: float = 500.0,
         min_credibility: float = 0.1,
@@ -579,6 +582,8 @@ class CampaignPlanner:
             method="greedy by expected kept orders per cost, with the best-single-creator fix (≥ ½ of optimal)",
             assumptions=[
                 "fit = smoothed share of the user's orders and product clicks on the campaign's brand/products",
+                (f"the campaign buys one pin in {self.pin_every} of each chosen creator's live rooms; orders per pin "
+                 "exposure as in the history (brand x room Poisson model)") if self.conversion == "pins" else
                 "a creator sells the brand as its trusting audience already buys it; no campaign uplift",
                 f"fee = CPM {self.cpm:g} per 1,000 units of the creator's whole trusted audience",
                 "audience overlap between chosen creators is not removed",

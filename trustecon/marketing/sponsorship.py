@@ -31,6 +31,15 @@ import pandas as pd
 __all__ = ["PinModel", "pin_exposures", "poisson_rates", "visit_pins"]
 
 
+_COLUMNS = ("user_id", "creator_id", "session_id", "product_id", "order_id")
+
+
+def _columns(ev: pd.DataFrame) -> pd.DataFrame:
+    """``ev`` with every id column this module reads (a log without live rooms may lack some)."""
+    missing = [c for c in _COLUMNS if c not in ev.columns]
+    return ev.assign(**{c: pd.array([pd.NA] * len(ev), dtype="Int64") for c in missing}) if missing else ev
+
+
 def _visits(ev: pd.DataFrame) -> pd.DataFrame:
     """Closed visits: user_id, session_id, creator_id, enter, end (µs since the epoch)."""
     lv = ev[ev["kind"].isin(["live_enter", "live_leave"]) & ev["session_id"].notna() & ev["user_id"].notna()]
@@ -64,6 +73,7 @@ def _micros(ts: pd.Series) -> np.ndarray:
 def visit_pins(ev: pd.DataFrame) -> pd.DataFrame:
     """One row per (closed visit, pin seen): visit (row number of the visit), user_id, session_id,
     creator_id, product_id — the pin showing at entry and every later pin up to the leave."""
+    ev = _columns(ev)
     v = _visits(ev)
     pins = ev[(ev["kind"] == "product_pin") & ev["session_id"].notna() & ev["product_id"].notna()]
     p_sess = pins["session_id"].astype("int64").to_numpy()
@@ -105,6 +115,7 @@ def pin_exposures(events: pd.DataFrame, product_brand: dict[int, int],
     """(per (creator_id, brand_id): ``exposures`` X and ``orders`` k; per creator: exposures per day of
     the log's span). Orders are distinct ``order_id`` of the brand's products in the creator's rooms.
     ``vp``: :func:`visit_pins` of ``events`` if already computed."""
+    events = _columns(events)
     vp = visit_pins(events) if vp is None else vp.copy()
     vp["brand_id"] = vp["product_id"].map(product_brand)
     vp = vp.dropna(subset=["brand_id", "creator_id"])
