@@ -70,13 +70,14 @@ def choose_campaigns(ws: Any, con: Any, *, start_day: int, campaign_days: int, n
                 .order_by([ibis.desc("orders"), "brand_id"]).limit(n_brands).to_pyarrow().to_pylist())
     if not by_brand:
         raise ValueError(f"{ws.path}: no orders before day {start_day}: no brand to run a campaign for")
+    # Each brand's best-selling product (ties: the lower id), in one pass.
+    per = o.group_by(["brand_id", "product_id"]).aggregate(n=o.order_id.nunique())
+    best = per.mutate(r=ibis.row_number().over(group_by=per.brand_id, order_by=[ibis.desc(per.n), per.product_id]))
+    top = {r["brand_id"]: r["product_id"] for r in best.filter(best.r == 0).to_pyarrow().to_pylist()}
     out = []
     for i, b in enumerate(by_brand):
-        p = o.filter(o.brand_id == b["brand_id"])
-        top = (p.group_by("product_id").aggregate(n=p.order_id.nunique()).order_by([ibis.desc("n"), "product_id"])
-               .limit(1).to_pyarrow().to_pylist())[0]
         budget = round(budget_share * float(b["gmv"]) * campaign_days / start_day, 2)
-        out.append(CampaignSpec(FIRST_CAMPAIGN_ID + i, int(b["brand_id"]), int(top["product_id"]), budget,
+        out.append(CampaignSpec(FIRST_CAMPAIGN_ID + i, int(b["brand_id"]), int(top[b["brand_id"]]), budget,
                                 start_day, campaign_days, round(target_share * float(b["aov"]), 2)))
     return out
 
