@@ -407,13 +407,18 @@ def test_plan_on_small_workspace_totals_are_row_sums(small_ws: Path) -> None:
     assert tot["cpa"] == pytest.approx(tot["cost"] / tot["expected_kept_orders"])
     assert tot["low"] <= tot["expected_kept_orders"] <= tot["high"]
     assert all(r["expected_kept"] <= r["expected_orders"] for r in rows)
+    # The default forecast (pins): expected orders = pin exposures bought × orders per exposure.
+    assert all(r["expected_orders"] == pytest.approx(r["exposures"] * r["conversion"]) for r in rows)
+    brand = json.loads(runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--conversion",
+                                           "brand", "--json"]).stdout)
+    assert all(r["exposures"] is None for r in brand["chosen"])
     # Seeded: the same command gives the same plan; more budget never gives fewer kept orders.
     again = json.loads(runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--json"]).stdout)
     assert again == out
     more = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "1200", "--json"])
     assert json.loads(more.stdout)["totals"]["expected_kept_orders"] >= tot["expected_kept_orders"]
     table = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600"])
-    assert table.exit_code == 0 and "total" in table.stdout
+    assert table.exit_code == 0 and "total" in table.stdout and "pin exposures" in table.stdout
 
 
 def test_plan_cli_errors(small_ws: Path, tmp_path: Path) -> None:

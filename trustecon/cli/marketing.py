@@ -83,10 +83,11 @@ def plan(
         print_json(out)
         return
     t = Table(title=f"campaign plan: brand {brand}, budget {budget:,.2f} {ws.currency} ({p.candidates} candidates)")
+    pins = conversion == "pins"  # then the plan buys pin exposures and conversion is orders per exposure
     for c in [
         "creator",
-        "trusted reach",
-        "conv.",
+        "pin exposures" if pins else "trusted reach",
+        "orders/exposure" if pins else "conv.",
         "reliab.",
         "cred.",
         "exp. orders",
@@ -99,8 +100,8 @@ def plan(
     for r in p.chosen:
         t.add_row(
             str(r.creator_id),
-            _num(r.reach),
-            _num(r.conversion, "{:.3f}"),
+            _num(r.exposures if pins else r.reach),
+            _num(r.conversion, "{:.4f}" if pins else "{:.3f}"),
             _num(r.reliability, "{:.2f}"),
             _num(r.credibility, "{:.2f}"),
             _num(r.expected_orders),

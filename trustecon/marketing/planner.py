@@ -121,7 +121,9 @@ class Campaign:
 
 @dataclass(frozen=True)
 class PlanRow:
-    """One candidate creator: its numbers, whether chosen, and why it was excluded (if it was)."""
+    """One candidate creator: its numbers, whether chosen, and why it was excluded (if it was);
+    ``exposures``: with ``conversion="pins"``, the pin exposures the campaign buys (``conversion`` is
+    then orders per exposure), else ``None``."""
 
     creator_id: int
     reach: float
@@ -135,6 +137,7 @@ class PlanRow:
     high: float
     chosen: bool = False
     excluded: str | None = None
+    exposures: float | None = None
 
     @property
     def cpa(self) -> float | None:
@@ -565,6 +568,7 @@ class CampaignPlanner:
                     high=float(hi_c[j]) if j is not None else 0.0,
                     chosen=j is not None,
                     excluded=reasons[i],
+                    exposures=float(cre["pin_x"].iloc[i]) if self.conversion == "pins" else None,
                 )
             )
         chosen = sorted((x for x in rows if x.chosen), key=lambda x: -x.expected_kept)
