@@ -437,7 +437,9 @@ def test_plan_equals_the_library_and_hides_small_audiences_from_a_brand(world):
     brand_view = TestClient(create_app(ws, {"b": Principal("brand", ids["B"])}, k_anonymity=big)).get(
         f"/brands/{ids['B']}/plan?budget=300", headers=_h("b")).json()
     assert brand_view["totals"] == got["totals"]
-    assert all(r["reach"] is None and r["conversion"] is None and r["suppressed"] for r in brand_view["chosen"])
+    assert all(r["reach"] is None and r["conversion"] is None and r["exposures"] is None and r["suppressed"]
+               for r in brand_view["chosen"])
+    assert all(r["exposures"] is not None for r in got["chosen"])  # the admin sees the pin exposures bought
     assert client.get("/brands/987654/plan?budget=300", headers=_h("k-admin")).status_code == 404
     assert client.get(f"/brands/{ids['B']}/plan?budget=0", headers=_h("k-admin")).status_code == 422
     assert client.get(f"/brands/{ids['B']}/plan", headers=_h("k-admin")).status_code == 422

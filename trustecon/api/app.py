@@ -230,7 +230,7 @@ def create_app(
         if p.role == "brand":
             for row in out["chosen"]:
                 if row["audience_users"] < k:
-                    row["reach"] = row["conversion"] = None
+                    row["reach"] = row["conversion"] = row["exposures"] = None
                     row["suppressed"] = f"suppressed: fewer than k={k} users"
         return out
 
