@@ -176,8 +176,9 @@ def write_fees(buys: Buys, t0: int, buf: DayBuffer) -> None:
 
 @dataclass
 class AdBook:
-    """Ad orders waiting for their outcome: day due → arrays (user, product, order id, amount, refund,
-    complaint) — the ad path's own settlement queue, apart from the creators' orders."""
+    """Ad orders to be refunded: day due → arrays (user, product, order id, amount, complaint, campaign) —
+    the ad path's own queue, apart from the creators' orders (a kept ad order needs no event: it pays
+    no commission and has no repurchase cycle)."""
 
     pending: dict[int, list[dict[str, np.ndarray]]] = field(default_factory=dict)
 
@@ -187,9 +188,9 @@ class AdBook:
             return
         o = {k: np.concatenate([d[k] for d in due]) for k in due[0]}
         ts = t0 + (rng.uniform(9.0, 22.0, size=o["user"].size) * 3600 * 1_000_000).astype(_I64)
-        r, cm = o["refund"], o["complain"]
-        buf.add("refund", ts[r], surface="campaign", user_id=o["user"][r] + 1, product_id=o["product"][r] + 1,
-                order_id=o["order"][r], amount=o["amount"][r], campaign_id=o["campaign"][r])
+        cm = o["complain"]
+        buf.add("refund", ts, surface="campaign", user_id=o["user"] + 1, product_id=o["product"] + 1,
+                order_id=o["order"], amount=o["amount"], campaign_id=o["campaign"])
         buf.add("complaint", ts[cm] + 600_000_000, surface="campaign", user_id=o["user"][cm] + 1,
                 order_id=o["order"][cm], campaign_id=o["campaign"][cm])
 
@@ -241,11 +242,11 @@ def serve_ads(world: World, buys: Buys, day: int, t0: int, buf: DayBuffer) -> No
             brand_id=pop.product_brand[op] + 1, order_id=oid, amount=amount, quantity=qty, campaign_id=oc)
     refund = rng.random(n) < choice.refund_probability(cfg, pop.product_quality[op], np.ones(n))
     complain = refund & (rng.random(n) < 0.2)
-    due = np.where(refund, day + rng.integers(2, 11, size=n), day + cfg.settle_days)
-    book = world.ad_book
-    for d in np.unique(due[refund]):  # kept orders need no event: a kept ad order pays no commission
+    # A delay is drawn for every order (kept ones use none) so that the stream does not depend on refunds.
+    due = day + rng.integers(2, 11, size=n)
+    for d in np.unique(due[refund]):
         sel = refund & (due == d)
         if d < cfg.days:
-            book.pending.setdefault(int(d), []).append(dict(
-                user=ou[sel], product=op[sel], order=oid[sel], amount=amount[sel], refund=np.ones(int(sel.sum()), bool),
-                complain=complain[sel], campaign=oc[sel]))
+            world.ad_book.pending.setdefault(int(d), []).append(dict(
+                user=ou[sel], product=op[sel], order=oid[sel], amount=amount[sel], complain=complain[sel],
+                campaign=oc[sel]))
