@@ -435,6 +435,13 @@ def test_tune_uses_validation_pairs_only_and_finds_the_signal():
     assert m.weights_["reciprocity"] > 0
 
 
+def test_tune_with_labels_of_one_class_says_why():
+    # AUC and AP are undefined without both classes: a clear error, not an AttributeError on None.
+    m = WhoToFollow().fit(np.array([1, 2, 3]), np.array([2, 3, 1]))
+    with pytest.raises(ValueError, match="positives and negatives"):
+        m.tune(np.array([1, 1]), np.array([2, 3]), np.array([1, 1]))
+
+
 def test_suggest_creators_on_workspace(ws, duck_con):
     ws.append(small_log().table())
     got = suggest_creators(ws, duck_con, user=2, k=3)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -194,7 +195,8 @@ class WhoToFollow:
     def blend(self, feats: dict[str, np.ndarray], weights: dict[str, float] | None = None) -> np.ndarray:
         """``Σ_f w_f · feats_f / scale_f``."""
         w = self.weights_ if weights is None else weights
-        return sum(w.get(f, 0.0) * feats[f] / self.scale_[f] for f in FEATURES)
+        # FEATURES is not empty, so the sum is an array (never sum's start value 0).
+        return cast(np.ndarray, sum(w.get(f, 0.0) * feats[f] / self.scale_[f] for f in FEATURES))
 
     # ------------------------------------------------------------------ tuning and use
     def tune(
@@ -212,10 +214,12 @@ class WhoToFollow:
                 if w_ppr == 0 and max(combo, default=0) == 0:
                     continue
                 w = {"ppr": w_ppr, **dict(zip(used, combo, strict=True))}
-                s = sum(w.get(f, 0.0) * z[f] for f in FEATURES)
+                s = cast(np.ndarray, sum(w.get(f, 0.0) * z[f] for f in FEATURES))  # an array, as in blend
                 val = (roc_auc(labels, s) + average_precision(labels, s)) / 2
                 if val > best + 1e-12:
                     best, best_w = val, w
+        if best_w is None:  # every (AUC+AP)/2 was NaN, e.g. labels of one class only (was an AttributeError)
+            raise ValueError("tune: no weights could be scored; the labels need both positives and negatives")
         self.weights_ = {f: float(best_w.get(f, 0.0)) for f in FEATURES}
         self.tuning_ = float(best)
         return self
