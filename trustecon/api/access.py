@@ -15,7 +15,7 @@ by one (no complementary suppression: a total minus a shown cell can still be re
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, overload
 
 from trustecon.api.keys import Principal
 
@@ -41,6 +41,18 @@ SUPPRESSION: dict[str, dict[str, tuple[str, ...]]] = {
                              "cost_per_kept_order", "roi")},
 }
 _IDS = {"period", "creator_id", "session_id", "campaign_id", "brand_id", "reason"}
+
+
+@overload
+def suppress(table: str, row: dict[str, Any], k: int) -> dict[str, Any]: ...
+
+
+@overload
+def suppress(table: str, row: None, k: int) -> None: ...
+
+
+@overload
+def suppress(table: str, row: dict[str, Any] | None, k: int) -> dict[str, Any] | None: ...
 
 
 def suppress(table: str, row: dict[str, Any] | None, k: int) -> dict[str, Any] | None:

@@ -32,10 +32,12 @@ __all__ = ["MAX_BATCH_BYTES", "create_app"]
 #: Largest ``POST /events`` body accepted (bigger batches: ``trustecon ingest`` on files).
 MAX_BATCH_BYTES = 64 << 20
 
-_ERR = {401: {"model": m.Error, "description": "Missing or unknown key."},
-        403: {"model": m.Error, "description": "A valid key for another principal's data."}}
-_404 = {404: {"model": m.Error, "description": "Unknown id."}}
-_409 = {409: {"model": m.Error, "description": "A table this needs is not built yet."}}
+#: Error responses for the OpenAPI schema, in FastAPI's ``responses`` type (status code -> response spec).
+_Responses = dict[int | str, dict[str, Any]]
+_ERR: _Responses = {401: {"model": m.Error, "description": "Missing or unknown key."},
+                    403: {"model": m.Error, "description": "A valid key for another principal's data."}}
+_404: _Responses = {404: {"model": m.Error, "description": "Unknown id."}}
+_409: _Responses = {409: {"model": m.Error, "description": "A table this needs is not built yet."}}
 
 
 def create_app(
