@@ -30,7 +30,7 @@ def load(
     as_json: bool = JsonOpt,
 ) -> None:
     """Map a dataset into the event log: rows read, added, duplicates, quarantined, by kind."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from trustecon.datasets import default_data_dir
     from trustecon.datasets import load as load_dataset
@@ -43,7 +43,7 @@ def load(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
         TimeElapsedColumn(), console=err_console, disable=as_json, transient=True,
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(file: str, done: int, total: int) -> None:
             if file not in tasks:

@@ -82,6 +82,7 @@ def feed(
         if as_json:
             print_json({"workspace": str(workspace), "build": report})
         else:
+            assert report is not None  # no --user means --all, so the feeds were built above
             console.print(
                 f"built feeds for {report['users']:,} users over {report['creators']:,} creators "
                 f"({report['items']:,} items, {report['notices_delivered']:,} notices): exposure Gini "

@@ -107,9 +107,9 @@ def kpis(
     o = Table(title="More KPIs (whole log)")
     for col in ("KPI", "ours", "article", "note"):
         o.add_column(col, justify="right" if col in ("ours", "article") else "left")
-    for k, v in others.items():
-        unit = ws.currency if v["unit"] == "currency" else v["unit"]
+    for k, row in others.items():
+        unit = ws.currency if row["unit"] == "currency" else row["unit"]
         article = OTHER_ARTICLE_FIGURES.get(k)
-        o.add_row(k, _fmt(v["value"], v["unit"]), _fmt(article, v["unit"]), v["reason"] or v["note"] or unit)
+        o.add_row(k, _fmt(row["value"], row["unit"]), _fmt(article, row["unit"]), row["reason"] or row["note"] or unit)
     console.print(o)
     console.print(f"wrote {len(written)} tables: tables/kpis_* in {workspace}")

@@ -132,11 +132,11 @@ def plan(
     if cmp is not None:
         from trustecon.marketing.compare import LABEL
 
-        c = Table(title=f"planner vs auction, brand {brand}, budget {budget:,.2f} ({LABEL})")
+        vs = Table(title=f"planner vs auction, brand {brand}, budget {budget:,.2f} ({LABEL})")
         for col in ["mechanism", "orders", "kept orders", "spend", "CPA", "platform revenue (all brands)"]:
-            c.add_column(col, justify="right")
+            vs.add_column(col, justify="right")
         for name, d in (("planner", cmp.planner), ("GSP auction", cmp.auction)):
-            c.add_row(
+            vs.add_row(
                 name,
                 _num(d["orders"]),
                 _num(d["kept_orders"]),
@@ -144,7 +144,7 @@ def plan(
                 _num(d["cpa"]),
                 _num(d["platform_revenue_all_brands"]),
             )
-        console.print(c)
+        console.print(vs)
         for a in cmp.assumptions[len(p.assumptions) :]:
             console.print(f"assumption: {a}")
 

@@ -96,6 +96,7 @@ def explain(
         from trustecon.trust.explain import explain_built_pair
         from trustecon.trust.pair import PairTrust
 
+        assert creator is not None  # --user without --creator failed above
         model = PairTrust.from_params(ws.config.get("trust", {}).get("pair_trust"))
         out = explain_built_pair(ws.read_table("pair_trust"), user, creator, model,
                                  events=lambda: ws.events(connect(engine)))
@@ -103,6 +104,7 @@ def explain(
             console.print(out["summary"])
             return
     else:
+        assert creator is not None  # neither --seller nor --creator failed above
         cred = ws.read_table("creator_credibility")
         if creator not in set(cred["creator_id"].to_pylist()):
             fail(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
