@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
@@ -73,7 +73,7 @@ class AppendResult:
     conflicts: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
-    def __iadd__(self, other: AppendResult) -> AppendResult:
+    def __iadd__(self, other: AppendResult) -> Self:
         self.read += other.read
         self.added += other.added
         self.duplicates += other.duplicates

@@ -125,10 +125,10 @@ def local_ts(ts: ir.TimestampValue, timezone: str | Zone) -> ir.TimestampValue:
     if len(offsets) == 1:
         return ts + ibis.interval(seconds=offsets[0][1]) if offsets[0][1] else ts
     # Later transitions first, so the first matching branch is the latest one at or before ts.
-    branches = [
-        (ts >= ibis.timestamp(start.replace(tzinfo=None)), ibis.literal(seconds, "int64"))
-        for start, seconds in reversed(offsets[1:])
-    ]
+    branches = []
+    for start, seconds in reversed(offsets[1:]):
+        assert start is not None  # only the first offset (in force since forever) has no start
+        branches.append((ts >= ibis.timestamp(start.replace(tzinfo=None)), ibis.literal(seconds, "int64")))
     seconds = ibis.cases(*branches, else_=ibis.literal(offsets[0][1], "int64"))
     # An interval from a column: multiply a one-second interval (compiles on DuckDB and Spark).
     return ts + seconds.as_interval("s")

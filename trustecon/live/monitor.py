@@ -221,7 +221,7 @@ class RoomMonitor:
         self._n_pins = 0
         self._refunded: set[int] = set()
         self._order_keys: dict[int, list[tuple[_Room, _Viewer]]] = {}
-        self._follows: dict[tuple[int, int], tuple[list[int], list[bool]]] = {}
+        self._follows: dict[tuple[int | None, int | None], tuple[list[int], list[bool]]] = {}
         self._waiting: dict[tuple[int | None, int | None], list[_Room]] = {}
         self._dirty: set[int] = set()
 

@@ -115,6 +115,7 @@ def fit_creator_weights(
                        bounds=bounds, options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12})
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # the loop above ran twice and kept a result
     w = np.where(live, best.x[1:] / s, np.asarray(w0, float))
     return float(best.x[0]), w, bool(best.success)
 

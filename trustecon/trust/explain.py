@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -25,6 +25,19 @@ import pyarrow as pa
 from trustecon.trust.evidence import CHANNELS, POSITIVE, EvidenceConfig, evidence_rows, to_seconds
 
 __all__ = ["explain_built_pair", "explain_creator", "explain_pair", "explain_seller"]
+
+
+class _Channel(TypedDict):
+    """One channel's line of :func:`explain_pair`."""
+
+    channel: str
+    sign: str
+    to: str
+    events: int | None
+    decayed: float
+    weight: float
+    contribution: float
+    share: float
 
 
 def _clean(x: Any) -> Any:
@@ -59,7 +72,7 @@ def explain_pair(
     counts: dict[str, int] = {}
     for ch in rows["channel"].to_pylist():
         counts[ch] = counts.get(ch, 0) + 1
-    channels = []
+    channels: list[_Channel] = []
     for ch in CHANNELS:
         dec = float(pair.get(f"e_{ch}") or 0.0)
         if dec == 0.0 and counts.get(ch, 0) == 0:

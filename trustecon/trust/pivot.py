@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -56,19 +57,27 @@ def hugepage_hints_off() -> Iterator[None]:
     switch, the ``NUMPY_MADVISE_HUGEPAGE`` environment variable, is read once at import, too late for
     a library; the runtime toggle is numpy's private ``_set_madvise_hugepage`` (present since 1.20),
     so this does nothing where it is missing."""
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage  # numpy ≥ 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        try:
-            from numpy.core.multiarray import _set_madvise_hugepage
-        except ImportError:
-            yield
-            return
-    previous = _set_madvise_hugepage(False)
+    switch = _madvise_switch()
+    if switch is None:  # pragma: no cover - no such numpy
+        yield
+        return
+    previous = switch(False)
     try:
         yield
     finally:
-        _set_madvise_hugepage(previous)
+        switch(previous)
+
+
+def _madvise_switch() -> Callable[[bool], bool] | None:
+    """numpy's private ``_set_madvise_hugepage`` (numpy ≥ 2, then 1.x), or None where it is missing.
+    Looked up on the module by name: numpy's stubs do not declare it."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            switch: Callable[[bool], bool] = importlib.import_module(module)._set_madvise_hugepage
+        except (ImportError, AttributeError):  # pragma: no cover - numpy 1.x, or a numpy without it
+            continue
+        return switch
+    return None
 
 
 def fetch_chunks(con: ibis.BaseBackend, expr: ibis.expr.types.Table) -> list[dict[str, np.ndarray]]:
@@ -126,7 +135,7 @@ def _packable(*ids: np.ndarray) -> bool:
 
 
 def _concat(chunks: Chunks, name: str, dtype: type = np.int64) -> np.ndarray:
-    parts = [np.asarray(c[name], dtype=dtype) for c in chunks]
+    parts: list[np.ndarray] = [np.asarray(c[name], dtype=dtype) for c in chunks]
     return np.concatenate(parts) if parts else np.empty(0, dtype)
 
 

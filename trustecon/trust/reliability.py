@@ -196,6 +196,8 @@ class SellerReliability:
         """``(seller_reliability, ledger)`` as Ibis expressions. The ledger gains ``delta``, the
         order's effect on the score (R minus R without that order)."""
         when = as_of_of(events, as_of)
+        if when is None:  # what ledger() raises for an empty log, before it builds anything
+            raise ValueError("empty event log: no orders")
         return self.summarize(self.ledger(events, when), when)
 
     def summarize(self, led: ir.Table, when: dt.datetime) -> tuple[ir.Table, ir.Table]:
