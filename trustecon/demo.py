@@ -82,7 +82,8 @@ def run_demo(
         if ws.event_count():
             return {"reused": True, "events": ws.event_count()}
         cfg = sim_preset(preset)
-        cfg = dataclasses.replace(cfg, seed=seed, **({"days": days} if days is not None else {}))
+        days_: dict[str, Any] = {"days": days} if days is not None else {}
+        cfg = dataclasses.replace(cfg, seed=seed, **days_)
         res = simulate(ws, cfg, progress=day_progress)
         return {"reused": False, "events": res.events.added, "calibration": res.calibration}
 

@@ -7,6 +7,7 @@ machine. Pipelines take the connection as an argument; nothing holds a global on
 from __future__ import annotations
 
 import os
+import sys
 from typing import Literal
 
 import ibis
@@ -27,7 +28,7 @@ def _spark_session(master: str | None = None):  # pragma: no cover - exercised b
         return _SPARK_SESSION
     from pyspark.sql import SparkSession
 
-    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master or os.environ.get("TRUSTECON_SPARK_MASTER", "local[2]"))
         .appName("trustecon")

@@ -33,6 +33,7 @@ lost is the least. Exploration exposures count toward that Gini as a fixed base.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,7 +100,7 @@ class FeedConfig:
     als_iterations: int = 15
     random_state: int = 0
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property

@@ -80,14 +80,12 @@ class AuctionResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
     def totals(self) -> dict[int, dict[str, float | None]]:
-        out: dict[int, dict[str, float | None]] = {}
+        sums: dict[int, dict[str, float]] = {}
         for r in self.rounds:
-            t = out.setdefault(r["brand_id"], {"clicks": 0.0, "orders": 0.0, "spend": 0.0})
+            t = sums.setdefault(r["brand_id"], {"clicks": 0.0, "orders": 0.0, "spend": 0.0})
             for k in ("clicks", "orders", "spend"):
                 t[k] = float(t[k] or 0.0) + r[k]
-        for t in out.values():
-            t["cpa"] = t["spend"] / t["orders"] if t["orders"] else None
-        return out
+        return {b: {**t, "cpa": t["spend"] / t["orders"] if t["orders"] else None} for b, t in sums.items()}
 
     @property
     def platform_revenue(self) -> float:

@@ -196,8 +196,8 @@ def market_experiment(
     if unknown:
         raise ValueError(f"unknown mechanism(s) {sorted(unknown)}; choose from {', '.join(MECHANISMS)}")
     cfg = preset(preset_name)
-    cfg = dataclasses.replace(cfg, seed=seed, daily_streams=daily_streams,
-                              **({"days": days} if days is not None else {}))
+    days_: dict[str, Any] = {"days": days} if days is not None else {}
+    cfg = dataclasses.replace(cfg, seed=seed, daily_streams=daily_streams, **days_)
     start = start_day if start_day is not None else cfg.days // 2
     tail = max(cfg.settle_days, OUTCOME_DAYS)
     length = campaign_days if campaign_days is not None else cfg.days - tail - start

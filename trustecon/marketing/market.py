@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -188,6 +188,13 @@ def allocate(planner: CampaignPlanner, campaigns: list[CampaignSpec], *, exclusi
     raise RuntimeError(f"allocate: no stable allocation after {max_rounds} rounds")
 
 
+class _AuctionDay(TypedDict):
+    """What :meth:`AdAuction.buys` bid today, for :meth:`AdAuction.observe` to charge."""
+
+    day: int
+    bids: dict[int, float]
+
+
 class AdAuction:
     """The GSP ad auction with autobidding brands (module docstring).
 
@@ -196,6 +203,7 @@ class AdAuction:
     :meth:`quality`); ``history_`` one row per campaign and day (bid, spend, clicks, orders)."""
 
     name = "auction"
+    _today: _AuctionDay | None  # set by the first buys(), so observe() before it does nothing
 
     def __init__(self, workspace: Any, campaigns: list[CampaignSpec], *, prior_clicks: float = 20.0,
                  fit_strength: float = 5.0, eta: float = 0.5, max_step: float = 1.5, reserve: float = 0.0) -> None:

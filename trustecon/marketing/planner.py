@@ -62,7 +62,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -545,10 +545,10 @@ class CampaignPlanner:
             draws = rng.poisson(units * pd_ * rd).astype(np.float64)
         else:
             draws = np.zeros((self.n_draws, 0))
-        qs = {"method": "inverted_cdf"}  # quantiles that are draws (whole orders), not interpolations
-        lo_c, hi_c = (np.quantile(draws, q[0], axis=0, **qs), np.quantile(draws, q[1], axis=0, **qs))
+        qm: Final = "inverted_cdf"  # quantiles that are draws (whole orders), not interpolations
+        lo_c, hi_c = (np.quantile(draws, q[0], axis=0, method=qm), np.quantile(draws, q[1], axis=0, method=qm))
         tot = draws.sum(axis=1)
-        lo_t, hi_t = float(np.quantile(tot, q[0], **qs)), float(np.quantile(tot, q[1], **qs))
+        lo_t, hi_t = float(np.quantile(tot, q[0], method=qm)), float(np.quantile(tot, q[1], method=qm))
 
         pos = {int(i): j for j, i in enumerate(pick)}
         rows: list[PlanRow] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -76,7 +78,7 @@ def thin(df: pd.DataFrame, max_points: int = 400) -> pd.DataFrame:
 
 
 def line(df: pd.DataFrame, x: str, y: str, title: str, x_title: str, y_title: str, color: str | None = None):
-    enc = {"x": alt.X(f"{x}:Q", title=x_title), "y": alt.Y(f"{y}:Q", title=y_title)}
+    enc: dict[str, Any] = {"x": alt.X(f"{x}:Q", title=x_title), "y": alt.Y(f"{y}:Q", title=y_title)}
     if color:
         enc["color"] = alt.Color(f"{color}:N")
     return _base(df, title).mark_line(point=True).encode(**enc)

@@ -74,7 +74,9 @@ def _df(expr: ibis.Table) -> pd.DataFrame:
 def provenance(ctx: Context) -> Section:
     cfg = ctx.ws.config
     prov = cfg.get("provenance", {})
-    rows = [("workspace", str(ctx.ws.path)), ("time zone", ctx.ws.timezone), ("currency", ctx.ws.currency)]
+    rows: list[tuple[str, Any]] = [
+        ("workspace", str(ctx.ws.path)), ("time zone", ctx.ws.timezone), ("currency", ctx.ws.currency)
+    ]
     rows += [
         (k, v if not isinstance(v, dict) else ", ".join(f"{a}={b}" for a, b in v.items())) for k, v in prov.items()
     ]
@@ -101,7 +103,8 @@ def kpis_vs_article(ctx: Context) -> Section:
         table_html(df) + "<p class='note'>The article's figures are its claims (DESIGN.md §2), not verified facts.</p>"
     )
     have = df.dropna(subset=["ours", "article"])
-    out = Section("kpis", "KPIs beside the article's figures", body)
+    out = Section("kpis", "KPIs beside the article's figures")
+    out.body = body
     if len(have):
         out.body += figure("kpi_vs_article", charts.kpi_vs_article(have.rename(columns={"KPI": "label"})))
         out.charts.append("kpi_vs_article")
@@ -175,7 +178,8 @@ def creators(ctx: Context) -> Section:
         if not led.empty and "seller_id" in led.columns:
             n = led.groupby("seller_id").size().rename("ledger_entries").reset_index()
             top = top.merge(n.rename(columns={"seller_id": "creator_id"}), on="creator_id", how="left")
-    s = Section("creators", "Top creators by credibility", table_html(top, 4))
+    s = Section("creators", "Top creators by credibility")
+    s.body = table_html(top, 4)
     chart_df = top.assign(creator=top["creator_id"].astype(str))
     s.body += figure(
         "top_credibility",
@@ -193,7 +197,8 @@ def reach_and_exposure(ctx: Context) -> Section:
     g = _df(kpis.exposure_gini(ctx.events, timezone=ctx.ws.timezone, period="all"))
     lz = _df(kpis.exposure_lorenz(ctx.events, timezone=ctx.ws.timezone, period="all"))
     reach = ctx.headline.get("fan_content_reach")
-    s = Section("exposure", "Fan reach and the Lorenz curve of exposure", table_html(g))
+    s = Section("exposure", "Fan reach and the Lorenz curve of exposure")
+    s.body = table_html(g)
     if reach is not None:
         s.body += f"<p>Fan content reach: <b>{_fmt(reach.value)}</b> {html.escape(reach.reason or '')}</p>"
     if len(lz) and {"creator_share", "exposure_share"} <= set(lz.columns):
@@ -229,7 +234,8 @@ def repurchase(ctx: Context) -> Section:
     m = m[m["value"].notna()] if "value" in m.columns else m
     if m.empty:
         return Section("repurchase", "Repurchase cohorts", reason="no pair of whole consecutive months in the log")
-    s = Section("repurchase", "Monthly repurchase cohorts", table_html(m))
+    s = Section("repurchase", "Monthly repurchase cohorts")
+    s.body = table_html(m)
     s.body += figure(
         "repurchase",
         charts.bar(
@@ -248,7 +254,8 @@ def policies(ctx: Context) -> Section:
             reason="no policy comparison in this workspace ('trustecon experiment policies' makes one)",
         )
     df = ctx.ws.read_table("policy_experiment").to_pandas()
-    s = Section("policies", "Distribution policies compared (same seed and days)", table_html(df))
+    s = Section("policies", "Distribution policies compared (same seed and days)")
+    s.body = table_html(df)
     num = [c for c in df.columns if c != "policy" and pd.api.types.is_numeric_dtype(df[c])]
     if "policy" in df.columns and num:
         long = df.melt(id_vars="policy", value_vars=num[:4], var_name="metric", value_name="v")

@@ -146,4 +146,5 @@ def fake_orders_day(plan: AttackPlan, cfg: SimConfig, pop: Population,
     if not users:
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, z
-    return tuple(np.concatenate(x).astype(np.int64) for x in (users, creators, products, outcome))  # type: ignore[return-value]
+    u, c, p, o = (np.concatenate(x).astype(np.int64) for x in (users, creators, products, outcome))
+    return u, c, p, o

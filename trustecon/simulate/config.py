@@ -167,7 +167,7 @@ class SimConfig:
                 sub = dataclasses.replace(sub, **value)
                 setattr(cfg, key, sub)
             elif key == "live_session_minutes":
-                cfg.live_session_minutes = tuple(value)  # type: ignore[assignment]
+                cfg.live_session_minutes = tuple(value)
             else:
                 setattr(cfg, key, value)
         return cfg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +20,15 @@ from trustecon.simulate.policy import Policy
 from trustecon.simulate.world import World
 from trustecon.store import AppendResult, Workspace
 
-__all__ = ["SimulationResult", "calibration", "simulate", "truth_tables"]
+__all__ = ["CalibrationRow", "SimulationResult", "calibration", "simulate", "truth_tables"]
+
+
+class CalibrationRow(TypedDict):
+    """One metric of :func:`calibration` (``reason``, when there, says why ``achieved`` is None)."""
+
+    target: float
+    achieved: float | None
+    reason: NotRequired[str | None]
 
 
 @dataclass
@@ -29,7 +37,7 @@ class SimulationResult:
 
     events: AppendResult
     truth: dict[str, int] = field(default_factory=dict)
-    calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    calibration: dict[str, CalibrationRow] = field(default_factory=dict)
     seconds_generating: float = 0.0
     seconds_total: float = 0.0
 
@@ -161,7 +169,7 @@ def truth_tables(world: World) -> dict[str, pa.Table]:
             "attacks": attacks}
 
 
-def calibration(ws: Workspace, con: Any = None) -> dict[str, dict[str, float | None]]:
+def calibration(ws: Workspace, con: Any = None) -> dict[str, CalibrationRow]:
     """``{metric: {"target": x, "achieved": y}}`` for the article's figures, by :func:`trustecon.kpis.headline`.
 
     Targets are the run's ``[targets]`` where it set them (``provenance.config.targets``), else the
@@ -180,11 +188,11 @@ def calibration(ws: Workspace, con: Any = None) -> dict[str, dict[str, float | N
         "monthly_repurchase_rate": "monthly_repurchase_rate",
         "aov_top10_creators": "aov_top10_creators",
     }
-    out: dict[str, dict[str, float | None]] = {}
+    out: dict[str, CalibrationRow] = {}
     for name, target in ARTICLE_FIGURES.items():
         kv = values.get(name)
         achieved = None if kv is None or kv.value is None else round(float(kv.value), 4)
-        entry: dict[str, Any] = {"target": float(own.get(names.get(name, ""), target)), "achieved": achieved}
+        entry: CalibrationRow = {"target": float(own.get(names.get(name, ""), target)), "achieved": achieved}
         if achieved is None and kv is not None:
             entry["reason"] = kv.reason
         out[name] = entry
