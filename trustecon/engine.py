@@ -35,6 +35,7 @@ def _spark_session(master: str | None = None):  # pragma: no cover - exercised b
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # the CLI draws its own progress bars
         .config("spark.driver.memory", os.environ.get("TRUSTECON_SPARK_MEMORY", "2g"))
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
