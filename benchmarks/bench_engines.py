@@ -1,6 +1,6 @@
 """The same pipelines on DuckDB and on Spark (DESIGN.md §3: "Spark when a log outgrows one machine").
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_engines.py [--days 31] [--reps 2] [--engines duckdb,spark]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_engines.py [--days 14] [--reps 2] [--engines duckdb,spark]
 
 One simulated workspace (default preset, ``--days`` days; generating it is setup, not timed). On each
 engine, with the connection opened first (Spark's JVM start is reported apart, not in any ratio):
@@ -77,7 +77,7 @@ def stages(ws: Workspace, con: Any) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--engines", default="duckdb,spark")
