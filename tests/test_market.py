@@ -285,6 +285,8 @@ def test_market_outcomes_known_answer(tmp_path, duck_con):
     # watch: the 2-minute view of day 2 over the window's user-days with an event: (3, day 2), (4, day 3),
     # (5, day 3), (6, day 3) — the refund of day 4 and the view of day 0 are outside the window
     assert out["watch_min_per_user_day"] == pytest.approx(2.0 / 4)
+    # through creator 50: orders 2 and 3, order 3 refunded
+    assert out["per_campaign_creator"] == [{"campaign_id": 9001, "creator_id": 50, "orders": 2, "kept_orders": 1}]
 
 
 @pytest.mark.spark
@@ -295,8 +297,9 @@ def test_market_outcomes_duckdb_equals_spark(tmp_path, duck_con, spark_con):
     duck = market_outcomes(ws, duck_con, spec, margin=0.5)
     spark = market_outcomes(ws, spark_con, spec, margin=0.5)
     assert duck["per_campaign"] == spark["per_campaign"]
+    assert duck["per_campaign_creator"] == spark["per_campaign_creator"]
     for k, v in duck.items():
-        if k != "per_campaign":
+        if k not in ("per_campaign", "per_campaign_creator"):
             assert spark[k] == (pytest.approx(v, rel=1e-9) if v is not None else None), k
 
 
@@ -355,6 +358,26 @@ def test_experiment_money_adds_up_and_budgets_hold(small_experiment):
     # the comparison is the runs' difference
     inc = res["compare"]["auction"]["incremental_kept_orders"]
     assert inc == res["runs"]["auction"]["brand_kept_orders"] - none["brand_kept_orders"]
+
+
+def test_experiment_reports_each_plan_beside_what_it_delivered(small_experiment):
+    """Trust routing's plans (totals and per-creator intervals) are reported, and what each chosen
+    creator delivered is read from the log by the campaign KPI's rule."""
+    root, res = small_experiment
+    rows, plans = res["trust_routing_creators"], res["trust_routing_plans"]
+    assert sorted(p["campaign_id"] for p in plans) == sorted(c["campaign_id"] for c in res["campaigns"])
+    for p in plans:
+        mine = [r for r in rows if r["campaign_id"] == p["campaign_id"]]
+        assert p["creators"] == len(mine)
+        assert p["cost"] == pytest.approx(sum(r["cost"] for r in mine))
+        assert p["low"] <= p["expected_kept"] <= p["high"] and p["interval"] == 0.9
+    assert all(r["low"] <= r["expected_kept"] <= r["high"] for r in rows)
+    per = res["runs"]["trust_routing"]["per_campaign_creator"]
+    chosen = {(r["campaign_id"], r["creator_id"]) for r in rows}
+    assert {(r["campaign_id"], r["creator_id"]) for r in per} <= chosen  # only chosen creators sell it
+    by_campaign = {r["campaign_id"]: r["kept_orders"] for r in res["runs"]["trust_routing"]["per_campaign"]}
+    for cid in {r["campaign_id"] for r in per}:
+        assert sum(r["kept_orders"] for r in per if r["campaign_id"] == cid) == by_campaign[cid]
 
 
 def test_auction_quality_is_the_planners_user_fit(small_experiment):

@@ -3,7 +3,12 @@ baseline, and the market experiment that runs both in the simulator."""
 
 from trustecon.marketing.auction import AuctionResult, BidderState, bid_step, gsp, gsp_one_slot, run_auction
 from trustecon.marketing.compare import Comparison, compare_workspace, offline_comparison
-from trustecon.marketing.experiment import choose_campaigns, market_experiment, market_outcomes
+from trustecon.marketing.experiment import (
+    campaign_creator_orders,
+    choose_campaigns,
+    market_experiment,
+    market_outcomes,
+)
 from trustecon.marketing.market import AdAuction, CampaignSpec, TrustRouting
 from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, PlanError, PlanRow, choose, plan_workspace
 
@@ -20,6 +25,7 @@ __all__ = [
     "PlanRow",
     "TrustRouting",
     "bid_step",
+    "campaign_creator_orders",
     "choose",
     "choose_campaigns",
     "compare_workspace",

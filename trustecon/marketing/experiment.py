@@ -45,7 +45,7 @@ import numpy as np
 
 from trustecon.marketing.market import AdAuction, CampaignSpec, TrustRouting, plans_frame
 
-__all__ = ["MECHANISMS", "choose_campaigns", "market_experiment", "market_outcomes"]
+__all__ = ["MECHANISMS", "campaign_creator_orders", "choose_campaigns", "market_experiment", "market_outcomes"]
 
 #: The runs of the experiment, in order (``none`` is the counterfactual).
 MECHANISMS = ("none", "trust_routing", "auction")
@@ -102,6 +102,7 @@ def market_outcomes(ws: Any, con: Any, campaigns: list[CampaignSpec], *, margin:
 
     cm = campaign_metrics(e, timezone=tz).to_pyarrow().to_pylist()
     cm = [r for r in cm if r["campaign_id"] in ids]
+    by_creator = campaign_creator_orders(e, ids).to_pyarrow().to_pylist()
     spend = sum(r["spend"] for r in cm)
     kept_attr = sum(r["kept_orders"] for r in cm)
     gmv_attr = sum(r["kept_gmv"] for r in cm)
@@ -154,7 +155,25 @@ def market_outcomes(ws: Any, con: Any, campaigns: list[CampaignSpec], *, margin:
         "complaint_rate": agg["c"] / agg["n"] if agg["n"] else None,
         "latent_trust_mean": trust,
         "per_campaign": cm,
+        "per_campaign_creator": by_creator,
     }
+
+
+def campaign_creator_orders(events: ibis.Table, campaign_ids: list[int]) -> ibis.Table:
+    """Orders and kept orders per (campaign_id, creator_id) of the given campaigns, by the rule of
+    :func:`trustecon.kpis.campaign_metrics` (an order line carrying the campaign id; kept = no refund
+    anywhere in the log). Lines without a creator (ad orders) are left out. What a sponsorship
+    delivered through each creator, beside what the planner forecast for it."""
+    lines = events.filter((events.kind == "order") & events.campaign_id.isin(campaign_ids)
+                          & events.creator_id.notnull())
+    ref = events.filter((events.kind == "refund") & events.order_id.notnull())
+    ref = ref.select(r_order=ref.order_id).distinct()
+    j = lines.left_join(ref, lines.order_id == ref.r_order).select(lines, kept=ref.r_order.isnull())
+    out = j.group_by(["campaign_id", "creator_id"]).aggregate(
+        orders=j.order_id.nunique(),
+        kept_orders=ibis.ifelse(j.kept, j.order_id, ibis.null("int64")).nunique(),
+    )
+    return out.order_by(["campaign_id", "creator_id"])
 
 
 def market_experiment(
@@ -226,6 +245,11 @@ def market_experiment(
         runs[name]["seconds"] = round(time.perf_counter() - t, 1)
         if isinstance(market, TrustRouting):
             extra["trust_routing_creators"] = plans_frame(market.plans_).to_dict("records")
+            extra["trust_routing_plans"] = [
+                {"campaign_id": k, "creators": len(p.chosen), "cost": p.cost, "expected_kept": p.expected_kept,
+                 "low": p.low, "high": p.high, "interval": p.interval}
+                for k, p in sorted(market.plans_.items())
+            ]
             extra["trust_routing_seconds"] = {k: round(v, 2) for k, v in market.seconds_.items()}
         if isinstance(market, AdAuction) and hasattr(market, "history_"):
             extra["auction_bids"] = market.history_

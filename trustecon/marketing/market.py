@@ -324,7 +324,9 @@ class AdAuction:
 
 
 def plans_frame(plans: dict[int, Plan]) -> pd.DataFrame:
-    """One row per chosen creator of every plan (campaign_id, creator_id, cost, expected kept)."""
-    rows = [{"campaign_id": k, "creator_id": r.creator_id, "cost": r.cost, "expected_kept": r.expected_kept}
-            for k, p in plans.items() for r in p.chosen]
-    return pd.DataFrame(rows, columns=["campaign_id", "creator_id", "cost", "expected_kept"])
+    """One row per chosen creator of every plan (campaign_id, creator_id, cost, expected kept and the
+    row's interval ``low``–``high``)."""
+    cols = ["campaign_id", "creator_id", "cost", "expected_kept", "low", "high"]
+    rows = [{"campaign_id": k, "creator_id": r.creator_id, "cost": r.cost, "expected_kept": r.expected_kept,
+             "low": r.low, "high": r.high} for k, p in plans.items() for r in p.chosen]
+    return pd.DataFrame(rows, columns=cols)
