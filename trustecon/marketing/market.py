@@ -325,8 +325,8 @@ class AdAuction:
 
 def plans_frame(plans: dict[int, Plan]) -> pd.DataFrame:
     """One row per chosen creator of every plan (campaign_id, creator_id, cost, expected kept and the
-    row's interval ``low``–``high``)."""
-    cols = ["campaign_id", "creator_id", "cost", "expected_kept", "low", "high"]
+    row's interval ``low``–``high``; ``exposures``: the pin exposures bought, with the ``pins`` forecast)."""
+    cols = ["campaign_id", "creator_id", "cost", "expected_kept", "low", "high", "exposures"]
     rows = [{"campaign_id": k, "creator_id": r.creator_id, "cost": r.cost, "expected_kept": r.expected_kept,
-             "low": r.low, "high": r.high} for k, p in plans.items() for r in p.chosen]
+             "low": r.low, "high": r.high, "exposures": r.exposures} for k, p in plans.items() for r in p.chosen]
     return pd.DataFrame(rows, columns=cols)
