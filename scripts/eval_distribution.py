@@ -4,6 +4,7 @@
     python scripts/eval_distribution.py wtf --dataset ciao           # who-to-follow, Ciao (graph only)
     python scripts/eval_distribution.py kuairand                     # feed ranking on KuaiRand-Pure
     python scripts/eval_distribution.py policies --preset default --seed 7   # policy experiment + per-day series
+    python scripts/eval_distribution.py policies --preset default --seed 141 --daily-streams   # paired (round 6)
     python scripts/eval_distribution.py tune-engine --preset small --seed 1  # engine feed grid (tuning seed only)
     python scripts/eval_distribution.py policies-summary --inputs e7.json e8.json e9.json  # mean ± s.e. over seeds
 
@@ -433,11 +434,13 @@ def _followed_per_user_day(ws_path: Path) -> dict[str, float]:
     return {"creators_shown": row[0], "followed_shown": row[1], "followed_items": row[2]}
 
 
-def evaluate_policies(preset: str, seed: int, root: Path) -> dict:
-    """The policy experiment with per-day series and the followed-creator counts per user-day."""
+def evaluate_policies(preset: str, seed: int, root: Path, daily_streams: bool = False) -> dict:
+    """The policy experiment with per-day series and the followed-creator counts per user-day;
+    ``daily_streams``: paired runs (common random numbers, round 6)."""
     from trustecon.distribution.experiment import policy_experiment
 
-    res = policy_experiment(root, preset, seed=seed, daily=True)
+    res = policy_experiment(root, preset, seed=seed, daily=True, daily_streams=daily_streams)
+    res["daily_streams"] = daily_streams
     res["followed_per_user_day"] = {p: _followed_per_user_day(root / p) for p in res["policies"]}
     return res
 
@@ -528,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--out")
+    ap.add_argument("--daily-streams", action="store_true", help="policies: paired runs (common random numbers)")
     a = ap.parse_args(argv)
     t = time.perf_counter()
     if a.what == "policies-summary":
@@ -536,8 +540,9 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         root = Path(a.root) if a.root else Path(tempfile.mkdtemp(prefix="trustecon-policies-"))
-        fn = evaluate_policies if a.what == "policies" else tune_engine
-        return _emit(fn(a.preset, a.seed, root), t, a.out)
+        if a.what == "policies":
+            return _emit(evaluate_policies(a.preset, a.seed, root, a.daily_streams), t, a.out)
+        return _emit(tune_engine(a.preset, a.seed, root), t, a.out)
     if not DATA.is_dir():
         print(f"datasets not found at {DATA} (set TRUSTECON_DATA)", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ the engine pipelines, and PPR against igraph.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from dataclasses import replace
 
@@ -258,6 +260,20 @@ def test_cap_quota_is_chosen_on_the_gini_after_the_refill():
     extra = refill(sel_next, q + 1)
     assert gini(np.bincount(c[sel_next], minlength=m) + np.bincount(extra[1], minlength=m)) > cap
     assert 0.0 < res.relevance_cost < 1.0
+
+
+def test_impression_discounting_gives_way_to_strangers_not_yet_offered():
+    """Discovery by credibility (score 0.1 × .2 … .7): creator 5 (.07), already shown once to user 0,
+    loses log 2 with ``w_novelty = 1`` and falls behind 4 (.06) and 3 (.05); without the discount it
+    stays first. User 1, never shown it, keeps it first."""
+    inp = _inputs(n=2)
+    inp.shown = sp.csr_matrix(([1.0], ([0], [5])), shape=(2, 6))
+    base = FeedConfig(k=2, private_share=0.0, exploration_rate=0.0, gini_cap=1.0)
+    for w, first in ((0.0, [5, 4]), (1.0, [4, 3])):
+        b = rank_feeds(inp, dataclasses.replace(base, w_novelty=w), np.random.default_rng(0))
+        assert list(b.creator_index[b.user_index == 0]) == first
+        assert list(b.creator_index[b.user_index == 1]) == [5, 4]
+        assert b.score[b.user_index == 0][0] == pytest.approx(0.1 * 0.6 if w else 0.1 * 0.7)
 
 
 def test_exploration_slots_go_to_novel_creators_only():

@@ -72,7 +72,11 @@ class FeedConfig:
       draw ∝ exp(score/τ); Kool et al. 2019), 0 = deterministic top-k; ``live_affinity=False``:
       when true, a live room's discovery bonus is ``w_live·L(c)·a(u,c)/max_c' a(u,c')`` with ``a``
       the clipped ALS affinity, or ``FeedInputs.affinity`` when given (live rooms go to users likely
-      to enter and need the products); ``w_match=0``: weight of ``FeedInputs.affinity`` in discovery.
+      to enter and need the products); ``w_match=0``: weight of ``FeedInputs.affinity`` in discovery;
+      ``w_novelty=0``: impression discounting in discovery, ``− w_novelty·log(1 + n)`` with ``n`` the
+      times the user was already shown the creator in discovery without following (``FeedInputs.shown``):
+      a stranger the user keeps passing over gives way to one not yet offered (Lee et al., "Impression
+      discounting", KDD 2014 — LinkedIn's people-you-may-know).
     - ALS: ``als_factors=32, als_iterations=15``; ``random_state=0``.
     """
 
@@ -96,6 +100,7 @@ class FeedConfig:
     discovery_noise: float = 0.0
     live_affinity: bool = False
     w_match: float = 0.0
+    w_novelty: float = 0.0
     als_factors: int = 32
     als_iterations: int = 15
     random_state: int = 0
@@ -150,6 +155,9 @@ class FeedInputs:
     #: dense ``len(user_ids) × len(creator_ids)`` affinity in [0, 1] (e.g. to the creator's assortment);
     #: used by ``live_affinity`` instead of ALS, and added as ``w_match·a`` to discovery; ``None``: unused.
     affinity: np.ndarray | None = None
+    #: discovery impressions so far per (user, creator) pair not followed (sparse, same shape as
+    #: ``follows``), for ``w_novelty``; ``None``: none.
+    shown: sp.csr_matrix | None = None
 
 
 @dataclass
@@ -191,6 +199,8 @@ def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_
             # the user's co-behaviour affinity, relative to her best creator (1 for the best match).
             gain = gain * aff / np.maximum(aff.max(axis=1, keepdims=True), 1e-12)
         s += cfg.w_live * gain * inp.live[None, :]
+    if inp.shown is not None and cfg.w_novelty:
+        s -= cfg.w_novelty * inp.shown[rows].log1p().toarray()
     return s
 
 

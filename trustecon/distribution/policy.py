@@ -157,6 +157,9 @@ class EnginePolicy:
         # Watch ratio per creator id (sum, views) and the (user, creator) pairs with an order.
         self._wr = np.zeros((0, 2))
         self._buy = np.zeros(0, np.int64)
+        # Days each (user, creator) pair was shown in discovery (sorted pair keys, counts): w_novelty.
+        self._shk = np.zeros(0, np.int64)
+        self._shn = np.zeros(0)
 
     # ------------------------------------------------------------------ observing the log
     def observe(self, events: pa.Table) -> None:
@@ -185,6 +188,8 @@ class EnginePolicy:
             for d in pc.value_counts(imp["creator_id"]).to_pylist():
                 if d["values"] is not None:
                     self.impressions_[d["values"]] = self.impressions_.get(d["values"], 0) + d["counts"]
+        if self.config.w_novelty:
+            self._observe_shown(events)
         self._observe_content(events)
         self._observe_live(events)
         self._observe_watch_and_orders(events)
@@ -194,6 +199,28 @@ class EnginePolicy:
             pins = events.filter(pc.and_(pc.equal(kind, "product_pin"), pc.is_valid(events["product_id"])))
             if pins.num_rows:
                 self._pins = np.union1d(self._pins, _pair_keys(pins, "creator_id", "product_id"))
+
+    def _observe_shown(self, events: pa.Table) -> None:
+        """Count a day for each (user, creator) pair with a discovery impression that day."""
+        kind = events["kind"]
+        sel = pc.and_(pc.equal(kind, "impression"), pc.equal(events["surface"], "discover"))
+        imp = events.filter(pc.and_(sel, pc.and_(pc.is_valid(events["user_id"]), pc.is_valid(events["creator_id"]))))
+        if imp.num_rows == 0:
+            return
+        keys = np.unique(_pair_keys(imp, "user_id", "creator_id"))
+        allk = np.union1d(self._shk, keys)
+        n = np.zeros(allk.size)
+        n[np.searchsorted(allk, self._shk)] = self._shn
+        n[np.searchsorted(allk, keys)] += 1.0
+        self._shk, self._shn = allk, n
+
+    def _shown(self, ctx: DayContext) -> sp.csr_matrix | None:
+        """Discovery days so far per (active user, fresh creator) pair, for ``w_novelty``."""
+        if not self.config.w_novelty or self._shk.size == 0:
+            return None
+        ui, ci = _lookup(ctx.user_ids, self._shk >> 32), _lookup(ctx.creator_ids, self._shk & 0xFFFFFFFF)
+        ok = (ui >= 0) & (ci >= 0)
+        return sp.csr_matrix((self._shn[ok], (ui[ok], ci[ok])), shape=(ctx.user_ids.size, ctx.creator_ids.size))
 
     def _observe_watch_and_orders(self, events: pa.Table) -> None:
         """Per creator, the summed watch ratio of views (the world's watch share has mean ≈ the
@@ -482,6 +509,7 @@ class EnginePolicy:
             pair_bonus=bonus,
             user_live_gain=self.buyer_gain * self._propensity(ctx) if self.buyer_gain else None,
             affinity=self._assortment_affinity(ctx) if self.assortment_affinity else None,
+            shown=self._shown(ctx),
         )
         b = rank_feeds(inp, cfg, rng)
         self.last_stats_ = dict(b.stats)
