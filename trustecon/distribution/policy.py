@@ -84,7 +84,9 @@ class EnginePolicy:
     docs/evaluation/distribution.md): ``credibility="watch"`` (mean watch share as credibility),
     ``w_buyer_live`` (live bonus toward sellers a user bought from), ``buyer_gain`` with
     ``propensity`` ("fitted": :class:`PurchasePropensity`; "heuristic") to scale the live term by the
-    user's purchase propensity, ``watch_weighted`` (views weighed by watch share in the ALS input).
+    user's purchase propensity, ``watch_weighted`` (views weighed by watch share in the ALS input);
+    tried in round 6 and left off: ``FeedConfig.w_novelty`` (impression discounting in discovery; the
+    policy counts each pair's discovery days when it is set).
     Learned state (updated by :meth:`observe`):
     ``trust_`` (OnlineTrust), ``als_``, ``impressions_`` (per creator id), ``as_of_``,
     ``last_stats_`` (exposure numbers of the last day ranked), ``history_`` (the same per day).
