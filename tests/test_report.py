@@ -145,6 +145,17 @@ def test_report_sections_and_reasons(tiny_ws):
     assert page.count("<svg") == len(res.charts) >= 5
 
 
+def test_report_folds_nested_provenance_away(tiny_ws):
+    """A simulator's configuration (a nested mapping) is listed parameter by parameter in a folded
+    block, not run together in one cell of the provenance table."""
+    tiny_ws.set_config("provenance", {"source": "simulator", "config": {"users": 10, "attacks": {"rings": 0}}})
+    page = build_report(tiny_ws, connect("duckdb")).path.read_text()
+    main = page.split("<details>")[0]
+    assert "<td>simulator</td>" in main and "users" not in main.split("Where the data comes from")[1]
+    assert "<details><summary>config (2 parameters)</summary>" in page
+    assert "<td>users</td><td>10</td>" in page and "<td>attacks</td><td>rings=0</td>" in page
+
+
 def test_review_dataset_report_leaves_out_live_and_commerce(tmp_path, shared_data):
     from trustecon.datasets import load
 

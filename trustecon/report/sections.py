@@ -77,11 +77,17 @@ def provenance(ctx: Context) -> Section:
     rows: list[tuple[str, Any]] = [
         ("workspace", str(ctx.ws.path)), ("time zone", ctx.ws.timezone), ("currency", ctx.ws.currency)
     ]
-    rows += [
-        (k, v if not isinstance(v, dict) else ", ".join(f"{a}={b}" for a, b in v.items())) for k, v in prov.items()
-    ]
+    rows += [(k, v) for k, v in prov.items() if not isinstance(v, dict)]
     rows += [("events", sum(ctx.kinds.values()))] + [(f"  {k}", n) for k, n in sorted(ctx.kinds.items())]
     body = table_html(pd.DataFrame(rows, columns=["what", "value"]))
+    # Nested provenance (the simulator's whole configuration) folds away: the reader asked where the
+    # data comes from, and sixty parameters in one cell hid the answer.
+    for k, v in prov.items():
+        if isinstance(v, dict):
+            flat = [(a, b if not isinstance(b, dict) else ", ".join(f"{x}={y}" for x, y in b.items()))
+                    for a, b in v.items()]
+            body += (f"<details><summary>{html.escape(str(k))} ({len(flat)} parameters)</summary>"
+                     + table_html(pd.DataFrame(flat, columns=["parameter", "value"])) + "</details>")
     calib = ctx.ws.read_json("calibration.json")
     if calib:
         cal = pd.DataFrame(
