@@ -22,7 +22,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;
   color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e4e4e4;padding-bottom:.3rem;margin-top:2.4rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:right}
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 figure.chart{margin:1rem 0;display:inline-block} .note{color:#666;font-size:.9rem}
