@@ -7,7 +7,6 @@ the engine pipelines, and PPR against igraph.
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 from dataclasses import replace
 
