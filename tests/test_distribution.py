@@ -6,7 +6,6 @@ the engine pipelines, and PPR against igraph.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import replace
 
@@ -269,7 +268,7 @@ def test_impression_discounting_gives_way_to_strangers_not_yet_offered():
     inp.shown = sp.csr_matrix(([1.0], ([0], [5])), shape=(2, 6))
     base = FeedConfig(k=2, private_share=0.0, exploration_rate=0.0, gini_cap=1.0)
     for w, first in ((0.0, [5, 4]), (1.0, [4, 3])):
-        b = rank_feeds(inp, dataclasses.replace(base, w_novelty=w), np.random.default_rng(0))
+        b = rank_feeds(inp, replace(base, w_novelty=w), np.random.default_rng(0))
         assert list(b.creator_index[b.user_index == 0]) == first
         assert list(b.creator_index[b.user_index == 1]) == [5, 4]
         assert b.score[b.user_index == 0][0] == pytest.approx(0.1 * 0.6 if w else 0.1 * 0.7)
