@@ -155,8 +155,8 @@ class FeedInputs:
     #: dense ``len(user_ids) × len(creator_ids)`` affinity in [0, 1] (e.g. to the creator's assortment);
     #: used by ``live_affinity`` instead of ALS, and added as ``w_match·a`` to discovery; ``None``: unused.
     affinity: np.ndarray | None = None
-    #: discovery impressions so far per (user, creator) pair not followed (sparse, same shape as
-    #: ``follows``), for ``w_novelty``; ``None``: none.
+    #: how often each (user, creator) pair was shown in discovery so far (e.g. days with such an
+    #: impression; sparse, same shape as ``follows``), for ``w_novelty``; ``None``: none.
     shown: sp.csr_matrix | None = None
 
 
