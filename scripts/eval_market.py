@@ -130,25 +130,14 @@ def summary(args: argparse.Namespace) -> None:
               f"{ca['delta_watch_min_per_user_day']:+.3f} |")
 
 
-def _coverage_rows(r: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(campaigns, creator rows) of one seed's trust routing: forecast, interval and delivered kept orders.
-    Only campaigns with at least one chosen creator (an empty plan forecasts 0 and buys nothing)."""
-    run = r["runs"]["trust_routing"]
-    kept_c = {c["campaign_id"]: c["kept_orders"] for c in run["per_campaign"]}
-    kept_r = {(c["campaign_id"], c["creator_id"]): c["kept_orders"] for c in run["per_campaign_creator"]}
-    camps = [{**p, "seed": r["seed"], "delivered": kept_c.get(p["campaign_id"], 0)}
-             for p in r["trust_routing_plans"] if p["creators"] > 0]
-    rows = [{**x, "seed": r["seed"], "delivered": kept_r.get((x["campaign_id"], x["creator_id"]), 0)}
-            for x in r["trust_routing_creators"]]
-    return camps, rows
-
-
 def coverage(args: argparse.Namespace) -> None:
     """The planner's 90 % interval against what trust routing's sponsorships delivered (round 3)."""
     import numpy as np
 
+    from trustecon.marketing import plan_outcomes
+
     res = sorted((json.loads(Path(p).read_text()) for p in args.files), key=lambda r: r["seed"])
-    per_seed = [_coverage_rows(r) for r in res]
+    per_seed = [(plan_outcomes(r), plan_outcomes(r, by="creator")) for r in res]
     rng = np.random.default_rng(0)
     print(f"seeds {res[0]['seed']}–{res[-1]['seed']} (n = {len(res)}); seed-clustered bootstrap, 1,000 resamples, "
           "default_rng(0)\n")
@@ -158,11 +147,11 @@ def coverage(args: argparse.Namespace) -> None:
     for label, k in (("campaign (plan total)", 0), ("chosen creator (plan row)", 1)):
         units = [u for seed in per_seed for u in seed[k]]
         n = len(units)
-        inside = [u["low"] <= u["delivered"] <= u["high"] for u in units]
+        inside = [u["inside"] for u in units]
         below = sum(u["delivered"] < u["low"] for u in units)
         above = sum(u["delivered"] > u["high"] for u in units)
         ratio = sum(u["delivered"] for u in units) / max(sum(u["expected_kept"] for u in units), 1e-12)
-        groups = [[u["low"] <= u["delivered"] <= u["high"] for u in seed[k]] for seed in per_seed]
+        groups = [[u["inside"] for u in seed[k]] for seed in per_seed]
         boots = []
         for _ in range(1000):
             pick = rng.integers(0, len(groups), len(groups))
@@ -174,7 +163,7 @@ def coverage(args: argparse.Namespace) -> None:
     print("\n| seed | campaigns with a plan | inside | forecast kept | delivered kept |")
     print("|---:|---:|---:|---:|---:|")
     for r, (camps, _) in zip(res, per_seed, strict=True):
-        print(f"| {r['seed']} | {len(camps)} | {sum(c['low'] <= c['delivered'] <= c['high'] for c in camps)} | "
+        print(f"| {r['seed']} | {len(camps)} | {sum(c['inside'] for c in camps)} | "
               f"{sum(c['expected_kept'] for c in camps):.1f} | {sum(c['delivered'] for c in camps)} |")
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from trustecon.events import SCHEMA
 from trustecon.marketing.auction import bid_step, gsp, gsp_one_slot
-from trustecon.marketing.experiment import market_experiment, market_outcomes
+from trustecon.marketing.experiment import market_experiment, market_outcomes, plan_outcomes
 from trustecon.marketing.market import CampaignSpec
 from trustecon.simulate import World, preset
 from trustecon.simulate.market import Buys, MarketDay, sponsor_pins
@@ -378,6 +378,34 @@ def test_experiment_reports_each_plan_beside_what_it_delivered(small_experiment)
     by_campaign = {r["campaign_id"]: r["kept_orders"] for r in res["runs"]["trust_routing"]["per_campaign"]}
     for cid in {r["campaign_id"] for r in per}:
         assert sum(r["kept_orders"] for r in per if r["campaign_id"] == cid) == by_campaign[cid]
+
+
+def test_plan_outcomes_known_answer():
+    """Forecast beside delivered: campaign 1's plan (2 creators, range 3–9) delivered 10 — outside;
+    campaign 2 (range 0–4) delivered 2 — inside; campaign 3 chose nobody — left out. Per creator:
+    creator 7 (range 1–5) delivered 6, creator 8 (range 0–4) nothing (no row) → 0, inside."""
+    res = {
+        "runs": {"trust_routing": {
+            "per_campaign": [{"campaign_id": 1, "kept_orders": 10}, {"campaign_id": 2, "kept_orders": 2}],
+            "per_campaign_creator": [{"campaign_id": 1, "creator_id": 7, "orders": 7, "kept_orders": 6}],
+        }},
+        "trust_routing_plans": [
+            {"campaign_id": 1, "creators": 2, "expected_kept": 6.0, "low": 3.0, "high": 9.0, "interval": 0.9},
+            {"campaign_id": 2, "creators": 1, "expected_kept": 1.5, "low": 0.0, "high": 4.0, "interval": 0.9},
+            {"campaign_id": 3, "creators": 0, "expected_kept": 0.0, "low": 0.0, "high": 0.0, "interval": 0.9},
+        ],
+        "trust_routing_creators": [
+            {"campaign_id": 1, "creator_id": 7, "expected_kept": 3.0, "low": 1.0, "high": 5.0},
+            {"campaign_id": 1, "creator_id": 8, "expected_kept": 3.0, "low": 0.0, "high": 4.0},
+        ],
+    }
+    camp = plan_outcomes(res)
+    assert [(c["campaign_id"], c["delivered"], c["inside"]) for c in camp] == [(1, 10, False), (2, 2, True)]
+    rows = plan_outcomes(res, by="creator")
+    assert [(r["creator_id"], r["delivered"], r["inside"]) for r in rows] == [(7, 6, False), (8, 0, True)]
+    assert plan_outcomes({"runs": {"none": {}}}) == []
+    with pytest.raises(ValueError, match="by must be"):
+        plan_outcomes(res, by="brand")
 
 
 def test_auction_quality_is_the_planners_user_fit(small_experiment):

@@ -171,7 +171,7 @@ def experiment_market(
 ) -> None:
     """Trust routing vs a GSP ad auction on the same simulated market, with a no-campaign run as the
     counterfactual: brand outcomes, platform revenue, user outcomes."""
-    from trustecon.marketing.experiment import market_experiment
+    from trustecon.marketing.experiment import market_experiment, plan_outcomes
 
     check_engine(engine)
     new_folder(root)
@@ -208,5 +208,12 @@ def experiment_market(
                        ("brand surplus (incremental)", "incremental_surplus")):
         t.add_row(label, "—", *(_num(cmp[n][key], "{:,.4g}") for n in cmp), style="bold")
     console.print(t)
+    plans = plan_outcomes(res)
+    if plans:
+        console.print(
+            f"trust routing's plans: {sum(p['expected_kept'] for p in plans):,.1f} kept orders forecast, "
+            f"{sum(p['delivered'] for p in plans):,} delivered; {sum(p['inside'] for p in plans)} of {len(plans)} "
+            f"campaigns inside their plan's {plans[0]['interval']:.0%} interval"
+        )
     for a in res["assumptions"]:
         console.print(f"assumption: {a}")

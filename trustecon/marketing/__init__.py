@@ -8,6 +8,7 @@ from trustecon.marketing.experiment import (
     choose_campaigns,
     market_experiment,
     market_outcomes,
+    plan_outcomes,
 )
 from trustecon.marketing.market import AdAuction, CampaignSpec, TrustRouting
 from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, PlanError, PlanRow, choose, plan_workspace
@@ -34,6 +35,7 @@ __all__ = [
     "market_experiment",
     "market_outcomes",
     "offline_comparison",
+    "plan_outcomes",
     "plan_workspace",
     "run_auction",
 ]

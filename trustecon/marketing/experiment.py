@@ -45,7 +45,14 @@ import numpy as np
 
 from trustecon.marketing.market import AdAuction, CampaignSpec, TrustRouting, plans_frame
 
-__all__ = ["MECHANISMS", "campaign_creator_orders", "choose_campaigns", "market_experiment", "market_outcomes"]
+__all__ = [
+    "MECHANISMS",
+    "campaign_creator_orders",
+    "choose_campaigns",
+    "market_experiment",
+    "market_outcomes",
+    "plan_outcomes",
+]
 
 #: The runs of the experiment, in order (``none`` is the counterfactual).
 MECHANISMS = ("none", "trust_routing", "auction")
@@ -174,6 +181,27 @@ def campaign_creator_orders(events: ibis.Table, campaign_ids: list[int]) -> ibis
         kept_orders=ibis.ifelse(j.kept, j.order_id, ibis.null("int64")).nunique(),
     )
     return out.order_by(["campaign_id", "creator_id"])
+
+
+def plan_outcomes(res: dict[str, Any], *, by: str = "campaign") -> list[dict[str, Any]]:
+    """Trust routing's forecasts beside what was delivered, from a :func:`market_experiment` result:
+    one row per campaign whose plan chose a creator (``by="campaign"``) or per chosen (campaign,
+    creator) (``by="creator"``), with ``expected_kept``, the plan's ``low``–``high`` interval, the
+    ``delivered`` kept orders (the campaign KPI's rule) and whether the interval held them (``inside``).
+    Empty when the result has no trust-routing run."""
+    if by not in ("campaign", "creator"):
+        raise ValueError(f"by must be 'campaign' or 'creator', not {by!r}")
+    run = res.get("runs", {}).get("trust_routing")
+    if run is None:
+        return []
+    if by == "campaign":
+        kept = {c["campaign_id"]: c["kept_orders"] for c in run["per_campaign"]}
+        rows = [dict(p, delivered=kept.get(p["campaign_id"], 0)) for p in res["trust_routing_plans"] if p["creators"]]
+    else:
+        kept = {(c["campaign_id"], c["creator_id"]): c["kept_orders"] for c in run["per_campaign_creator"]}
+        rows = [dict(r, delivered=kept.get((r["campaign_id"], r["creator_id"]), 0))
+                for r in res["trust_routing_creators"]]
+    return [dict(r, inside=bool(r["low"] <= r["delivered"] <= r["high"])) for r in rows]
 
 
 def market_experiment(
