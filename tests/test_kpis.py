@@ -722,6 +722,38 @@ def test_compute_all_tables(tmp_path, duck_con):
     assert set(lw) >= {"all", "2024-01", "2024-01-01"}
 
 
+def test_shared_intermediates_change_no_number(tmp_path, duck_con):
+    """write_kpis builds the shared intermediates once as DuckDB temporary tables: every stored table
+    equals compute_all without sharing, row for row; the temporary tables are gone afterwards; and
+    outside the block nothing is shared."""
+    from trustecon.kpis._base import shared
+    from trustecon.kpis.persist import temporary_tables, write_kpis
+
+    ws = Workspace.init(tmp_path / "shared", timezone="Asia/Shanghai")
+    assert ws.append(table(_all_rows())).quarantined == 0
+    plain = {k: v.to_pyarrow() for k, v in
+             kpis.compute_all(ws.events(duck_con), timezone=ws.timezone, min_followers=2).items()}
+    write_kpis(ws, duck_con, min_followers=2)
+    for name, a in plain.items():
+        b = ws.read_table(f"kpis_{name}")
+        assert a.num_rows == b.num_rows, name
+        for ra, rb in zip(_canon(a), _canon(b.select(a.schema.names)), strict=True):
+            assert all(_close(x[1], y[1]) for x, y in zip(ra, rb, strict=True)), (name, ra, rb)
+    left = duck_con.raw_sql("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_trustecon_shared_%'")
+    assert left.fetchall() == [(0,)]
+    built: list[int] = []
+
+    def build():
+        built.append(1)
+        return ws.events(duck_con).select("ts")
+
+    shared("probe", (1,), build), shared("probe", (1,), build)
+    assert len(built) == 2  # outside a block: built every time
+    with temporary_tables(duck_con):
+        a, b = shared("probe", (1,), build), shared("probe", (1,), build)
+        assert len(built) == 3 and a.get_name() == b.get_name()  # inside: once, one table
+
+
 # ------------------------------------------------------------------------------------------ CLI
 def test_cli_writes_kpi_tables_and_prints_json(tmp_path):
     import json

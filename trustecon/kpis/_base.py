@@ -9,8 +9,10 @@ into a piecewise-constant UTC offset with :mod:`zoneinfo`, and local time is ``t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -30,6 +32,8 @@ __all__ = [
     "period_label",
     "period_spine",
     "ratio",
+    "shared",
+    "shared_intermediates",
     "with_period",
     "zone_for",
 ]
@@ -156,9 +160,43 @@ def with_period(t: ir.Table, timezone: str | Zone, period: str, ts: str = "ts") 
     return t.mutate(period=period_label(t[ts], timezone, period))
 
 
+#: Within :func:`shared_intermediates`: (memo, materialize) — else None.
+_SHARED: ContextVar[tuple[dict[tuple[object, ...], ir.Table], Callable[[ir.Table], ir.Table]] | None] = ContextVar(
+    "trustecon_kpi_shared", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_intermediates(materialize: Callable[[ir.Table], ir.Table]) -> Iterator[None]:
+    """Inside the block, what many KPI tables share — each period's spine, the follow spells, the live
+    visits — is built once per log and handed to ``materialize`` (e.g. a temporary table on the
+    caller's backend), and every KPI built in the block reads that table. Outside any block they are
+    plain expressions that each query recomputes. Why: ``trustecon kpis`` builds ~46 tables from one
+    log, and on DuckDB these few intermediates were about half of its time (benchmarks/RESULTS.md);
+    the results are the same (tested)."""
+    token = _SHARED.set(({}, materialize))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared(name: str, key: tuple[object, ...], build: Callable[[], ir.Table]) -> ir.Table:
+    """``build()``, or inside :func:`shared_intermediates` its materialized table, once per ``(name, key)``."""
+    state = _SHARED.get()
+    if state is None:
+        return build()
+    memo, materialize = state
+    k = (name, *key)
+    if k not in memo:
+        memo[k] = materialize(build())
+    return memo[k]
+
+
 def period_spine(events: ir.Table, timezone: str | Zone, period: str) -> ir.Table:
     """Every period the log touches (one row ``all`` for a non-empty log)."""
-    return with_period(events.select("ts"), timezone, period).select("period").distinct()
+    return shared("spine", (events.op(), repr(timezone), period),
+                  lambda: with_period(events.select("ts"), timezone, period).select("period").distinct())
 
 
 def log_bounds(events: ir.Table) -> ir.Table:
@@ -225,12 +263,16 @@ def follow_spells(events: ir.Table) -> ir.Table:
     just starts an adjacent spell). Ties at one instant: the follow is ordered first, so a follow and
     an unfollow at the same instant leave the pair not following (an empty spell).
     """
-    f = events.filter(events.kind.isin(["follow", "unfollow"])).select(
-        "user_id", "creator_id", "ts", is_follow=ibis.ifelse(events.kind == "follow", 1, 0)
-    )
-    w = ibis.window(group_by=[f.user_id, f.creator_id], order_by=[f.ts, f.is_follow.desc()])
-    f = f.mutate(end=f.ts.lead().over(w))
-    return f.filter(f.is_follow == 1).select("user_id", "creator_id", start=f.ts, end=f.end)
+
+    def build() -> ir.Table:
+        f = events.filter(events.kind.isin(["follow", "unfollow"])).select(
+            "user_id", "creator_id", "ts", is_follow=ibis.ifelse(events.kind == "follow", 1, 0)
+        )
+        w = ibis.window(group_by=[f.user_id, f.creator_id], order_by=[f.ts, f.is_follow.desc()])
+        f = f.mutate(end=f.ts.lead().over(w))
+        return f.filter(f.is_follow == 1).select("user_id", "creator_id", start=f.ts, end=f.end)
+
+    return shared("follow_spells", (events.op(),), build)
 
 
 def is_follower_at(spell_start: ir.TimestampValue, spell_end: ir.TimestampValue, t: ir.TimestampValue):

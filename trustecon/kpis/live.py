@@ -30,6 +30,7 @@ from trustecon.kpis._base import (
     period_spine,
     ratio,
     reason_if,
+    shared,
     with_period,
     zone_for,
 )
@@ -50,6 +51,10 @@ def live_visits(events: ir.Table) -> ir.Table:
 
     ``closed_by`` is ``leave``, ``next_enter``, ``live_end`` or null (open). ``watch_ms`` = end − enter in ms.
     """
+    return shared("live_visits", (events.op(),), lambda: _live_visits(events))
+
+
+def _live_visits(events: ir.Table) -> ir.Table:
     ev = events.filter(events.kind.isin(["live_enter", "live_leave"]))
     ev = ev.select("user_id", "creator_id", "session_id", "ts", is_enter=ibis.ifelse(ev.kind == "live_enter", 1, 0))
     w = ibis.window(group_by=[ev.user_id, ev.session_id], order_by=[ev.ts, ev.is_enter])
