@@ -13,6 +13,7 @@ from pathlib import Path
 import ibis
 
 from trustecon.kpis import headline
+from trustecon.kpis.persist import temporary_tables
 from trustecon.report.sections import SECTIONS, Context, Section
 from trustecon.store import Workspace
 
@@ -50,8 +51,9 @@ def build_report(ws: Workspace, con: ibis.BaseBackend, out: str | Path | None = 
         r["kind"]: int(r["n"]) for r in events.group_by("kind").aggregate(n=events.count()).to_pyarrow().to_pylist()
     }
     ctx = Context(ws=ws, con=con, events=events, kinds=kinds)
-    ctx.headline = headline(events, timezone=ws.timezone) if kinds else {}
-    sections = [fn(ctx) for fn in SECTIONS]
+    with temporary_tables(con):  # the headline and the sections share spines, spells and visits
+        ctx.headline = headline(events, timezone=ws.timezone) if kinds else {}
+        sections = [fn(ctx) for fn in SECTIONS]
     target = Path(out) if out else ws.path / "reports" / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     body = []
