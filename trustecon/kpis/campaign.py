@@ -7,7 +7,16 @@ import ibis.expr.types as ir
 
 from trustecon.kpis._base import Zone, ratio, reason_if, with_period, zone_for
 
-__all__ = ["campaign_metrics"]
+__all__ = ["campaign_metrics", "campaign_order_lines"]
+
+
+def campaign_order_lines(events: ir.Table) -> ir.Table:
+    """``order`` lines carrying a ``campaign_id``, each with ``kept`` = no ``refund`` of its order
+    anywhere in the log: the campaign KPIs' one rule for an attributed, kept order."""
+    lines = events.filter((events.kind == "order") & events.campaign_id.notnull())
+    ref = events.filter((events.kind == "refund") & events.order_id.notnull())
+    ref = ref.select(r_order=ref.order_id).distinct()
+    return lines.left_join(ref, lines.order_id == ref.r_order).select(lines, kept=ref.r_order.isnull())
 
 
 def campaign_metrics(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
@@ -29,11 +38,7 @@ def campaign_metrics(events: ir.Table, *, timezone: str | Zone = "UTC", period: 
     spa = sp.group_by(["period", "campaign_id"]).aggregate(spend=sp.amount.sum())
 
     lines = events.filter(events.kind == "order")
-    ref = events.filter((events.kind == "refund") & events.order_id.notnull())
-    ref = ref.select(r_order=ref.order_id).distinct()
-    cl = lines.filter(lines.campaign_id.notnull())
-    cl = cl.left_join(ref, cl.order_id == ref.r_order).select(cl, kept=ref.r_order.isnull())
-    cl = with_period(cl, timezone, period)
+    cl = with_period(campaign_order_lines(events), timezone, period)
     oa = cl.group_by(["period", "campaign_id"]).aggregate(
         orders=cl.order_id.nunique(),
         kept_orders=ibis.ifelse(cl.kept, cl.order_id, ibis.null("int64")).nunique(),

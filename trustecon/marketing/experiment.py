@@ -171,11 +171,10 @@ def campaign_creator_orders(events: ibis.Table, campaign_ids: list[int]) -> ibis
     :func:`trustecon.kpis.campaign_metrics` (an order line carrying the campaign id; kept = no refund
     anywhere in the log). Lines without a creator (ad orders) are left out. What a sponsorship
     delivered through each creator, beside what the planner forecast for it."""
-    lines = events.filter((events.kind == "order") & events.campaign_id.isin(campaign_ids)
-                          & events.creator_id.notnull())
-    ref = events.filter((events.kind == "refund") & events.order_id.notnull())
-    ref = ref.select(r_order=ref.order_id).distinct()
-    j = lines.left_join(ref, lines.order_id == ref.r_order).select(lines, kept=ref.r_order.isnull())
+    from trustecon.kpis.campaign import campaign_order_lines
+
+    j = campaign_order_lines(events)
+    j = j.filter(j.campaign_id.isin(campaign_ids) & j.creator_id.notnull())
     out = j.group_by(["campaign_id", "creator_id"]).aggregate(
         orders=j.order_id.nunique(),
         kept_orders=ibis.ifelse(j.kept, j.order_id, ibis.null("int64")).nunique(),
