@@ -5,6 +5,9 @@ the seeds it names were run).
     python scripts/eval_market.py run --seeds 61-80 --root /tmp/market --jobs 2
     python scripts/eval_market.py summary /tmp/market/seed*.json
     python scripts/eval_market.py coverage /tmp/market/seed*.json   (round 3: the planner's interval)
+    python scripts/eval_market.py run --seeds 151-170 --root /tmp/p1 --jobs 2 \
+        --mechanisms none,trust_routing --planner '{"pin_holdout": 0.3333333333333333}'
+    python scripts/eval_market.py planners /tmp/p0 /tmp/p1            (round 4: two planners, paired)
 
 ``run`` calls :func:`trustecon.marketing.market_experiment` (the library function behind
 ``trustecon experiment market``) once per seed with its defaults on the default preset and writes
@@ -53,7 +56,8 @@ def _seeds(spec: str) -> list[int]:
     return out
 
 
-def _one(seed: int, root: str, preset: str) -> str:
+def _one(seed: int, root: str, preset: str, mechanisms: tuple[str, ...] | None = None,
+         planner: dict[str, Any] | None = None) -> str:
     import os
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -63,7 +67,8 @@ def _one(seed: int, root: str, preset: str) -> str:
     if work.exists():
         shutil.rmtree(work)
     t = time.perf_counter()
-    res = market_experiment(work, preset, seed=seed)
+    kw: dict[str, Any] = {"mechanisms": mechanisms} if mechanisms else {}
+    res = market_experiment(work, preset, seed=seed, planner_params=planner, **kw)
     res["seconds"] = round(time.perf_counter() - t, 1)
     out = Path(root) / f"seed{seed}.json"
     out.write_text(json.dumps(res, default=str, indent=1))
@@ -74,8 +79,11 @@ def _one(seed: int, root: str, preset: str) -> str:
 def run(args: argparse.Namespace) -> None:
     seeds = _seeds(args.seeds)
     Path(args.root).mkdir(parents=True, exist_ok=True)
+    mechs = tuple(args.mechanisms.split(",")) if args.mechanisms else None
+    planner = json.loads(args.planner) if args.planner else None
+    n = len(seeds)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for path in pool.map(_one, seeds, [args.root] * len(seeds), [args.preset] * len(seeds)):
+        for path in pool.map(_one, seeds, [args.root] * n, [args.preset] * n, [mechs] * n, [planner] * n):
             print(path, flush=True)
 
 
@@ -167,6 +175,81 @@ def coverage(args: argparse.Namespace) -> None:
               f"{sum(c['expected_kept'] for c in camps):.1f} | {sum(c['delivered'] for c in camps)} |")
 
 
+def planners(args: argparse.Namespace) -> None:
+    """Two planners on the same seeds (round 4): each one's forecast against delivery, interval
+    coverage and what the brands got, and the paired differences, with seed-clustered bootstraps."""
+    import numpy as np
+
+    from trustecon.marketing import plan_outcomes
+
+    def load(root: str) -> dict[int, dict[str, Any]]:
+        return {r["seed"]: r for r in (json.loads(p.read_text()) for p in sorted(Path(root).glob("seed*.json")))}
+
+    a, b = load(args.base), load(args.new)
+    seeds = sorted(set(a) & set(b))
+    if set(a) != set(b):
+        print(f"note: seeds in one root only are left out: {sorted(set(a) ^ set(b))}")
+
+    def per_seed(r: dict[str, Any]) -> dict[str, float]:
+        camps = plan_outcomes(r)
+        t = r["runs"]["trust_routing"]
+        return {"forecast": sum(c["expected_kept"] for c in camps), "delivered": sum(c["delivered"] for c in camps),
+                "inside": sum(c["inside"] for c in camps), "plans": len(camps), "kept": t["kept_orders"],
+                "spend": t["spend"], "rows": len(r.get("trust_routing_creators", []))}
+
+    A = [per_seed(a[s]) for s in seeds]
+    B = [per_seed(b[s]) for s in seeds]
+    rng = np.random.default_rng(0)
+    picks = [rng.integers(0, len(seeds), len(seeds)) for _ in range(1000)]
+
+    def tot(rows: list[dict[str, float]], idx: Any, key: str) -> float:
+        return float(sum(rows[i][key] for i in idx))
+
+    def stats(rows: list[dict[str, float]], idx: Any) -> dict[str, float]:
+        f, d, sp = tot(rows, idx, "forecast"), tot(rows, idx, "delivered"), tot(rows, idx, "spend")
+        return {"ratio": d / f if f else float("nan"), "bias": abs(math.log(d / f)) if f and d else float("nan"),
+                "coverage": tot(rows, idx, "inside") / max(tot(rows, idx, "plans"), 1),
+                "kept_per_1000": 1000 * tot(rows, idx, "kept") / sp if sp else float("nan")}
+
+    full = range(len(seeds))
+    sa, sb = stats(A, full), stats(B, full)
+    boots: dict[str, list[float]] = {k: [] for k in ("bias", "coverage_a", "coverage_b", "kept_per_1000")}
+    for idx in picks:
+        xa, xb = stats(A, idx), stats(B, idx)
+        boots["bias"].append(xa["bias"] - xb["bias"])
+        boots["coverage_a"].append(xa["coverage"])
+        boots["coverage_b"].append(xb["coverage"])
+        boots["kept_per_1000"].append(xb["kept_per_1000"] - xa["kept_per_1000"])
+
+    def ci(k: str) -> str:
+        lo, hi = np.nanpercentile(boots[k], [2.5, 97.5])
+        return f"[{lo:.3f}, {hi:.3f}]"
+
+    print(f"seeds {seeds[0]}–{seeds[-1]} (n = {len(seeds)}); base = {args.base}, new = {args.new}; "
+          "seed-clustered bootstrap, 1,000 resamples, default_rng(0)\n")
+    print("| | base | new | new vs base (95 % interval) |")
+    print("|---|---|---|---|")
+    print(f"| campaigns with a plan | {tot(A, full, 'plans'):.0f} | {tot(B, full, 'plans'):.0f} | |")
+    print(f"| chosen creators | {tot(A, full, 'rows'):.0f} | {tot(B, full, 'rows'):.0f} | |")
+    print(f"| Σ forecast kept | {tot(A, full, 'forecast'):.1f} | {tot(B, full, 'forecast'):.1f} | |")
+    print(f"| Σ delivered kept | {tot(A, full, 'delivered'):.0f} | {tot(B, full, 'delivered'):.0f} | |")
+    print(f"| Σ delivered / Σ forecast | {sa['ratio']:.3f} | {sb['ratio']:.3f} | |")
+    print(f"| bias \\|log(delivered / forecast)\\| | {sa['bias']:.3f} | {sb['bias']:.3f} | "
+          f"base − new {sa['bias'] - sb['bias']:+.3f} {ci('bias')} |")
+    print(f"| 90 % interval coverage (campaigns) | {sa['coverage']:.3f} {ci('coverage_a')} | "
+          f"{sb['coverage']:.3f} {ci('coverage_b')} | |")
+    print(f"| kept orders per 1,000 spend | {sa['kept_per_1000']:.2f} | {sb['kept_per_1000']:.2f} | "
+          f"new − base {sb['kept_per_1000'] - sa['kept_per_1000']:+.2f} {ci('kept_per_1000')} |")
+    print(f"| campaign kept orders (all seeds) | {tot(A, full, 'kept'):.0f} | {tot(B, full, 'kept'):.0f} | |")
+    print(f"| spend (all seeds) | {tot(A, full, 'spend'):,.0f} | {tot(B, full, 'spend'):,.0f} | |")
+    print("\n| seed | forecast / delivered (base) | forecast / delivered (new) | kept, spend (base) | "
+          "kept, spend (new) |")
+    print("|---:|---|---|---|---|")
+    for s_, x, y in zip(seeds, A, B, strict=True):
+        print(f"| {s_} | {x['forecast']:.1f} / {x['delivered']:.0f} | {y['forecast']:.1f} / {y['delivered']:.0f} | "
+              f"{x['kept']:.0f}, {x['spend']:,.0f} | {y['kept']:.0f}, {y['spend']:,.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -175,12 +258,17 @@ def main() -> None:
     r.add_argument("--root", required=True)
     r.add_argument("--preset", default="default")
     r.add_argument("--jobs", type=int, default=1)
+    r.add_argument("--mechanisms", default=None, help="e.g. none,trust_routing (default: all three)")
+    r.add_argument("--planner", default=None, help="planner parameters as JSON, e.g. '{\"pin_holdout\": 0.25}'")
     s = sub.add_parser("summary")
     s.add_argument("files", nargs="+")
     c = sub.add_parser("coverage")
     c.add_argument("files", nargs="+")
+    pl = sub.add_parser("planners")
+    pl.add_argument("base")
+    pl.add_argument("new")
     args = ap.parse_args()
-    {"run": run, "summary": summary, "coverage": coverage}[args.cmd](args)
+    {"run": run, "summary": summary, "coverage": coverage, "planners": planners}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from trustecon.engine import connect
 from trustecon.kpis.live import visit_products
 from trustecon.marketing.market import CampaignSpec, allocate
 from trustecon.marketing.planner import Campaign, CampaignPlanner, Plan, PlanError, PlanRow
-from trustecon.marketing.sponsorship import PinModel, pin_exposures, poisson_rates, visit_pins
+from trustecon.marketing.sponsorship import PinModel, pin_calibration, pin_exposures, poisson_rates, visit_pins
 from trustecon.simulate import preset, simulate
 from trustecon.store import Workspace
 
@@ -143,6 +143,82 @@ def test_pin_model_forecast_hand_log():
     assert out.loc[100, "rate"] == pytest.approx(pm.m_ * pm.A_[1] * pm.C_[100])
     assert out.loc[100, "orders"] == pytest.approx(15.0 * out.loc[100, "rate"])
     assert out.loc[999, "exposures"] == 0.0 and out.loc[999, "orders"] == 0.0  # never live: sells nothing
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(-1.0, 1.0), st.floats(0.05, 0.95), st.floats(0.05, 0.95))
+def test_pin_calibration_recovers_a_known_answer(seed, c0, b1, b2):
+    """Held-out counts equal to their expectation under (c₀, b₁, b₂) inside the bounds: the score
+    equations Zᵀ(μ − k) = 0 hold exactly there, so the maximiser is that point."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    x = rng.uniform(10, 500, n)
+    lac, lr = rng.normal(0, 0.7, n), rng.normal(0, 0.4, n)
+    m = 0.02
+    k = x * m * np.exp(c0 + b1 * lac + b2 * lr)
+    got = pin_calibration(k, x, lac, lr, m)
+    assert got == pytest.approx((c0, b1, b2), abs=1e-5)
+    # The slow, obviously-correct reference: the same likelihood maximised by Nelder-Mead, unbounded.
+    ref = minimize(lambda t: float(np.sum(x * m * np.exp(t[0] + t[1] * lac + t[2] * lr)
+                                          - k * (t[0] + t[1] * lac + t[2] * lr))),
+                   np.zeros(3), method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20_000})
+    assert got == pytest.approx(tuple(ref.x), abs=1e-3)
+
+
+def test_pin_calibration_only_shrinks_and_falls_back_to_identity():
+    x = np.full(50, 100.0)
+    lac = np.linspace(-1, 1, 50)
+    lr = np.zeros(50)
+    # The holdout says the room effect is twice as strong as fitted: not trusted, kept at 1.
+    assert pin_calibration(x * 0.02 * np.exp(2.0 * lac), x, lac, lr, 0.02)[1] == pytest.approx(1.0)
+    # ... or reversed: kept at 0 (no room effect at all), never negative.
+    assert pin_calibration(x * 0.02 * np.exp(-0.5 * lac), x, lac, lr, 0.02)[1] == pytest.approx(0.0, abs=1e-9)
+    # No order in the holdout, or no holdout: nothing to learn, the model as written.
+    assert pin_calibration(np.zeros(50), x, lac, lr, 0.02) == (0.0, 1.0, 1.0)
+    assert pin_calibration(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 0.02) == (0.0, 1.0, 1.0)
+
+
+def test_pin_model_holdout_learns_that_rooms_do_not_differ():
+    """A log where every room converts pins at one rate (3 orders per 100 exposures, day after day):
+    whatever room effects the early half suggests are noise, and the calibration on the late half
+    removes them (b₁ = 0, every room forecast at the pooled rate), while without a holdout the
+    fitted effects differ. Hand-built: 10 rooms, one brand, one product, 8 days; each day each room
+    shows its pin to 100 visits; room c sells orders on day d by a fixed pattern whose early-half
+    counts differ across rooms and whose late-half counts are all equal."""
+    rows = []
+    oid = 0
+    for d in range(8):
+        for c in range(10):
+            sid = d * 100 + c
+            t = T0 + dt.timedelta(days=d, hours=c)
+            rows += [dict(kind="live_start", ts=t, creator_id=c, session_id=sid),
+                     dict(kind="product_pin", ts=t, creator_id=c, session_id=sid, product_id=10),
+                     dict(kind="live_end", ts=t + dt.timedelta(minutes=50), creator_id=c, session_id=sid)]
+            for u in range(100):
+                rows.append(dict(kind="live_enter", ts=t + dt.timedelta(minutes=1), user_id=u, creator_id=c,
+                                 session_id=sid))
+            n = (c % 5 + 1) if d < 4 else 3  # early: 1..5 by room; late: 3 everywhere
+            for j in range(n):
+                oid += 1
+                rows.append(dict(kind="order", ts=t + dt.timedelta(minutes=2), user_id=j, creator_id=c,
+                                 session_id=sid, product_id=10, brand_id=1, order_id=oid))
+    ev = pd.DataFrame(rows)
+    for col in ("user_id", "creator_id", "session_id", "product_id", "brand_id", "order_id"):
+        ev[col] = ev[col].astype("Int64")
+    plain = PinModel(strength=1.0).fit(ev, {10: 1})
+    assert plain.calibration_ == (0.0, 1.0, 1.0)
+    assert plain.C_.max() / plain.C_.min() > 1.2  # rooms 4 and 9 sold 5 + 3 a day, rooms 0 and 5 1 + 3
+    cal = PinModel(strength=1.0, holdout=0.5).fit(ev, {10: 1})
+    assert cal.holdout_cells_ == 10
+    assert cal.calibration_[1] == pytest.approx(0.0, abs=1e-6)
+    fit = pd.Series(0.5, index=range(100))
+    out = cal.forecast(1, fit, 0.5, pd.Index(range(10)), days=1.0, pin_every=1)
+    assert out["rate"].to_numpy() == pytest.approx(np.full(10, out["rate"].iloc[0]))
+    # ... at the pooled rate, 3 orders per 100 exposures (both halves average 3 a room a day: c₀ = 0).
+    assert cal.calibration_[0] == pytest.approx(0.0, abs=1e-6)
+    assert out["rate"].to_numpy() == pytest.approx(np.full(10, 0.03), rel=1e-6)
+    with pytest.raises(ValueError, match="holdout"):
+        PinModel(holdout=1.0).fit(ev, {10: 1})
 
 
 # ----------------------------------------------------------------------------- allocation

@@ -68,6 +68,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from trustecon.marketing.interest import shopping_interest, user_fit
+
 __all__ = [
     "CONVERSIONS", "Campaign", "CampaignPlanner", "Plan", "PlanError", "PlanRow", "carrier_rates", "choose",
     "plan_workspace", "shopping_interest", "user_fit",
@@ -265,32 +267,6 @@ def carrier_rates(k: np.ndarray, x: np.ndarray, s_min: float, s_max: float,
     return w, S * mu + k, S + x, pi, mu, S
 
 
-def shopping_interest(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, int]]:
-    """Every (user, product, brand) order line and product click of the log, and product → brand
-    (from the order lines; a click may carry no brand)."""
-    ev = events
-    orders = ev[(ev["kind"] == "order") & ev["order_id"].notna()]
-    pb = orders.dropna(subset=["product_id", "brand_id"]).drop_duplicates("product_id")
-    product_brand = dict(zip(pb["product_id"].astype("int64"), pb["brand_id"].astype("int64"), strict=True))
-    clicks = ev[(ev["kind"] == "product_click") & ev["product_id"].notna() & ev["user_id"].notna()]
-    inter = pd.concat(
-        [orders[["user_id", "product_id"]].dropna(), clicks[["user_id", "product_id"]]], ignore_index=True
-    ).astype("int64")
-    inter["brand_id"] = inter["product_id"].map(product_brand).fillna(-1).astype("int64")
-    return inter, product_brand
-
-
-def user_fit(inter: pd.DataFrame, brand_id: int, product_ids: tuple[int, ...], n_brands: int,
-             strength: float) -> tuple[pd.Series, float]:
-    """fit(u) = (h_u + s·π) / (n_u + s) per user of ``inter`` (:func:`shopping_interest`), and π
-    (module docstring): the additive-smoothing share of u's shopping on the brand (or products)."""
-    hit = inter["product_id"].isin(product_ids) if product_ids else inter["brand_id"] == brand_id
-    n = inter.groupby("user_id").size()
-    h = hit.groupby(inter["user_id"]).sum()
-    pi = (float(hit.sum()) + 1.0) / (len(inter) + max(n_brands, 1))
-    return (h + strength * pi) / (n + strength), pi
-
-
 def _col(t: pa.Table | pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
     df = t.to_pandas() if isinstance(t, pa.Table) else t
     return df[list(names)]
@@ -307,7 +283,9 @@ class CampaignPlanner:
     ``n_draws``/``interval``/``random_state`` the seeded simulation of the uncertainty range;
     ``conversion``: ``"pins"`` (default, :mod:`~trustecon.marketing.sponsorship`), ``"brand"``,
     ``"carrier"`` or ``"creator"``, see :meth:`_brand_rates` and :func:`carrier_rates`;
-    ``pin_every``: with ``"pins"``, the sponsor gets one pin in ``pin_every``.
+    ``pin_every``: with ``"pins"``, the sponsor gets one pin in ``pin_every``; ``pin_strength`` and
+    ``pin_holdout``: the pin model's prior strength and the share of the history held out to calibrate
+    it (:class:`~trustecon.marketing.sponsorship.PinModel`).
     """
 
     def __init__(
@@ -315,6 +293,8 @@ class CampaignPlanner:
         *,
         conversion: str = "pins",
         pin_every: int = 3,
+        pin_strength: float = 1.0,
+        pin_holdout: float = 0.0,
         cpm: float = 500.0,
         min_credibility: float = 0.1,
         min_reliability: float = 0.5,
@@ -328,6 +308,8 @@ class CampaignPlanner:
     ) -> None:
         self.conversion = conversion
         self.pin_every = pin_every
+        self.pin_strength = pin_strength
+        self.pin_holdout = pin_holdout
         self.cpm = cpm
         self.min_credibility = min_credibility
         self.min_reliability = min_reliability
@@ -366,7 +348,7 @@ class CampaignPlanner:
         if self.conversion == "pins":
             from trustecon.marketing.sponsorship import PinModel
 
-            self.pins_ = PinModel().fit(ev, self.product_brand_)
+            self.pins_ = PinModel(self.pin_strength, self.pin_holdout, self.fit_strength).fit(ev, self.product_brand_)
         self.brands_ = frozenset(int(b) for b in orders["brand_id"].dropna().unique())
 
         ts = pd.to_datetime(ev["ts"], utc=True)
@@ -490,7 +472,7 @@ class CampaignPlanner:
         elif self.conversion == "pins":
             fc = self.pins_.forecast(campaign.brand_id, fit_u, pi, cre.index, campaign.days or self.history_days_,
                                      self.pin_every)
-            cre = cre.assign(pin_x=fc["exposures"], pin_m=self.pins_.m_ * fc["ratio"], a_sh=fc["a_shape"],
+            cre = cre.assign(pin_x=fc["exposures"], pin_m=fc["base"], a_sh=fc["a_shape"],
                              a_rt=fc["a_rate"], c_sh=fc["c_shape"], c_rt=fc["c_rate"])
             p = fc["rate"]
         else:
@@ -537,7 +519,7 @@ class CampaignPlanner:
             elif self.conversion == "pins":  # one brand effect for the whole plan, one room effect per creator
                 a = rng.gamma(sub["a_sh"].to_numpy()[0], 1.0 / sub["a_rt"].to_numpy()[0], size=(self.n_draws, 1))
                 c = rng.gamma(sub["c_sh"].to_numpy(), 1.0 / sub["c_rt"].to_numpy(), size=(self.n_draws, len(pick)))
-                pd_ = sub["pin_m"].to_numpy() * a * c
+                pd_ = sub["pin_m"].to_numpy() * (a * c) ** self.pins_.calibration_[1]
             else:
                 pd_ = rng.beta(sub["a"].to_numpy(), sub["b"].to_numpy(), size=(self.n_draws, len(pick)))
             rd = rng.beta(sub["ra"].to_numpy(), sub["rb"].to_numpy(), size=(self.n_draws, len(pick)))
