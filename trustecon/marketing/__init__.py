@@ -6,6 +6,7 @@ from trustecon.marketing.compare import Comparison, compare_workspace, offline_c
 from trustecon.marketing.experiment import (
     campaign_creator_orders,
     choose_campaigns,
+    delivery_record,
     market_experiment,
     market_outcomes,
     plan_outcomes,
@@ -30,6 +31,7 @@ __all__ = [
     "choose",
     "choose_campaigns",
     "compare_workspace",
+    "delivery_record",
     "gsp",
     "gsp_one_slot",
     "market_experiment",

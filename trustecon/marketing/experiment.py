@@ -49,6 +49,7 @@ __all__ = [
     "MECHANISMS",
     "campaign_creator_orders",
     "choose_campaigns",
+    "delivery_record",
     "market_experiment",
     "market_outcomes",
     "plan_outcomes",
@@ -201,6 +202,18 @@ def plan_outcomes(res: dict[str, Any], *, by: str = "campaign") -> list[dict[str
         rows = [dict(r, delivered=kept.get((r["campaign_id"], r["creator_id"]), 0))
                 for r in res["trust_routing_creators"]]
     return [dict(r, inside=bool(r["low"] <= r["delivered"] <= r["high"])) for r in rows]
+
+
+def delivery_record(results: Any) -> tuple[float, float]:
+    """``(forecast, delivered)`` kept orders of every trust-routing plan that chose a creator, summed
+    over :func:`market_experiment` results: the record a platform keeps of how its plans fared, which
+    :class:`~trustecon.marketing.planner.CampaignPlanner`'s ``past_delivery`` learns from."""
+    forecast = delivered = 0.0
+    for res in results:
+        for row in plan_outcomes(res):
+            forecast += float(row["expected_kept"])
+            delivered += float(row["delivered"])
+    return forecast, delivered
 
 
 def market_experiment(
