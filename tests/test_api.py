@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from trustecon.api import KeyStore, Principal, create_app, suppress  # noqa: E402
-from trustecon.api.access import suppress_stats  # noqa: E402
+from trustecon.api.access import suppress_creator_trust, suppress_stats  # noqa: E402
 from trustecon.cli import app as cli  # noqa: E402
 from trustecon.engine import connect  # noqa: E402
 from trustecon.store import Workspace  # noqa: E402
@@ -142,9 +142,19 @@ def test_explanations_equal_trustecon_explain(world):
     assert client.get(f"/trust/pair?user={ids['U']}&creator={ids['C']}", headers=_h("k-user")).json() == api
     cred = client.get(f"/creators/{ids['C']}/credibility", headers=_h("k-admin")).json()
     assert cred == _cli_json(["explain", w, "--creator", str(ids["C"]), "--json"])
-    # Others get the same explanation without the individual trusters.
+    assert cred["creator_trust"]["trust"] == pytest.approx(next(
+        r["trust"] for r in ws.read_table("creator_trust").to_pylist() if r["creator_id"] == ids["C"]), abs=1e-9)
+    # Others get the same explanation without the individual trusters, the creator trust's groups
+    # under k users suppressed; the creator itself sees its whole creator trust.
     other = client.get(f"/creators/{ids['C']}/credibility", headers=_h("k-user2")).json()
-    assert other == {k: v for k, v in cred.items() if k != "top_trusters"}
+    k = client.app.state.k
+    assert other == {k_: v for k_, v in cred.items() if k_ != "top_trusters"} | {
+        "creator_trust": suppress_creator_trust(cred["creator_trust"], k)}
+    small = [c for c in cred["creator_trust"]["channels"] if 0 < c["users"] < k]
+    assert all(c["decayed"] is None for c in other["creator_trust"]["channels"] if c["channel"] in
+               {s["channel"] for s in small})
+    own = client.get(f"/creators/{ids['C']}/credibility", headers=_h("k-creator")).json()
+    assert own["creator_trust"] == cred["creator_trust"]
     rel = ws.read_table("seller_reliability").to_pylist()[0]
     s, kind = rel["seller_id"], rel["seller_kind"]
     api = client.get(f"/sellers/{s}/reliability?kind={kind}", headers=_h("k-admin")).json()
@@ -283,6 +293,22 @@ def test_suppress_known_answers():
     assert out[3]["conversion"] is None
     empty = {**row, "unique_viewers": 0, "visits": 0, "buyers": 0, "orders": 0, "gmv": 0.0, "reason": "no live visits"}
     assert suppress("live_sessions", empty, 10) == empty  # nobody to protect: the real reason stays
+
+
+def test_suppress_creator_trust_known_answers():
+    ch = [{"channel": "like", "users": 12, "decayed": 9.0, "contribution": 9.0, "share": 0.9, "moved_trust": 0.1},
+          {"channel": "refund", "users": 2, "decayed": 0.2, "contribution": 1.0, "share": 0.1, "moved_trust": -0.05}]
+    ct = {"creator_id": 7, "trust": 0.8, "confidence": 0.8, "alpha": 10.0, "beta": 2.0, "positive": 9.0,
+          "negative": 1.0, "users": 12, "channels": ch, "summary": "T_c(7) = 0.800"}
+    assert suppress_creator_trust(ct, 2) == ct  # every group ≥ 2
+    three = suppress_creator_trust(ct, 3)  # the refund's 2 users go, the score stays
+    assert three["trust"] == 0.8 and three["channels"][0] == ch[0]
+    assert three["channels"][1]["decayed"] is None and three["channels"][1]["users"] is None
+    assert ct["channels"][1]["decayed"] == 0.2  # a copy
+    low = suppress_creator_trust(ct, 13)  # 12 users pooled < 13: the whole score
+    assert low["trust"] is None and low["channels"] == [] and low["reason"] == "suppressed: fewer than k=13 users"
+    nobody = {**ct, "users": 0, "channels": []}
+    assert suppress_creator_trust(nobody, 10) == nobody  # the prior, from nobody's evidence
 
 
 @settings(max_examples=60, deadline=None)

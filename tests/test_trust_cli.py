@@ -70,8 +70,9 @@ def test_empty_workspace(ws) -> None:
     out = json.loads(res.stdout)
     assert out["as_of"] is None and all(n == 0 for n in out["rows"].values())
     assert "no events" in out["messages"][0]
-    res = _run("explain", ws.path, "--creator", 1)
-    assert res.exit_code == 2 and "no credibility" in res.output
+    res = _run("explain", ws.path, "--creator", 1)  # nobody's evidence: the priors, said so
+    assert res.exit_code == 0 and "no credibility" in res.output and "no evidence" in res.output
+    assert "prior 0.500" in res.output
 
 
 def test_no_commerce_still_scores_what_it_can(ws) -> None:

@@ -19,7 +19,7 @@ from typing import Any, overload
 
 from trustecon.api.keys import Principal
 
-__all__ = ["DEFAULT_K", "SUPPRESSION", "can_read_creator_stats", "suppress", "suppress_stats"]
+__all__ = ["DEFAULT_K", "SUPPRESSION", "can_read_creator_stats", "suppress", "suppress_creator_trust", "suppress_stats"]
 
 #: Default minimum group size for audience aggregates shown to brands (and non-admin KPI views).
 DEFAULT_K = 10
@@ -110,6 +110,28 @@ def suppress_stats(stats: dict[str, Any], k: int) -> dict[str, Any]:
             if hidden or prev_hidden:
                 st["conversion"] = None
     return s
+
+
+def suppress_creator_trust(ct: dict[str, Any], k: int) -> dict[str, Any]:
+    """A creator trust explanation (``explain --creator``'s ``creator_trust``) with groups of 1 to k−1
+    users suppressed (a copy): the whole score when fewer than k users are pooled, else the numbers of
+    each channel with evidence from fewer than k users."""
+    out = copy.deepcopy(ct)
+    n = out.get("users")
+    if n is not None and 0 < n < k:
+        for key in ("trust", "confidence", "alpha", "beta", "positive", "negative", "users"):
+            out[key] = None
+        out["channels"] = []
+        out["reason"] = f"suppressed: fewer than k={k} users"
+        out["summary"] = f"T_c({out.get('creator_id')}) suppressed: fewer than k={k} users"
+        return out
+    for ch in out.get("channels") or []:
+        m = ch.get("users")
+        if m is not None and 0 < m < k:
+            for key in ("users", "decayed", "contribution", "share", "moved_trust"):
+                ch[key] = None
+            ch["reason"] = f"suppressed: fewer than k={k} users"
+    return out
 
 
 _SECTION_TABLE = {"rooms": "live_rooms", "watch_time": "live_watch_time"}

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from trustecon.api import models as m
-from trustecon.api.access import DEFAULT_K, can_read_creator_stats, suppress, suppress_stats
+from trustecon.api.access import DEFAULT_K, can_read_creator_stats, suppress, suppress_creator_trust, suppress_stats
 from trustecon.api.keys import KeyStore, Principal
 from trustecon.api.service import HEADLINE_TABLES, PLATFORM_TABLES, NotFound, NotReady, Service
 from trustecon.store import SCHEMA_VERSION, Workspace
@@ -169,10 +169,13 @@ def create_app(
     @app.get("/creators/{creator_id}/credibility", response_model=m.Credibility,
              responses={**_ERR, **_404, **_409}, summary="C(creator) with its explanation (any key)", tags=["trust"])
     def credibility(creator_id: int, p: Who) -> dict[str, Any]:
-        """As ``trustecon explain --creator C --json``; the list of individual trusters only for admin."""
+        """As ``trustecon explain --creator C --json``; the list of individual trusters only for admin;
+        the creator trust's groups under k users suppressed but for admin and the creator itself."""
         out = svc.credibility(creator_id)
         if p.role != "admin":
             out = {k_: v for k_, v in out.items() if k_ != "top_trusters"}
+            if out.get("creator_trust") and not (p.role == "creator" and p.id == creator_id):
+                out["creator_trust"] = suppress_creator_trust(out["creator_trust"], k)
         return out
 
     @app.get("/sellers/{seller_id}/reliability", response_model=m.Reliability, responses={**_ERR, **_404, **_409},

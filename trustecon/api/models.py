@@ -93,6 +93,8 @@ class Credibility(_Open):
     creator_id: int
     credibility: float = Field(description="C(c): propagated credibility from pre-trusted seeds (DESIGN.md §5).")
     summary: str
+    creator_trust: dict[str, Any] | None = Field(
+        None, description="T_c: every user's evidence pooled per creator (beta model), with its channels.")
 
 
 class Reliability(_Open):

@@ -2,7 +2,7 @@
 
 Every function here reads the workspace through the store and calls the same library functions as
 the CLI (``trustecon feed``, ``suggest``, ``explain``, ``kpis``): :class:`FeedServer`,
-:func:`suggest_creators`, :func:`explain_pair` / :func:`explain_creator` / :func:`explain_seller`,
+:func:`suggest_creators`, :func:`explain_pair` / :func:`explain_built_creator` / :func:`explain_seller`,
 :func:`live_funnel` and the persisted ``tables/kpis_*`` of :func:`write_kpis`. Role checks and
 redaction are not here (see :mod:`trustecon.api.access`); errors are :class:`NotFound` (404) and
 :class:`NotReady` (409: a table the request needs has not been built).
@@ -25,7 +25,8 @@ from trustecon.ingest import IngestReport, ingest_files
 from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
 from trustecon.live.funnel import live_funnel
 from trustecon.store import Workspace
-from trustecon.trust.explain import explain_built_pair, explain_creator, explain_seller
+from trustecon.trust.creator_fit import CreatorTrust
+from trustecon.trust.explain import explain_built_creator, explain_built_pair, explain_seller
 from trustecon.trust.pair import PairTrust
 
 __all__ = ["HEADLINE_TABLES", "PLATFORM_TABLES", "NotFound", "NotReady", "Service"]
@@ -198,12 +199,18 @@ class Service:
             return explain_built_pair(pt, user, creator, self.pair_model(), events=self.events)
 
     def credibility(self, creator: int) -> dict[str, Any]:
-        """C(creator) with :func:`explain_creator` (as ``trustecon explain --creator``)."""
+        """C(creator) and the creator trust T_c with :func:`explain_built_creator` (as ``trustecon
+        explain --creator``)."""
         with self.lock:
             cred = self.table("creator_credibility", "trustecon build WORKSPACE")
             if not _rows(cred, creator_id=creator):
                 raise NotFound(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
-            return explain_creator(creator, cred, self.ws.read_table("trust_ranks"), self.ws.read_table("pair_trust"))
+            self.refresh()
+            names = ("trust_ranks", "pair_trust", "creator_trust")
+            tables = {"creator_credibility": cred, **{n: self.ws.read_table(n) if self.ws.has_table(n) else None
+                                                      for n in names}}
+            model = CreatorTrust.from_params(self.ws.config.get("trust", {}).get("creator_trust"))
+            return explain_built_creator(creator, tables, model)
 
     def reliability(self, seller: int, kind: str) -> dict[str, Any]:
         """R(seller) with :func:`explain_seller` (as ``trustecon explain --seller``)."""

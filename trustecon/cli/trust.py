@@ -27,7 +27,7 @@ def build(
     as_of: str | None = typer.Option(None, "--as-of", help="Score as of this instant (default: the latest event)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Build pair trust, creator credibility and seller reliability (with its ledger) in one commit."""
+    """Build pair trust, creator trust, creator credibility and seller reliability (with its ledger) in one commit."""
     from trustecon.trust.build import build as run
 
     ws = _open(workspace)
@@ -64,14 +64,15 @@ class _null:
 def explain(
     workspace: Path = typer.Argument(..., help="Workspace folder (after 'trustecon build')."),
     user: int | None = typer.Option(None, "--user", help="User id: with --creator, explain T(user → creator)."),
-    creator: int | None = typer.Option(None, "--creator", help="Creator id: alone, explain C(creator)."),
+    creator: int | None = typer.Option(None, "--creator",
+                                       help="Creator id: alone, explain C(creator) and creator trust T_c."),
     seller: int | None = typer.Option(None, "--seller", help="Seller id: explain R(seller)."),
     seller_kind: str = typer.Option("creator", "--seller-kind", help="creator or brand."),
     engine: str = EngineOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Explain a trust score: the evidence that moved it, by kind and by time."""
-    from trustecon.trust.explain import explain_creator, explain_seller
+    from trustecon.trust.explain import explain_seller
 
     ws = _open(workspace)
     if not ws.has_table("pair_trust"):
@@ -104,16 +105,25 @@ def explain(
             console.print(out["summary"])
             return
     else:
+        from trustecon.trust.creator_fit import CreatorTrust
+        from trustecon.trust.explain import explain_built_creator
+
         assert creator is not None  # neither --seller nor --creator failed above
-        cred = ws.read_table("creator_credibility")
-        if creator not in set(cred["creator_id"].to_pylist()):
-            fail(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
-        out = explain_creator(creator, cred, ws.read_table("trust_ranks"), ws.read_table("pair_trust"))
+        names = ("creator_credibility", "trust_ranks", "pair_trust", "creator_trust")
+        tables = {n: ws.read_table(n) if ws.has_table(n) else None for n in names}
+        out = explain_built_creator(creator, tables,
+                                    CreatorTrust.from_params(ws.config.get("trust", {}).get("creator_trust")))
     if json_out:
         print_json(out)
         return
     console.print(out["summary"])
-    rows = out.get("channels") or out.get("top_trusters") or out.get("orders_that_moved_it") or []
+    _rows(out.get("channels") or out.get("top_trusters") or out.get("orders_that_moved_it") or [])
+    if "creator_trust" in out:
+        console.print(out["creator_trust"]["summary"])
+        _rows(out["creator_trust"]["channels"])
+
+
+def _rows(rows: list[dict]) -> None:
     if rows:
         t = Table()
         for k in rows[0]:

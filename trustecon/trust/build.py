@@ -1,7 +1,9 @@
 """``build``: every trust table of a workspace from its event log, committed in one transaction.
 
 Writes ``tables/pair_trust`` (one row per user → creator pair with evidence, with the decayed sums
-an incremental update resumes from), ``tables/creator_credibility``, ``tables/trust_ranks`` (the
+an incremental update resumes from), ``tables/creator_trust`` (every user's evidence pooled per
+creator, :class:`~trustecon.trust.creator_fit.CreatorTrust`, from pair trust's sums: no second read
+of the log), ``tables/creator_credibility``, ``tables/trust_ranks`` (the
 propagation's rank of every node, for explanations), ``tables/seller_reliability``,
 ``tables/seller_ledger``, and the incremental state ``tables/trust_orders`` (order → buyer, creator)
 and ``tables/trust_sessions`` (live spans). An empty log or one without commerce gives empty tables
@@ -24,10 +26,13 @@ import pyarrow as pa
 
 from trustecon.engine import connect
 from trustecon.store import Workspace
+from trustecon.trust.creator_fit import CREATOR_TRUST_SCHEMA, CreatorTrust
 from trustecon.trust.credibility import CreatorCredibility, _materialize
 from trustecon.trust.evidence import (
+    CHANNELS,
     as_of_of,
     commerce_log,
+    evidence_sums,
     kind_pass,
     live_spans,
     order_pairs,
@@ -44,6 +49,7 @@ __all__ = ["BuildResult", "build"]
 
 TABLES = (
     "pair_trust",
+    "creator_trust",
     "creator_credibility",
     "trust_ranks",
     "seller_reliability",
@@ -126,17 +132,23 @@ def build(
     model: PairTrust | None = None,
     credibility: CreatorCredibility | None = None,
     reliability: SellerReliability | None = None,
+    creator: CreatorTrust | None = None,
     con: Any = None,
 ) -> BuildResult:
-    """Compute all trust tables on ``engine`` (or the given Ibis ``con``) and commit them together."""
+    """Compute all trust tables on ``engine`` (or the given Ibis ``con``) and commit them together.
+
+    ``creator``: the creator-level model (default: unfitted, on the pair model's evidence config, so
+    its pooled sums are pair trust's; one with another half-life or short-view ratio reads the log
+    again)."""
     con = con or connect(engine)
     model = model or PairTrust()
     credibility = credibility or CreatorCredibility()
     reliability = reliability or SellerReliability()
+    creator = creator or CreatorTrust(model.config)
     t0 = time.perf_counter()
     events = ws.events(con)
     when = (as_of_of(events, as_of) if as_of else _latest(ws, events)) if ws.event_count() else None
-    res = BuildResult(as_of=when, params={"pair_trust": model.params()})
+    res = BuildResult(as_of=when, params={"pair_trust": model.params(), "creator_trust": creator.params()})
     out: dict[str, pa.Table] = {}
     # One transaction around the computation: the largest table (pair trust) is written on a thread
     # while credibility and reliability are computed, the rest at the end; all commit together.
@@ -149,6 +161,7 @@ def build(
                                  ("trust_orders", ORDERS_SCHEMA), ("trust_sessions", SESSIONS_SCHEMA)):
                 out[name] = _empty(schema)
             out["pair_trust"] = _empty_pairs()
+            out["creator_trust"] = CREATOR_TRUST_SCHEMA.empty_table()
             res.params["credibility"] = {"damping": credibility.damping, "seed_rule": None,
                                          "vouch_fraction": credibility.vouch_fraction}
             res.params["reliability"] = dict(vars(reliability))
@@ -159,7 +172,8 @@ def build(
                 written[name] = writer.submit(tx.write_table, name, out[name])
 
             with hugepage_hints_off():  # (the in-memory path's large short-lived arrays; see there)
-                _build_tables(ws, con, events, when, model, credibility, reliability, res, out, write_early)
+                _build_tables(ws, con, events, when, model, credibility, reliability, res, out, write_early,
+                              creator)
             t0 = time.perf_counter()
         for name in TABLES:  # (the transaction is not thread-safe: the early write is waited for first)
             if name in written:
@@ -184,6 +198,7 @@ def _build_tables(
     res: BuildResult,
     out: dict[str, pa.Table],
     write_early: Callable[[str], None] = lambda name: None,
+    creator: CreatorTrust | None = None,
 ) -> None:
     """The tables of a non-empty log. The log is read once for the evidence (one aggregate per
     (user, creator), :func:`~trustecon.trust.evidence.pair_pass`), once for its commerce events and
@@ -248,6 +263,8 @@ def _build_tables(
     write_early("pair_trust")
     if pt.num_rows == 0:
         res.messages.append("no event names both a user and a creator: no pair trust")
+    out["creator_trust"] = _creator_trust(con, events, when, creator or CreatorTrust(model.config), model, pt)
+    t0 = res.lap("creator trust", t0)
     with ThreadPoolExecutor(1) as aux:
         # Credibility's fast path on in-memory edges with seeds already picked is numpy only, so it
         # propagates on a thread while reliability's queries run on the engine (one query at a time
@@ -270,6 +287,18 @@ def _build_tables(
     sp = spans.filter(spans.user_id.notnull())
     out["trust_sessions"] = con.to_pyarrow(sp.order_by(["user_id", "session_id"]))
     res.lap("sessions", t0)
+
+
+def _creator_trust(con: Any, events: Any, when: dt.datetime, creator: CreatorTrust, model: PairTrust,
+                   pt: pa.Table) -> pa.Table:
+    """``creator_trust``: pair trust's decayed sums pooled per creator when both models decay and cut
+    short views alike (the usual case), else the creator model on the log."""
+    same = (creator.config.half_life_days, creator.config.short_view) == (model.config.half_life_days,
+                                                                         model.config.short_view)
+    if same:
+        return creator.score(pt, when)
+    sums = evidence_sums(events, when, creator.config)
+    return creator.score(con.to_pyarrow(sums.select("user_id", "creator_id", *[f"e_{c}" for c in CHANNELS])), when)
 
 
 def _credibility_tables(credibility: CreatorCredibility, fitted: bool, res: BuildResult,

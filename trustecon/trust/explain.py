@@ -6,6 +6,9 @@
 - :func:`explain_creator`: C(c) as its trusters, each counted ``min(1, r_u / r_ref)`` by their own
   propagated rank, and the rank flowing in along each edge (``d · r_u · c_uc``: the truster's rank
   times the share of their trust given to c), with the number of seeds among the trusters.
+- :func:`explain_creator_trust`: the creator-level T_c (every user's evidence pooled) as the prior
+  plus each channel's pooled, weighted, decayed evidence, biggest first, with what each moved T_c by;
+  :func:`explain_built_creator` puts it beside C(c) from the built tables (``explain --creator``).
 - :func:`explain_seller`: R(s) from its ledger: outcomes counted, the orders that moved it most
   (by ``delta``), and the net movement by month.
 
@@ -24,7 +27,14 @@ import pyarrow as pa
 
 from trustecon.trust.evidence import CHANNELS, POSITIVE, EvidenceConfig, evidence_rows, to_seconds
 
-__all__ = ["explain_built_pair", "explain_creator", "explain_pair", "explain_seller"]
+__all__ = [
+    "explain_built_creator",
+    "explain_built_pair",
+    "explain_creator",
+    "explain_creator_trust",
+    "explain_pair",
+    "explain_seller",
+]
 
 
 class _Channel(TypedDict):
@@ -220,6 +230,109 @@ def explain_creator(
             "summary": summary,
         }
     )
+
+
+class _PooledChannel(TypedDict):
+    """One channel's line of :func:`explain_creator_trust`."""
+
+    channel: str
+    sign: str
+    to: str
+    users: int | None
+    decayed: float
+    weight: float
+    contribution: float
+    share: float
+    moved_trust: float
+
+
+def explain_creator_trust(
+    creator_id: int, creator_trust: pa.Table, model: Any, pair_trust: pa.Table | None = None
+) -> dict[str, Any]:
+    """Explain T_c from its ``creator_trust`` row and the :class:`~trustecon.trust.creator_fit.CreatorTrust`
+    it was built with: the prior plus each channel's pooled decayed sum × weight (its contribution to
+    α or β and share of the evidence mass), biggest first, and ``moved_trust``: T_c minus what T_c
+    would be without that channel. ``pair_trust`` (optional) gives how many users have evidence on each
+    channel. A creator without a row (unknown, or nobody's evidence names it) gets the prior with
+    confidence 0 and "no evidence"."""
+    import pyarrow.compute as pc
+
+    a0, b0 = model.priors
+    weights = model.weights
+    rows = creator_trust.filter(pc.equal(creator_trust["creator_id"], creator_id)).to_pylist()
+    if not rows:
+        prior = a0 / (a0 + b0)
+        return _clean({
+            "kind": "creator_trust", "creator_id": creator_id, "trust": prior, "confidence": 0.0,
+            "alpha": a0, "beta": b0, "positive": 0.0, "negative": 0.0, "users": 0,
+            "prior": {"alpha": a0, "beta": b0, "mean": prior}, "channels": [],
+            "summary": f"T_c({creator_id}): no evidence toward this creator: creator trust is the prior {prior:.3f} "
+                       "with confidence 0",
+        })
+    row = rows[0]
+    mass = float(row["positive"]) + float(row["negative"])
+    alpha, beta = float(row["alpha"]), float(row["beta"])
+    per_user: dict[str, int] = {}
+    if pair_trust is not None:
+        mine = pair_trust.filter(pc.equal(pair_trust["creator_id"], creator_id))
+        per_user = {ch: int(pc.sum(pc.greater(mine[f"e_{ch}"], 0.0)).as_py() or 0) for ch in CHANNELS
+                    if f"e_{ch}" in mine.column_names}
+    channels: list[_PooledChannel] = []
+    for ch in CHANNELS:
+        dec = float(row.get(f"e_{ch}") or 0.0)
+        if dec == 0.0:
+            continue
+        contrib = weights[ch] * dec
+        pos = ch in POSITIVE
+        a, b = (alpha - contrib, beta) if pos else (alpha, beta - contrib)
+        channels.append({
+            "channel": ch, "sign": "+" if pos else "-", "to": "alpha" if pos else "beta",
+            "users": per_user.get(ch) if pair_trust is not None else None, "decayed": dec, "weight": weights[ch],
+            "contribution": contrib, "share": contrib / mass if mass > 0 else 0.0,
+            "moved_trust": float(row["trust"]) - a / (a + b),
+        })
+    channels.sort(key=lambda r: (-r["contribution"], r["channel"]))
+    top = [r["channel"] for r in channels[:3] if r["contribution"] > 0]
+    neg = [r["channel"] for r in channels if r["sign"] == "-" and r["contribution"] > 0]
+    as_of = row["as_of"]
+    summary = (
+        f"T_c({creator_id}) = {row['trust']:.3f} with confidence {row['confidence']:.2f} as of "
+        f"{as_of:%Y-%m-%d %H:%M} UTC: the evidence of {row['users']} users pooled, prior Beta({a0:.3g}, {b0:.3g}) "
+        f"plus positive {row['positive']:.4g} and negative {row['negative']:.4g}; most from "
+        f"{', '.join(top) or 'nothing'}" + (f"; held back by {', '.join(neg)}" if neg else "")
+    )
+    return _clean({
+        "kind": "creator_trust", "creator_id": creator_id,
+        **{k: row[k] for k in ("trust", "confidence", "alpha", "beta", "positive", "negative", "users")},
+        "prior": {"alpha": a0, "beta": b0, "mean": a0 / (a0 + b0)}, "as_of": as_of,
+        "half_life_days": model.config.half_life_days, "channels": channels, "summary": summary,
+    })
+
+
+def explain_built_creator(creator_id: int, tables: dict[str, pa.Table | None], model: Any) -> dict[str, Any]:
+    """``trustecon explain --creator``: C(c) (:func:`explain_creator`) with the creator trust T_c
+    (:func:`explain_creator_trust`) under ``creator_trust``, from the built tables (``tables``:
+    ``creator_credibility``, ``trust_ranks``, ``pair_trust``, ``creator_trust``; ``None`` where the
+    workspace lacks one, e.g. ``creator_trust`` of a workspace built before it existed). A creator
+    without credibility gets ``credibility`` None and says so; ``model`` is the CreatorTrust built with."""
+    import pyarrow.compute as pc
+
+    cred, pt, ranks = tables.get("creator_credibility"), tables.get("pair_trust"), tables.get("trust_ranks")
+    out: dict[str, Any]
+    if cred is not None and pt is not None and ranks is not None and pc.any(
+        pc.equal(cred["creator_id"], creator_id)
+    ).as_py():
+        out = explain_creator(creator_id, cred, ranks, pt)
+    else:
+        out = {"kind": "creator", "creator_id": creator_id, "credibility": None, "top_trusters": [],
+               "summary": f"C({creator_id}): no credibility (nobody has evidence toward this creator)"}
+    ct = tables.get("creator_trust")
+    if ct is None:
+        out["creator_trust"] = {"kind": "creator_trust", "creator_id": creator_id, "trust": None, "channels": [],
+                                "summary": "no creator_trust table: run 'trustecon build' again to add creator trust"}
+    else:
+        out["creator_trust"] = explain_creator_trust(creator_id, ct, model, pt)
+    return out
 
 
 def explain_seller(
