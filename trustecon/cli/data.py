@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, fail, open_workspace, print_json
+from trustecon.cli._app import (
+    EngineOpt,
+    JsonOpt,
+    app,
+    check_engine,
+    console,
+    err_console,
+    fail,
+    open_workspace,
+    print_json,
+)
 
 __all__: list[str] = []
 
@@ -87,6 +97,7 @@ def stats(
     from trustecon.engine import connect
     from trustecon.stats import log_stats
 
+    check_engine(engine)
     ws = _open(workspace)
     con = connect(engine)
     s = log_stats(ws.events(con), timezone=ws.timezone, quarantined=ws.quarantine_arrow().num_rows)
@@ -123,6 +134,8 @@ def quarantine(
     as_json: bool = JsonOpt,
 ) -> None:
     """Rejected rows with file, row, field and reason."""
+    if limit < 0:
+        fail(f"--limit: must be >= 0, got {limit}")
     ws = _open(workspace)
     q = ws.quarantine_arrow()
     rows = q.slice(0, limit).to_pylist()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, err_console, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, err_console, print_json
 
 __all__: list[str] = []
 
@@ -27,6 +27,7 @@ def demo(
 
     from trustecon.demo import DEMO_STEPS, run_demo
 
+    check_engine(engine)  # before the workspace is created
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -132,6 +132,8 @@ def suggest(
     ws, con = _open(workspace, engine)
     if k < 1:
         fail(f"--k: must be >= 1, got {k}")
+    if not ws.event_files():
+        fail(f"{workspace}: the event log is empty; nothing to suggest")
     got = suggest_creators(ws, con, user, k)
     if as_json:
         print_json({"user_id": user, "suggestions": got})

@@ -79,6 +79,10 @@ def kpis(
         ws = Workspace.open(workspace)
     except WorkspaceError as exc:
         fail(str(exc))
+    if not ws.event_files():
+        # Every KPI would be null; say why once instead of computing nothing (and the shared
+        # intermediates cannot be materialized from an empty in-memory table).
+        fail(f"{workspace}: the event log is empty; nothing to compute (ingest, load or simulate first)")
     con = connect(engine)
     written = write_kpis(ws, con, min_followers=min_followers)  # one transaction
     head = headline(ws.events(con), timezone=ws.timezone)

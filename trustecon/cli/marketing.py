@@ -52,8 +52,15 @@ def plan(
     as_json: bool = JsonOpt,
 ) -> None:
     """Choose trusted creators for a brand's campaign: expected kept orders, cost, CPA, 90% range."""
+    import math
+
     from trustecon.marketing.planner import Campaign, PlanError, plan_workspace
 
+    for name, floor in (("--min-credibility", min_credibility), ("--min-reliability", min_reliability)):
+        # Both are shares (a percentile, a kept-order share): a floor outside [0, 1] excludes every
+        # creator or none, silently.
+        if not (math.isfinite(floor) and 0.0 <= floor <= 1.0):
+            fail(f"{name} {floor}: must be between 0 and 1")
     ws = open_workspace(workspace)
     try:
         campaign = Campaign(brand_id=brand, budget=budget, product_ids=tuple(product), days=days, max_cpa=max_cpa)

@@ -30,6 +30,8 @@ def serve(
     ),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the dashboard (/dashboard) over WORKSPACE."""
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: must be between 0 and 65535")
     try:
         import uvicorn
 

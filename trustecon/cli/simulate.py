@@ -32,12 +32,15 @@ def simulate(
     from trustecon.simulate import ConfigError, SimConfig
     from trustecon.simulate import preset as get_preset
     from trustecon.simulate import simulate as run
+    from trustecon.simulate.config import POLICIES
     from trustecon.store import Workspace, WorkspaceError
 
     # Everything is checked before anything is written.
     # "engine" is not a built-in of the simulator (sources never import the apps): the interface
     # passes the feed in as a Policy object, and the config keeps its built-in name for validation.
     engine_policy = policy == "engine"
+    if policy is not None and not engine_policy and policy not in POLICIES:
+        fail(f"--policy: unknown policy {policy!r}; choose one of {', '.join((*POLICIES, 'engine'))}")
     try:
         cfg = get_preset(preset)
         if config is not None:

@@ -1,0 +1,85 @@
+"""Regression tests for the CLI and report findings of the user audit: every bad input gets a
+one-line error (no traceback), and the report's tables show the numbers as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trustecon.cli import app
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(res, *needles: str) -> None:
+    """Exit code 2, no exception escaped, and the message names what was wrong."""
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for n in needles:
+        assert n in res.output, res.output
+
+
+@pytest.fixture()
+def empty_ws(tmp_path: Path) -> Path:
+    from trustecon.store import Workspace
+
+    Workspace.init(tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+# ------------------------------------------------------------------ --engine is checked before any work
+@pytest.mark.parametrize("command", [["stats"], ["report"]])
+def test_unknown_engine_is_a_one_line_error(empty_ws: Path, command: list[str]) -> None:
+    _one_line_error(_run(*command, empty_ws, "--engine", "bogus"), "--engine", "bogus")
+
+
+def test_demo_unknown_engine_fails_before_creating_the_workspace(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    _one_line_error(_run("demo", target, "--engine", "bogus"), "--engine", "bogus")
+    assert not target.exists()
+
+
+# ------------------------------------------------------------------ empty workspaces
+def test_kpis_on_an_empty_workspace_says_so(empty_ws: Path) -> None:
+    _one_line_error(_run("kpis", empty_ws, "--json"), "event log is empty")
+
+
+def test_suggest_on_an_empty_workspace_says_so(empty_ws: Path) -> None:
+    _one_line_error(_run("suggest", empty_ws, "--user", "1"), "event log is empty")
+
+
+# ------------------------------------------------------------------ option ranges
+def test_quarantine_negative_limit(empty_ws: Path) -> None:
+    _one_line_error(_run("quarantine", empty_ws, "--limit", "-1"), "--limit")
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "99999"])
+def test_serve_port_out_of_range(empty_ws: Path, port: str) -> None:
+    _one_line_error(_run("serve", empty_ws, "--port", port), "--port", port)
+
+
+@pytest.mark.parametrize("option", ["--min-credibility", "--min-reliability"])
+@pytest.mark.parametrize("value", ["2", "-0.5", "nan"])
+def test_plan_floors_are_shares(empty_ws: Path, option: str, value: str) -> None:
+    _one_line_error(_run("plan", empty_ws, "--brand", "1", "--budget", "100", option, value), option)
+
+
+def test_simulate_unknown_policy_lists_every_policy(tmp_path: Path) -> None:
+    res = _run("simulate", tmp_path / "w", "--preset", "small", "--policy", "foo")
+    _one_line_error(res, "foo", "traffic", "algorithm", "trust", "engine")
+    assert not (tmp_path / "w").exists()
+
+
+# ------------------------------------------------------------------ report -o
+def test_report_output_into_an_existing_folder(empty_ws: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    res = _run("report", empty_ws, "-o", out, "--json")
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").is_file()
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
