@@ -83,3 +83,32 @@ def test_report_output_into_an_existing_folder(empty_ws: Path, tmp_path: Path) -
     assert res.exit_code == 0, res.output
     assert (out / "report.html").is_file()
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ report tables
+def test_report_numbers_keep_their_significant_digits() -> None:
+    import pandas as pd
+
+    from trustecon.report.sections import table_html
+
+    df = pd.DataFrame({"parameter": ["share_p", "like_p", "big", "flag", "zero"],
+                       "value": [0.0015, 0.015, 1234.5, False, 0.0]})
+    html = table_html(df)
+    assert "<td>0.0015</td>" in html  # not rounded to 0.002
+    assert "<td>0.015</td>" in html
+    assert "<td>1,234.500</td>" in html
+    assert "<td>false</td>" in html  # a flag, not 0
+    assert "<td>0.000</td>" in html
+
+
+def test_report_counts_stay_integers_after_a_join() -> None:
+    import pandas as pd
+
+    from trustecon.report.sections import counts_as_int, table_html
+
+    # A left join leaves NaN in count columns, which turns them into floats.
+    df = pd.DataFrame({"creator_id": [1, 2], "credibility": [2.5, 1.25], "orders": [9.0, float("nan")]})
+    html = table_html(counts_as_int(df, ("orders", "kept")), 4)
+    assert "<td>9</td>" in html and "9.0000" not in html
+    assert "<td>—</td>" in html
+    assert "<td>2.5000</td>" in html

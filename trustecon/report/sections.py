@@ -45,13 +45,24 @@ class Section:
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+    if v is None or v is pd.NA or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
         return "—"
+    if isinstance(v, bool | np.bool_):  # before int: a flag is not a count
+        return "true" if v else "false"
     if isinstance(v, float):
+        if v != 0 and abs(v) < 0.1:
+            # Fixed decimals would round 0.0015 to 0.002 (or 0.0004 to 0.000): keep the significant digits.
+            return f"{v:.{digits}g}"
         return f"{v:,.{digits}f}" if abs(v) < 1e6 else f"{v:,.0f}"
     if isinstance(v, int | np.integer):
         return f"{int(v):,}"
     return html.escape(str(v))
+
+
+def counts_as_int(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` (those present) as nullable integers: a left join leaves NaN in count columns,
+    which turns them into floats shown as 9.0000."""
+    return df.astype({c: "Int64" for c in columns if c in df.columns})
 
 
 def table_html(df: pd.DataFrame, digits: int = 3) -> str:
@@ -184,6 +195,7 @@ def creators(ctx: Context) -> Section:
         if not led.empty and "seller_id" in led.columns:
             n = led.groupby("seller_id").size().rename("ledger_entries").reset_index()
             top = top.merge(n.rename(columns={"seller_id": "creator_id"}), on="creator_id", how="left")
+    top = counts_as_int(top, ("followers", "orders", "kept", "refunded", "complained", "ledger_entries"))
     s = Section("creators", "Top creators by credibility")
     s.body = table_html(top, 4)
     chart_df = top.assign(creator=top["creator_id"].astype(str))
