@@ -311,3 +311,72 @@ def test_cli_groupbuy_flow(ws: Workspace) -> None:
     code, out = run("settle", w, "--deal", "7", "--as-of", D.isoformat(), "--json")
     assert code == 0 and json.loads(out)["settled"][0]["state"] == "failed"
     assert refunds(ws) == Counter({1: 1})
+
+
+def _reference_status(ws: Workspace, deal: gb.Deal) -> tuple:
+    """The module doc's rules over the whole log read into memory (what the pruned reads must equal)."""
+    ev = ws.events_arrow().to_pylist()
+    last = max(r["ts"] for r in ev)
+    lines = [r for r in ev if r["kind"] == "order" and r["campaign_id"] == deal.deal_id]
+    joined = {r["order_id"] for r in lines if deal.opened_at <= r["ts"] <= deal.deadline}
+    first_refund: dict[int, dt.datetime] = {}
+    for r in ev:
+        if r["kind"] == "refund" and not r["event_id"].startswith(f"groupbuy:{deal.deal_id}:"):
+            first_refund[r["order_id"]] = min(r["ts"], first_refund.get(r["order_id"], r["ts"]))
+    quantity = sum(r["quantity"] or 1 for r in lines if r["order_id"] in joined
+                   and not (r["order_id"] in first_refund and first_refund[r["order_id"]] <= deal.deadline))
+    rejected = sorted({r["order_id"] for r in lines} - joined)
+    return quantity, len(joined), len(joined & set(first_refund)), rejected, last
+
+
+def test_status_over_many_day_folders(tmp_path: Path) -> None:
+    """A log over 40 local days (Asia/Shanghai, so local days are not UTC days) with the deal's orders
+    inside its window, orders naming it before it opened and after its deadline (in day folders far
+    from the window: still listed as rejected), a buyer refund stamped before the deal opened, and the
+    log's last instant in the last day folder. Known answer, equal to the rules over the whole log."""
+    ws = Workspace.init(tmp_path / "ws", timezone="Asia/Shanghai")
+    b = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+
+    def day(x: float) -> dt.datetime:
+        return b + dt.timedelta(days=x)
+
+    views = [{"event_id": f"v{i}", "ts": day(i / 2), "kind": "view", "user_id": 1 + i % 3, "content_id": 1,
+              "watch_ms": 5, "duration_ms": 10} for i in range(78)]
+    last = dt.datetime(2026, 2, 9, 15, 59, 59, 500_000, tzinfo=dt.UTC)  # 23:59:59.5 local, the last day
+    views.append({"event_id": "v-last", "ts": last, "kind": "view", "user_id": 1, "content_id": 1})
+    append(ws, views)
+    deal = gb.open_deal(ws, 8, creator_id=100, product_id=55, unit_price=9.5, target_quantity=5,
+                        opened_at=day(20), deadline=day(22))
+    for oid, at_, q in ((1, 20.5, 1), (2, 21.0, 2), (3, 21.5, 1), (4, 21.9, 1)):
+        gb.join_deal(ws, 8, user_id=10 + oid, order_id=oid, ts=day(at_), quantity=q)
+    line = {"kind": "order", "product_id": 55, "campaign_id": 8, "amount": 9.5}
+    append(ws, [{**line, "event_id": "o5", "ts": day(5), "user_id": 15, "order_id": 5},  # before it opened
+                {**line, "event_id": "o6", "ts": day(35), "user_id": 16, "order_id": 6},  # after the deadline
+                {**line, "event_id": "o7a", "ts": day(21.2), "user_id": 17, "order_id": 7},  # two lines
+                {**line, "event_id": "o7b", "ts": day(21.2), "user_id": 17, "order_id": 7, "amount": 3.0}])
+    buyer_refund(ws, 2, day(21.8))  # by the deadline: not counted
+    buyer_refund(ws, 3, day(30))  # after it: counted, not refunded again
+    buyer_refund(ws, 4, day(10))  # stamped before the deal opened (and before its order): by the deadline
+    assert len({f.split("/day=")[1][:10] for f in ws.event_files()}) == 40
+    assert gb._last_instant(ws) == last == gb._scan_last(ws.event_files())
+    st_ = gb.deal_status(ws, 8)
+    # Joined 1, 2, 3, 4, 7; counted 1 (1) + 3 (1) + 7 (1 + 1) = 4; buyer refunds on 2, 3, 4.
+    assert (st_.quantity, st_.joined_orders, st_.buyer_refunded, st_.as_of, st_.due) == (4, 5, 3, last, True)
+    assert [o for o, _ in st_.rejected] == [5, 6]
+    assert "before the deal opened" in st_.rejected[0][1] and "after the deadline" in st_.rejected[1][1]
+    assert (st_.quantity, st_.joined_orders, st_.buyer_refunded, [o for o, _ in st_.rejected], st_.as_of) == \
+        _reference_status(ws, deal)
+    # settle_due settles the due deals only: 8 (4 < 5: failed, refunds 1 and 7) and 10 (no orders).
+    gb.open_deal(ws, 9, creator_id=100, product_id=56, unit_price=1.0, target_quantity=1, opened_at=day(30),
+                 deadline=last + dt.timedelta(seconds=1))
+    gb.open_deal(ws, 10, creator_id=100, product_id=57, unit_price=1.0, target_quantity=1, opened_at=day(30),
+                 deadline=last)
+    assert gb.settle_due(ws, as_of=day(21)) == []
+    settled = {d.deal_id: d for d in gb.settle_due(ws)}
+    assert sorted(settled) == [8, 10] and gb.deal_status(ws, 9).deal.state == "open"
+    assert (settled[8].state, settled[8].quantity, settled[8].orders, settled[8].refunds_written,
+            settled[8].settled_at) == ("failed", 4, 5, 2, last)
+    ours = {r["order_id"]: (r["amount"], r["user_id"]) for r in ws.events_arrow().to_pylist()
+            if r["event_id"].startswith("groupbuy:8:") and r["kind"] == "refund"}
+    assert ours == {1: (9.5, 11), 7: (12.5, 17)}
+    assert (settled[10].state, settled[10].refunds_written) == ("failed", 0)

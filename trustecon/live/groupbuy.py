@@ -21,6 +21,13 @@ order with no refund in the log gets one ``refund`` event for its full amount (Î
 store transaction, so a crash leaves either nothing or both; settling again is a no-op for a settled
 deal, and even a replay of the same refunds is deduplicated by their deterministic ``event_id``: an
 order is never refunded twice and never missed.
+
+**Cost.** A deal's status reads the log twice, each time opening every event file: once for the
+order lines naming the deal and once for refunds of its orders. Neither can skip day folders outside
+the deal's window: an order naming the deal before it opened or after its deadline is still listed as
+rejected, and a refund stamped before its order still counts as refunded by the deadline (skipping
+it would refund the order twice). The log's last instant comes from the footers of the two latest day
+folders, and :func:`settle_due` needs only that instant to know which deals are due.
 """
 
 from __future__ import annotations
@@ -250,12 +257,55 @@ def _deal_orders(ws: Workspace, deal: Deal) -> tuple[list[dict[str, Any]], set[i
             refunded.add(oid)
             if _utc(first) <= deal.deadline:
                 by_deadline.add(oid)
+    con.close()
+    return lines, by_deadline, refunded, _last_instant(ws, files)
+
+
+def _last_instant(ws: Workspace, files: list[str] | None = None) -> dt.datetime | None:
+    """The log's latest ``ts`` without reading the log: the footers' ``ts`` statistics of the files in
+    the two latest day folders (``events/day=YYYY-MM-DD/``, the local day of ``ts``). The latest
+    instant is in the latest local day or, just after a clock set back across midnight (a zone whose
+    DST ends at 00:00), in the day before; only a backward jump of a whole day (none since the 19th
+    century) could put it further back. Scans the ``ts`` column of every file when a path is not in a
+    day folder or a footer has no statistics."""
+    import pyarrow.parquet as pq
+
+    files = ws.event_files() if files is None else files
+    if not files:
+        return None
+    days = [f.rsplit("/day=", 1)[-1].split("/", 1)[0] for f in files]
+    best: dt.datetime | None = None
+    if all("/day=" in f for f in files):
+        last_two = sorted(set(days))[-2:]
+        for f, d in zip(files, days, strict=True):
+            if d not in last_two:
+                continue
+            md = pq.ParquetFile(f).metadata
+            col = md.schema.to_arrow_schema().get_field_index("ts")
+            for i in range(md.num_row_groups):
+                st = md.row_group(i).column(col).statistics
+                if st is None or not st.has_min_max:
+                    if md.row_group(i).num_rows == 0:
+                        continue
+                    return _scan_last(files)
+                mx = _utc(st.max)
+                best = mx if best is None or mx > best else best
+        return best if best is not None else _scan_last(files)
+    return _scan_last(files)
+
+
+def _scan_last(files: list[str]) -> dt.datetime | None:
+    con = scratch_duckdb()
+    src = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], hive_partitioning=false)"
     last = con.execute(f"SELECT max(ts) FROM {src}").fetchall()[0][0]
     con.close()
-    return lines, by_deadline, refunded, (_utc(last) if last is not None else None)
+    return _utc(last) if last is not None else None
 
 
-def _status(ws: Workspace, deal: Deal, as_of: dt.datetime | None) -> tuple[DealStatus, dict[int, float]]:
+def _status(
+    ws: Workspace, deal: Deal, as_of: dt.datetime | None
+) -> tuple[DealStatus, dict[int, float], dict[int, int | None]]:
+    """The deal's status, the orders it would refund if it fails (id â†’ amount), and each order's buyer."""
     lines, by_deadline, refunded, last = _deal_orders(ws, deal)
     as_of = _utc(as_of) if as_of is not None else last
     joined: dict[int, float] = {}
@@ -280,8 +330,8 @@ def _status(ws: Workspace, deal: Deal, as_of: dt.datetime | None) -> tuple[DealS
         rejected=tuple(sorted(rejected.items())),
         due=deal.state == "open" and as_of is not None and as_of >= deal.deadline,
     )
-    # Orders the deal would refund if it fails: joined, never refunded by anyone else.
-    return status, {o: a for o, a in joined.items() if o not in refunded}
+    # Orders the deal would refund if it fails: joined, never refunded by anyone else; their buyers.
+    return status, {o: a for o, a in joined.items() if o not in refunded}, {r["order_id"]: r["user_id"] for r in lines}
 
 
 def deal_status(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None) -> DealStatus:
@@ -321,14 +371,13 @@ def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None
         deal = _get(deals, deal_id)
         if deal.state == "succeeded":
             return deal
-        status, to_refund = _status(ws, deal, as_of)
+        status, to_refund, users = _status(ws, deal, as_of)
         if deal.state == "open" and not status.due:
             when = status.as_of.isoformat() if status.as_of else "an empty log"
             raise GroupBuyError(f"deal {deal_id}: open until {deal.deadline.isoformat()}; cannot settle at {when}")
         failed = deal.state == "failed" or status.quantity < deal.target_quantity
         written = 0
         if failed and to_refund:
-            users = {r["order_id"]: r["user_id"] for r in _deal_orders(ws, deal)[0]}
             _checkpoint("before-refunds")
             written = tx.append(_refund_rows(deal, to_refund, users), file=f"groupbuy:{deal_id}:settle").added
             _checkpoint("after-refunds")
@@ -351,9 +400,12 @@ def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None
 
 
 def settle_due(ws: Workspace, *, as_of: dt.datetime | None = None) -> list[Deal]:
-    """Settle every open deal whose deadline has passed at ``as_of`` (each in its own transaction)."""
+    """Settle every open deal whose deadline has passed at ``as_of`` (each in its own transaction).
+    Whether a deal is due needs only the as-of time (:attr:`DealStatus.due`), not its orders."""
     out = []
-    for deal in list_deals(ws):
-        if deal.state == "open" and deal_status(ws, deal.deal_id, as_of=as_of).due:
+    open_deals = [d for d in list_deals(ws) if d.state == "open"]
+    when = _utc(as_of) if as_of is not None else (_last_instant(ws) if open_deals else None)
+    for deal in open_deals:
+        if when is not None and when >= deal.deadline:
             out.append(settle_deal(ws, deal.deal_id, as_of=as_of))
     return out
