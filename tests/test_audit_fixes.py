@@ -112,3 +112,39 @@ def test_report_counts_stay_integers_after_a_join() -> None:
     assert "<td>9</td>" in html and "9.0000" not in html
     assert "<td>—</td>" in html
     assert "<td>2.5000</td>" in html
+
+
+# ------------------------------------------------------------------ kpis: creator income on a simulated log
+def _tiny_log(ws_path: Path, tmp_path: Path) -> None:
+    lines = ["event_id,ts,kind,user_id,creator_id,amount"]
+    lines += [f"f{u},2026-01-01T10:00:00Z,follow,{u},100," for u in range(1, 9)]
+    lines += ["g1,2026-01-02T10:00:00Z,gift,1,100,5"]
+    csv = tmp_path / "events.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    assert _run("ingest", ws_path, csv).exit_code == 0
+
+
+def test_kpis_scale_the_income_threshold_on_a_simulated_log(empty_ws: Path, tmp_path: Path) -> None:
+    import json
+
+    from trustecon.store import Workspace
+
+    Workspace.open(empty_ws).set_config("provenance", {"source": "simulator", "config": {"users": 1500}})
+    _tiny_log(empty_ws, tmp_path)
+    res = _run("kpis", empty_ws, "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["min_followers"] == 7  # 1,500 users / 200
+    income = out["other"]["creator_income_share"]
+    assert income["value"] == 1.0 and "scaled" in income["note"]
+    # An explicit threshold wins, and a real log keeps the platforms' 10,000.
+    assert json.loads(_run("kpis", empty_ws, "--json", "--min-followers", "20").output)["min_followers"] == 20
+
+
+def test_kpis_keep_the_real_threshold_on_a_real_log(empty_ws: Path, tmp_path: Path) -> None:
+    import json
+
+    _tiny_log(empty_ws, tmp_path)
+    out = json.loads(_run("kpis", empty_ws, "--json").output)
+    assert out["min_followers"] == 10_000
+    assert out["other"]["creator_income_share"]["value"] is None

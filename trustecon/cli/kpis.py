@@ -43,14 +43,32 @@ _OTHER = {
 }
 
 
-def _others(ws: Any, min_followers: int) -> dict[str, dict]:
+#: The creator-income audience threshold N on real platforms (DESIGN.md §9).
+REAL_MIN_FOLLOWERS = 10_000
+
+
+def default_min_followers(ws: Any) -> tuple[int, str | None]:
+    """N for the creator-income KPI and why: 10,000 for a real log; for a simulated one, scaled with
+    its population as DESIGN.md §9 asks (no simulated creator reaches 10,000 followers), by the rule
+    of ``trustecon experiment policies`` (one follower per 200 users), and said so."""
+    prov = ws.config.get("provenance", {})
+    users = prov.get("config", {}).get("users") if prov.get("source") == "simulator" else None
+    if not isinstance(users, int) or users <= 0:
+        return REAL_MIN_FOLLOWERS, None
+    n = max(1, users // 200)
+    return n, f"simulated log of {users:,} users: N scaled to users / 200 = {n:,} (10,000 on real platforms)"
+
+
+def _others(ws: Any, min_followers: int, why: str | None = None) -> dict[str, dict]:
     """The "all" rows of the stored tables for :data:`_OTHER`."""
     out: dict[str, dict] = {}
     for key, (table, col, unit) in _OTHER.items():
         rows = [r for r in ws.read_table(f"kpis_{table}").to_pylist() if r["period"] == "all"]
         value = rows[0][col] if rows else None
         reason = (rows[0].get("reason") if rows else "empty event log") if value is None else None
-        note = f"of creators with >= {min_followers:,} followers" if key.startswith("creator_income") else None
+        note = None
+        if key.startswith("creator_income"):
+            note = f"of creators with >= {min_followers:,} followers" + (f" ({why})" if why else "")
         out[key] = {"value": None if value is None else float(value), "reason": reason, "unit": unit, "note": note}
     return out
 
@@ -60,8 +78,11 @@ def kpis(
     workspace: Path = typer.Argument(..., help="Workspace folder."),
     engine: str = EngineOpt,
     as_json: bool = JsonOpt,
-    min_followers: int = typer.Option(
-        10_000, "--min-followers", help="Audience threshold N of the creator-income KPI (10,000 on real platforms)."
+    min_followers: int | None = typer.Option(
+        None,
+        "--min-followers",
+        help="Audience threshold N of the creator-income KPI (default: 10,000, as on real platforms; on a "
+        "simulated log scaled to its population, users / 200).",
     ),
 ) -> None:
     """Compute every KPI (DESIGN.md §9), write tables/kpis_<name>, print them beside the article's figures."""
@@ -73,12 +94,15 @@ def kpis(
     from trustecon.store import Workspace, WorkspaceError
 
     check_engine(engine)
-    if min_followers < 1:
+    if min_followers is not None and min_followers < 1:
         fail(f"--min-followers: must be >= 1, got {min_followers}")
     try:
         ws = Workspace.open(workspace)
     except WorkspaceError as exc:
         fail(str(exc))
+    why = None
+    if min_followers is None:
+        min_followers, why = default_min_followers(ws)
     if not ws.event_files():
         # Every KPI would be null; say why once instead of computing nothing (and the shared
         # intermediates cannot be materialized from an empty in-memory table).
@@ -86,7 +110,7 @@ def kpis(
     con = connect(engine)
     written = write_kpis(ws, con, min_followers=min_followers)  # one transaction
     head = headline(ws.events(con), timezone=ws.timezone)
-    others = _others(ws, min_followers)
+    others = _others(ws, min_followers, why)
     if as_json:
         print_json(
             {
@@ -94,6 +118,7 @@ def kpis(
                 "engine": engine,
                 "timezone": ws.timezone,
                 "currency": ws.currency,
+                "min_followers": min_followers,
                 "headline": {k: {**v.as_dict(), "article": ARTICLE_FIGURES.get(k)} for k, v in head.items()},
                 "other": others,
                 "tables": written,
