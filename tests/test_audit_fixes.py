@@ -148,3 +148,19 @@ def test_kpis_keep_the_real_threshold_on_a_real_log(empty_ws: Path, tmp_path: Pa
     out = json.loads(_run("kpis", empty_ws, "--json").output)
     assert out["min_followers"] == 10_000
     assert out["other"]["creator_income_share"]["value"] is None
+
+
+def test_policy_table_prints_counts_in_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trustecon.distribution.experiment as experiment
+
+    def fake(*_a, **_k):
+        row = {"refund_rate": 0.04348, "creator_income_share": 0.65, "events": 177_405, "seconds": 5.1}
+        return {"days": 14, "creator_income_min_followers": 7, "policies": {"traffic": row, "trust": row}}
+
+    monkeypatch.setattr(experiment, "policy_experiment", fake)
+    res = CliRunner().invoke(app, ["experiment", "policies", str(tmp_path / "p"), "--preset", "small"],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "177,405" in res.output and "e+05" not in res.output
+    assert "0.04348" in res.output
+    assert ">= 7 followers" in res.output
