@@ -164,3 +164,28 @@ def test_policy_table_prints_counts_in_full(tmp_path: Path, monkeypatch: pytest.
     assert "177,405" in res.output and "e+05" not in res.output
     assert "0.04348" in res.output
     assert ">= 7 followers" in res.output
+
+
+# ------------------------------------------------------------------ ingest
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_ingest_reads_a_csv_with_a_byte_order_mark(ws, tmp_path: Path, suffix: str) -> None:
+    import gzip
+
+    from trustecon.ingest import ingest_files
+
+    text = "\ufeffevent_id,ts,kind,user_id,creator_id,content_id\r\nb1,2026-03-04T10:00:00Z,like,1,100,5000\r\n"
+    path = tmp_path / f"excel{suffix}"
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    rep = ingest_files(ws, [path])
+    assert rep.errors == {} and rep.total.added == 1, rep.as_dict()
+
+
+def test_ingest_reads_json_lines_with_a_byte_order_mark(ws, tmp_path: Path) -> None:
+    from trustecon.ingest import ingest_files
+
+    path = tmp_path / "events.jsonl"
+    line = '{"event_id": "j1", "ts": "2026-03-04T10:00:00Z", "kind": "like", "user_id": 1, "creator_id": 100}\n'
+    path.write_bytes(("\ufeff" + line).encode("utf-8"))
+    rep = ingest_files(ws, [path])
+    assert rep.total.added == 1 and rep.total.quarantined == 0, rep.as_dict()

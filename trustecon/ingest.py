@@ -145,7 +145,9 @@ def _csv_header(path: Path) -> list[str]:
 
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        # utf-8-sig: a byte-order mark (spreadsheets' "CSV UTF-8") is not part of the first column's
+        # name; the Arrow reader drops it too.
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise IngestError(f"{path}: cannot read a CSV header: {exc}") from exc
@@ -234,7 +236,7 @@ def _jsonl_chunks(path: Path) -> Iterator[Chunk]:
     rows: list[dict[str, object]] = []
     lines: list[int] = []
     bad: list[tuple[int, str, str]] = []
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:  # -sig: a BOM is no JSON
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
