@@ -189,3 +189,41 @@ def test_ingest_reads_json_lines_with_a_byte_order_mark(ws, tmp_path: Path) -> N
     path.write_bytes(("\ufeff" + line).encode("utf-8"))
     rep = ingest_files(ws, [path])
     assert rep.total.added == 1 and rep.total.quarantined == 0, rep.as_dict()
+
+
+def test_market_experiment_says_when_trust_routing_chose_nobody(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import trustecon.marketing.experiment as experiment
+
+    keys = ["spend", "orders", "kept_orders", "cpa", "surplus", "brand_kept_orders", "platform_revenue",
+            "creator_fees", "watch_min_per_user_day", "fan_reach", "refund_rate", "complaint_rate",
+            "latent_trust_mean"]
+    run = {k: 0.0 for k in keys} | {"per_campaign": [], "per_campaign_creator": []}
+    inc = {"incremental_kept_orders": 0.0, "incremental_cpa": None, "incremental_surplus": 0.0}
+
+    def fake(*_a, **_k):
+        plans = [{"campaign_id": 9001, "creators": 0, "cost": 0.0, "expected_kept": 0.0, "low": 0.0, "high": 0.0,
+                  "interval": 0.9}]
+        return {"campaigns": [{"campaign_id": 9001}], "start_day": 12, "campaign_days": 2, "assumptions": [],
+                "runs": {"none": run, "trust_routing": run, "auction": run},
+                "compare": {"trust_routing": inc, "auction": inc}, "trust_routing_plans": plans,
+                "trust_routing_creators": []}
+
+    monkeypatch.setattr(experiment, "market_experiment", fake)
+    res = CliRunner().invoke(app, ["experiment", "market", str(tmp_path / "m"), "--preset", "small"],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "1 of 1 campaigns' plans chose no creator" in res.output
+
+
+def test_plan_says_why_nothing_was_chosen(empty_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trustecon.marketing.planner as planner
+
+    def fake(ws, campaign, **_k):
+        return planner.Plan(campaign=campaign, chosen=[], excluded=[], candidates=37, expected_kept=0.0,
+                            expected_orders=0.0, cost=0.0, low=0.0, high=0.0, interval=0.9, method="greedy")
+
+    monkeypatch.setattr(planner, "plan_workspace", fake)
+    res = CliRunner().invoke(app, ["plan", str(empty_ws), "--brand", "8", "--budget", "10"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "37 eligible creators' fees exceed the budget" in res.output

@@ -131,6 +131,10 @@ def plan(
         style="bold",
     )
     console.print(t)
+    over_budget = p.candidates - len(p.chosen) - len(p.excluded)
+    if not p.chosen and over_budget > 0:
+        console.print(f"no creator chosen: the {over_budget} eligible creators' fees exceed the budget "
+                      f"(raise --budget, shorten --days or lower --cpm)")
     if p.excluded:
         console.print(f"excluded {len(p.excluded)}: " + "; ".join(f"{r.creator_id} ({r.excluded})" for r in p.excluded))
     console.print(f"method: {p.method}")
@@ -221,6 +225,14 @@ def experiment_market(
             f"trust routing's plans: {sum(p['expected_kept'] for p in plans):,.1f} kept orders forecast, "
             f"{sum(p['delivered'] for p in plans):,} delivered; {sum(p['inside'] for p in plans)} of {len(plans)} "
             f"campaigns inside their plan's {plans[0]['interval']:.0%} interval"
+        )
+    # A plan that chose nobody (its budget buys no eligible creator's fee) spends nothing: say so, or a
+    # trust-routing column of zeros reads as a mechanism that failed.
+    empty = [p["campaign_id"] for p in res.get("trust_routing_plans", []) if not p["creators"]]
+    if empty:
+        console.print(
+            f"trust routing: {len(empty)} of {len(res['trust_routing_plans'])} campaigns' plans chose no creator "
+            f"(campaigns {', '.join(map(str, empty))}: no eligible creator within the budget); they spent nothing"
         )
     for a in res["assumptions"]:
         console.print(f"assumption: {a}")
