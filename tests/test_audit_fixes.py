@@ -227,3 +227,15 @@ def test_plan_says_why_nothing_was_chosen(empty_ws: Path, monkeypatch: pytest.Mo
     res = CliRunner().invoke(app, ["plan", str(empty_ws), "--brand", "8", "--budget", "10"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "37 eligible creators' fees exceed the budget" in res.output
+
+
+def test_serve_without_keys_says_how_to_make_one(empty_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: None)
+    res = CliRunner().invoke(app, ["serve", str(empty_ws), "--port", "0"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "no API keys" in res.output and "trustecon keys add" in res.output
+    assert _run("keys", "add", empty_ws, "--role", "admin").exit_code == 0
+    res = CliRunner().invoke(app, ["serve", str(empty_ws), "--port", "0"], env={"COLUMNS": "300"})
+    assert "no API keys" not in res.output

@@ -44,6 +44,14 @@ def serve(
     except ValueError as exc:
         fail(str(exc))
     console.print(f"serving {workspace} on http://{host}:{port} (dashboard: /dashboard, API docs: /docs)")
+    from trustecon.api.keys import KeyStore
+
+    if not KeyStore.load(ws).listing():
+        console.print(
+            f"note: {workspace} has no API keys, so every endpoint but /health answers 401; "
+            f"create one with 'trustecon keys add {workspace} --role admin'",
+            highlight=False,
+        )
     uvicorn.run(api, host=host, port=port, log_level="warning")
 
 
