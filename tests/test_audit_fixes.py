@@ -239,3 +239,21 @@ def test_serve_without_keys_says_how_to_make_one(empty_ws: Path, monkeypatch: py
     assert _run("keys", "add", empty_ws, "--role", "admin").exit_code == 0
     res = CliRunner().invoke(app, ["serve", str(empty_ws), "--port", "0"], env={"COLUMNS": "300"})
     assert "no API keys" not in res.output
+
+
+def test_quarantine_lists_rows_in_file_order(empty_ws: Path, tmp_path: Path) -> None:
+    import json
+
+    lines = ["event_id,ts,kind,user_id,creator_id", "a1,2026-01-01T00:00:00Z,like,1,100",
+             "a2,not-a-time,like,1,100",  # line 3: invalid
+             "a3,2026-01-01T00:00:00Z,like,1",  # line 4: malformed (4 fields)
+             "a1,2026-01-01T00:00:00Z,like,2,100",  # line 5: conflict with line 2
+             "a5,2026-01-01T00:00:00Z,teleport,1,100"]  # line 6: invalid
+    (tmp_path / "b.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "a.csv").write_text("event_id,ts,kind\nz1,bad,like\n")
+    _run("ingest", empty_ws, tmp_path / "b.csv")
+    _run("ingest", empty_ws, tmp_path / "a.csv")
+    out = json.loads(_run("quarantine", empty_ws, "--json").output)
+    assert [(r["file"][-5:], r["row"]) for r in out["rows"]] == [
+        ("b.csv", 3), ("b.csv", 4), ("b.csv", 5), ("b.csv", 6), ("a.csv", 2)
+    ]

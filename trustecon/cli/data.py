@@ -136,8 +136,15 @@ def quarantine(
     """Rejected rows with file, row, field and reason."""
     if limit < 0:
         fail(f"--limit: must be >= 0, got {limit}")
+    import pyarrow.compute as pc
+
     ws = _open(workspace)
     q = ws.quarantine_arrow()
+    if q.num_rows:
+        # By file (in the order they were ingested), then row: a file's malformed lines and conflicts
+        # are stored after its invalid rows, and 16, 15, 13 after 14 reads as rows gone missing.
+        q = q.append_column("_file", pc.index_in(q["file"], value_set=pc.unique(q["file"])))
+        q = q.sort_by([("_file", "ascending"), ("row", "ascending")]).drop_columns(["_file"])
     rows = q.slice(0, limit).to_pylist()
     if as_json:
         print_json({"quarantined": q.num_rows, "rows": rows})
