@@ -870,3 +870,26 @@ def test_zone_keeps_only_the_logs_own_offset_changes(tmp_path, duck_con):
         == short
         == ["2010-12-31 23:30", "2011-03-27 00:59", "2011-07-01 00:30", "2011-10-30 01:30", "2011-10-30 01:30"]
     )
+
+
+def test_write_kpis_on_an_empty_log_and_its_default_income_threshold(tmp_path, duck_con):
+    """write_kpis on an empty log stores every table (each KPI null with its reason) instead of
+    failing to build temporary tables from an in-memory table; and its default N is the one the CLI
+    shows: 10,000 on a real log, users / 200 on a simulated one (so the demo, the API and `kpis` agree)."""
+    from trustecon.kpis.persist import REAL_MIN_FOLLOWERS, default_min_followers, write_kpis
+
+    ws = Workspace.init(tmp_path / "empty")
+    rows = write_kpis(ws, duck_con)
+    assert rows and "kpis_creator_income" in rows
+    income = [r for r in ws.read_table("kpis_creator_income").to_pylist() if r["period"] == "all"]
+    assert income and all(r["share_with_income"] is None for r in income)
+    assert default_min_followers(ws) == (REAL_MIN_FOLLOWERS, None)
+    ws.set_config("provenance", {"source": "simulator", "config": {"users": 5_000}})
+    n, why = default_min_followers(ws)
+    assert n == 25 and why is not None and "users / 200" in why
+    # The default is used when N is not given: the stored table equals compute_all at N = 25.
+    assert ws.append(table(_all_rows())).quarantined == 0
+    write_kpis(ws, duck_con)
+    want = kpis.compute_all(ws.events(duck_con), timezone=ws.timezone, min_followers=25)["creator_income"].to_pyarrow()
+    got = ws.read_table("kpis_creator_income").select(want.schema.names)
+    assert _canon(want) == _canon(got)

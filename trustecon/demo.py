@@ -57,7 +57,7 @@ def run_demo(
     from trustecon.distribution.build import build_feeds
     from trustecon.engine import connect
     from trustecon.kpis import ARTICLE_FIGURES, headline
-    from trustecon.kpis.persist import write_kpis
+    from trustecon.kpis.persist import default_min_followers, write_kpis
     from trustecon.report import build_report
     from trustecon.simulate.config import preset as sim_preset
     from trustecon.simulate.run import simulate
@@ -90,7 +90,7 @@ def run_demo(
     step(0, "simulate", do_simulate)
     step(1, "trust", lambda: build_trust(ws, con=con).as_dict()["rows"])
     step(2, "feeds", lambda: _plain(build_feeds(ws, con)))
-    step(3, "kpis", lambda: {"tables": len(write_kpis(ws, con))})
+    step(3, "kpis", lambda: {"tables": len(write_kpis(ws, con)), "min_followers": default_min_followers(ws)[0]})
 
     def do_report() -> dict[str, Any]:
         res = build_report(ws, con)

@@ -43,22 +43,6 @@ _OTHER = {
 }
 
 
-#: The creator-income audience threshold N on real platforms (DESIGN.md §9).
-REAL_MIN_FOLLOWERS = 10_000
-
-
-def default_min_followers(ws: Any) -> tuple[int, str | None]:
-    """N for the creator-income KPI and why: 10,000 for a real log; for a simulated one, scaled with
-    its population as DESIGN.md §9 asks (no simulated creator reaches 10,000 followers), by the rule
-    of ``trustecon experiment policies`` (one follower per 200 users), and said so."""
-    prov = ws.config.get("provenance", {})
-    users = prov.get("config", {}).get("users") if prov.get("source") == "simulator" else None
-    if not isinstance(users, int) or users <= 0:
-        return REAL_MIN_FOLLOWERS, None
-    n = max(1, users // 200)
-    return n, f"simulated log of {users:,} users: N scaled to users / 200 = {n:,} (10,000 on real platforms)"
-
-
 def _others(ws: Any, min_followers: int, why: str | None = None) -> dict[str, dict]:
     """The "all" rows of the stored tables for :data:`_OTHER`."""
     out: dict[str, dict] = {}
@@ -90,7 +74,7 @@ def kpis(
 
     from trustecon.engine import connect
     from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, headline
-    from trustecon.kpis.persist import write_kpis
+    from trustecon.kpis.persist import default_min_followers, write_kpis
     from trustecon.store import Workspace, WorkspaceError
 
     check_engine(engine)

@@ -14,7 +14,22 @@ from trustecon.kpis._base import shared_intermediates
 from trustecon.kpis.catalogue import compute_all
 from trustecon.store import Workspace
 
-__all__ = ["temporary_tables", "write_kpis"]
+__all__ = ["REAL_MIN_FOLLOWERS", "default_min_followers", "temporary_tables", "write_kpis"]
+
+#: The creator-income audience threshold N on real platforms (DESIGN.md §9).
+REAL_MIN_FOLLOWERS = 10_000
+
+
+def default_min_followers(ws: Workspace) -> tuple[int, str | None]:
+    """N for the creator-income KPI and why: 10,000 for a real log; for a simulated one, scaled with
+    its population as DESIGN.md §9 asks (no simulated creator reaches 10,000 followers), by the rule
+    of ``trustecon experiment policies`` (one follower per 200 users), and said so."""
+    prov = ws.config.get("provenance", {})
+    users = prov.get("config", {}).get("users") if prov.get("source") == "simulator" else None
+    if not isinstance(users, int) or users <= 0:
+        return REAL_MIN_FOLLOWERS, None
+    n = max(1, users // 200)
+    return n, f"simulated log of {users:,} users: N scaled to users / 200 = {n:,} (10,000 on real platforms)"
 
 
 @contextlib.contextmanager
@@ -44,13 +59,18 @@ def temporary_tables(con: ibis.BaseBackend) -> Iterator[None]:
             con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
-def write_kpis(ws: Workspace, con: ibis.BaseBackend, *, min_followers: int = 10_000) -> dict[str, int]:
+def write_kpis(ws: Workspace, con: ibis.BaseBackend, *, min_followers: int | None = None) -> dict[str, int]:
     """Compute every KPI table on ``con`` and replace ``tables/kpis_*`` in one transaction.
 
-    Returns rows per table name. ``min_followers`` is the creator-income audience threshold N.
+    Returns rows per table name. ``min_followers`` is the creator-income audience threshold N
+    (default :func:`default_min_followers`, so the CLI, the demo and the API agree).
     """
+    if min_followers is None:
+        min_followers = default_min_followers(ws)[0]
     rows: dict[str, int] = {}
-    with temporary_tables(con), ws.transaction() as tx:
+    # An empty log is an in-memory table the engine cannot build temporary tables from; nothing to share.
+    sharing = temporary_tables(con) if ws.event_files() else contextlib.nullcontext()
+    with sharing, ws.transaction() as tx:
         tables = compute_all(ws.events(con), timezone=ws.timezone, min_followers=min_followers)
         for name, expr in tables.items():
             t = expr.to_pyarrow()
