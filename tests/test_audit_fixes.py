@@ -257,3 +257,18 @@ def test_quarantine_lists_rows_in_file_order(empty_ws: Path, tmp_path: Path) -> 
     assert [(r["file"][-5:], r["row"]) for r in out["rows"]] == [
         ("b.csv", 3), ("b.csv", 4), ("b.csv", 5), ("b.csv", 6), ("a.csv", 2)
     ]
+
+
+def test_json_output_writes_instants_as_iso_8601(capsys) -> None:
+    """``--json`` prints instants as ISO 8601 with a ``T`` (what JSON readers parse), not Python's
+    ``str`` (``2026-01-01 17:36:01+00:00``); other non-JSON values still as their string."""
+    import datetime as dt
+    import json
+    from pathlib import PurePosixPath
+
+    from trustecon.cli._app import print_json
+
+    print_json({"t": dt.datetime(2026, 1, 1, 17, 36, 1, tzinfo=dt.UTC), "d": dt.date(2026, 1, 2),
+                "p": PurePosixPath("/a/b")})
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"t": "2026-01-01T17:36:01+00:00", "d": "2026-01-02", "p": "/a/b"}

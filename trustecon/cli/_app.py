@@ -32,8 +32,16 @@ EngineOpt = typer.Option("duckdb", "--engine", help="duckdb (embedded) or spark 
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
 
 
+def _json_default(x: Any) -> Any:
+    """Instants and dates as ISO 8601 (``2026-01-01T17:36:01+00:00``), what JSON readers parse;
+    anything else as its string."""
+    if isinstance(x, dt.datetime | dt.date | dt.time):
+        return x.isoformat()
+    return str(x)
+
+
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, default=str, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(obj, default=_json_default, allow_nan=False) + "\n")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
