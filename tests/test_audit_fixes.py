@@ -272,3 +272,16 @@ def test_json_output_writes_instants_as_iso_8601(capsys) -> None:
                 "p": PurePosixPath("/a/b")})
     out = json.loads(capsys.readouterr().out)
     assert out == {"t": "2026-01-01T17:36:01+00:00", "d": "2026-01-02", "p": "/a/b"}
+
+
+def test_market_experiment_that_does_not_fit_says_how_many_days(tmp_path: Path) -> None:
+    """The small preset's 14 days cannot hold half a log of history, a campaign and 10 outcome days:
+    the error names the days needed (22 with the defaults, 2 × (1 + 10)) and the options, and no
+    folder is left behind; with --campaign-days the need follows it."""
+    res = _run("experiment", "market", tmp_path / "mk", "--preset", "small")
+    _one_line_error(res, "does not fit in 14 days", "--days 22", "--campaign-days")
+    assert not (tmp_path / "mk").exists()
+    res = _run("experiment", "market", tmp_path / "mk", "--preset", "small", "--campaign-days", "5")
+    _one_line_error(res, "--days 30")
+    res = _run("experiment", "market", tmp_path / "mk", "--preset", "small", "--start-day", "5")
+    _one_line_error(res, "--days 16")

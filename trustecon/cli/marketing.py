@@ -168,6 +168,8 @@ def experiment_market(
     seed: int = typer.Option(0, "--seed", help="One seed for every run."),
     days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the preset's)."),
     start_day: int | None = typer.Option(None, "--start-day", help="First campaign day (default: half the log)."),
+    campaign_days: int | None = typer.Option(None, "--campaign-days", help="Campaign length in days (default: "
+                                             "what is left after the start and 10 days for the orders' outcomes)."),
     brands: int | None = typer.Option(None, "--brands", help="Campaigns: the N brands with the most orders before "
                                       "the start (default: every brand that sold)."),
     budget_share: float = typer.Option(0.2, "--budget-share", help="Budget = this × the brand's GMV before the "
@@ -192,7 +194,8 @@ def experiment_market(
             console.print(f"{name}: simulated and measured in {row['seconds']} s")
 
     try:
-        res = market_experiment(root, preset, seed=seed, days=days, start_day=start_day, n_brands=brands,
+        res = market_experiment(root, preset, seed=seed, days=days, start_day=start_day,
+                                campaign_days=campaign_days, n_brands=brands,
                                 budget_share=budget_share, target_share=target_share, margin=margin, take=take,
                                 planner_params={"cpm": cpm}, engine=engine, progress=show)
     except ValueError as exc:

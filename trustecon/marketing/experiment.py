@@ -261,8 +261,16 @@ def market_experiment(
     tail = max(cfg.settle_days, OUTCOME_DAYS)
     length = campaign_days if campaign_days is not None else cfg.days - tail - start
     if start < 1 or length < 1 or start + length + tail > cfg.days:
-        raise ValueError(f"start_day {start} + campaign_days {length} + {tail} outcome days must fit in "
-                         f"{cfg.days} days (and both ≥ 1)")
+        # Say which setting to change: the shortest log that fits, given what was fixed.
+        need = (start if start_day is not None else 1) + max(length if campaign_days is not None else 1, 1) + tail
+        if start_day is None:
+            need = max(need, 2 * (max(length, 1) + tail))  # start_day defaults to half the log
+        raise ValueError(
+            f"the market experiment does not fit in {cfg.days} days: start_day {start}"
+            f"{'' if start_day is not None else ' (half the log)'} + campaign_days {length}"
+            f"{'' if campaign_days is not None else ' (what is left)'} + {tail} days for the orders' outcomes; "
+            f"each of start_day and campaign_days must be ≥ 1. Simulate at least {need} days (--days {need}) "
+            "or set --start-day / --campaign-days")
     root = Path(root)
     runs: dict[str, dict[str, Any]] = {}
     campaigns: list[CampaignSpec] = []
