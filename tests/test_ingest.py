@@ -346,3 +346,36 @@ def test_fast_path_steps_aside_for_a_file_with_a_bad_row(ws, tmp_path, duck_con)
     assert report.total.added == 1
     (q,) = ws.quarantine_arrow().to_pylist()
     assert q["row"] == 3 and q["field"] == "creator_id"
+
+
+def test_epoch_seconds_are_refused_not_moved_to_1970(ws, tmp_path, duck_con):
+    """A number in ``ts`` is epoch milliseconds. 10-12 digits would be 1970 as milliseconds and are
+    almost always epoch seconds: such rows go to quarantine with a reason that says so (CSV text and
+    JSON numbers alike), 13-digit milliseconds and ISO times land, and no 1970 day folder appears."""
+    csv = write(tmp_path / "t.csv", "event_id,ts,kind,creator_id\n"
+                                    "s1,1772416800,notice,5\n"            # 2026-03-02 in seconds
+                                    "m1,1772416800000,notice,5\n"         # the same instant in ms
+                                    "i1,2026-03-02T02:00:00Z,notice,5\n")
+    jl = write(tmp_path / "t.jsonl", '{"event_id":"j1","ts":1772416800,"kind":"notice","creator_id":5}\n'
+                                     '{"event_id":"j2","ts":1772416800000,"kind":"notice","creator_id":5}\n')
+    report = ingest_files(ws, [csv, jl])
+    assert report.total.added == 3
+    bad = sorted(ws.quarantine_arrow().to_pylist(), key=lambda r: r["file"])
+    assert [(Path(r["file"]).name, r["row"], r["field"]) for r in bad] == [("t.csv", 2, "ts"), ("t.jsonl", 1, "ts")]
+    assert all("epoch seconds?" in r["reason"] and "unparsable" not in r["reason"] for r in bad)
+    got = ws.events(duck_con).execute()
+    assert {str(t) for t in got.ts} == {"2026-03-02 02:00:00+00:00"}
+    assert not any("1970" in str(f) for f in ws.event_files())
+
+
+def test_columns_outside_the_schema_are_named_per_file(ws, tmp_path):
+    """A misspelt column (``user``) and an extra one are listed for the file that carried them (CSV on
+    the fast path, JSONL, Parquet); the rows still land or are quarantined by the columns that count."""
+    csv = write(tmp_path / "a.csv", "event_id,ts,kind,creator_id,color\nn1,2026-01-01,notice,5,red\n")
+    jl = write(tmp_path / "b.jsonl", '{"event_id":"v1","ts":"2026-01-01","kind":"view","user":1,"creator_id":2}\n')
+    pq.write_table(pa.table({"event_id": ["p1"], "ts": ["2026-01-01"], "kind": ["notice"], "creator_id": [5]}),
+                   tmp_path / "c.parquet")
+    report = ingest_files(ws, [csv, jl, tmp_path / "c.parquet"])
+    assert report.ignored_columns == {str(csv): ["color"], str(jl): ["user"]}
+    assert report.as_dict()["ignored_columns"] == report.ignored_columns
+    assert report.total.added == 2 and report.total.quarantined == 1  # the view lacks user_id

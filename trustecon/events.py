@@ -161,16 +161,28 @@ def _ts_sql(given: pa.DataType | None) -> tuple[str, str]:
     if pa.types.is_timestamp(given):
         # A typed instant: naive means UTC.
         return '"ts"::TIMESTAMPTZ', "FALSE"
-    raw = "NULLIF(TRIM(CAST(\"ts\" AS VARCHAR)), '')"
-    # ISO 8601 (naive means UTC) or epoch milliseconds.
-    # The length guard is implied by the pattern (10-16 digits and a sign: at most 17 characters); it
+    raw = _TS_RAW
+    # ISO 8601 (naive means UTC) or epoch milliseconds of 13-16 digits (2001-09-09 onwards; negative:
+    # before 1970 back to 1653). 10-12 digits are refused (:data:`_TS_SECONDS`): as milliseconds they
+    # would be 1970, and they are almost always epoch *seconds*, which must not land silently in 1970.
+    # The length guard is implied by the pattern (13-16 digits and a sign: at most 17 characters); it
     # spares the regex for ISO instants, which are longer.
     expr = (
-        f"CASE WHEN length({raw}) <= 17 AND regexp_full_match({raw}, '-?[0-9]{{10,16}}') THEN "
+        f"CASE WHEN length({raw}) <= 17 AND regexp_full_match({raw}, '-?[0-9]{{13,16}}') THEN "
         f"make_timestamp(CAST({raw} AS BIGINT) * 1000)::TIMESTAMPTZ "
+        f"WHEN {_TS_SECONDS} THEN NULL "
         f"ELSE TRY_CAST({raw} AS TIMESTAMPTZ) END"
     )
     return expr, "(g_ts AND t_ts IS NULL)"
+
+
+_TS_RAW = "NULLIF(TRIM(CAST(\"ts\" AS VARCHAR)), '')"
+#: A ``ts`` of 10-12 digits: epoch seconds, most likely (refused with its own reason).
+_TS_SECONDS = f"(length({_TS_RAW}) <= 13 AND regexp_full_match({_TS_RAW}, '-?[0-9]{{10,12}}'))"
+_TS_SECONDS_REASON = (
+    "a number of 10-12 digits (epoch seconds?): numbers are read as epoch milliseconds (13 digits for "
+    "this century), so give milliseconds or an ISO 8601 time"
+)
 
 
 def _row_number(i: int, row_offset: int, row_numbers: pa.Array | None) -> int:
@@ -318,11 +330,16 @@ def check_plan(given: Mapping[str, pa.DataType]) -> CheckPlan:
     """Build the parse-and-check SQL for input columns of the ``given`` Arrow types."""
     typed: dict[str, str] = {}
     checks: list[tuple[str, str, str]] = []  # (field, condition on the t_ columns or raw ones, reason)
+    ts_given_bad = "FALSE"  # a ts was given and did not parse
     for f in SCHEMA:
         if f.name == "ts":
             typed["ts"], bad = _ts_sql(given.get("ts"))
             if bad != "FALSE":
-                checks.append(("ts", bad, "unparsable time"))
+                # t_ts_secs is a flag column beside the typed ones (not a schema field: never stored).
+                typed["ts_secs"] = _TS_SECONDS
+                checks.append(("ts", "t_ts_secs", _TS_SECONDS_REASON))
+                checks.append(("ts", f"({bad} AND NOT COALESCE(t_ts_secs, FALSE))", "unparsable time"))
+                ts_given_bad = bad
             continue
         typed[f.name], bad = _sql_cast(f.name, f.type, given.get(f.name))
         if bad != "FALSE":
@@ -330,7 +347,7 @@ def check_plan(given: Mapping[str, pa.DataType]) -> CheckPlan:
     for c in ("event_id", "ts", "kind"):
         if c not in given:
             checks.append((c, "TRUE", f"missing required column {c}"))
-    ts_bad = next((cond for fld, cond, _ in checks if fld == "ts"), "FALSE")
+    ts_bad = ts_given_bad
     kinds_sql = ",".join(f"'{k}'" for k in KINDS)
     checks += [
         ("event_id", "t_event_id IS NULL", "missing required field event_id"),

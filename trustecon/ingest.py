@@ -40,17 +40,21 @@ class IngestError(Exception):
 
 @dataclass
 class IngestReport:
-    """The summary of an ingest: totals and, per file, the append result or the error."""
+    """The summary of an ingest: totals and, per file, the append result or the error, and the
+    columns a file carried outside the event schema (not stored: a misspelt ``user`` shows here, not
+    only later as a missing ``user_id``)."""
 
     total: AppendResult = field(default_factory=AppendResult)
     files: dict[str, AppendResult] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
             **self.total.as_dict(),
             "files": {k: v.as_dict() for k, v in self.files.items()},
             "errors": self.errors,
+            "ignored_columns": self.ignored_columns,
         }
 
 
@@ -302,14 +306,17 @@ def ingest_files(
             report.errors[key] = f"unknown format {path.suffix!r} (expected one of {', '.join(sorted(FORMATS))})"
             continue
         result = AppendResult()
+        seen: dict[str, None] = {}  # the file's columns, in order
         try:
             with ws.transaction() as tx:
                 fast = _clean_csv_fast_path(tx, path) if fmt == "csv" else None
                 if fast is not None:
                     result = fast
+                    seen.update(dict.fromkeys(_csv_header(path)))
                     if on_progress is not None:
                         on_progress(key, fast.read)
                 for table, lines, errors in _READERS[fmt](path) if fast is None else ():
+                    seen.update(dict.fromkeys(table.column_names))
                     if table.num_rows == 0 and errors.num_rows == 0:
                         continue
                     if table.num_rows == 0:
@@ -325,7 +332,13 @@ def ingest_files(
             continue
         report.files[key] = result
         report.total += result
+        extra = [c for c in seen if c not in _SCHEMA_NAMES]
+        if extra:
+            report.ignored_columns[key] = extra
     return report
+
+
+_SCHEMA_NAMES = frozenset(f.name for f in SCHEMA)
 
 
 def schema_columns() -> list[str]:

@@ -82,6 +82,9 @@ def ingest(
             console.print(f"{report.total.quarantined:,} rows quarantined: see 'trustecon quarantine {workspace}'")
         for f, e in report.errors.items():
             err_console.print(f"[red]{f}[/]: {e}", highlight=False)
+        for f, cols in report.ignored_columns.items():
+            err_console.print(f"[yellow]{f}[/]: columns not in the event schema, not stored: {', '.join(cols)}",
+                              highlight=False)
     # Non-zero only when nothing could be read at all.
     if report.total.read == 0 and (report.errors or not report.files):
         raise typer.Exit(1)
