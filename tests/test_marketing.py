@@ -421,6 +421,21 @@ def test_plan_on_small_workspace_totals_are_row_sums(small_ws: Path) -> None:
     assert table.exit_code == 0 and "total" in table.stdout and "pin exposures" in table.stdout
 
 
+def test_plan_cli_past_delivery_scales_every_forecast(small_ws: Path) -> None:
+    """``--past-delivery 100,50``: past plans delivered half their forecast, so every expected order is
+    (10 + 50) / (10 + 100) of exposures × orders per exposure (κ = 10), and the plan says so."""
+    res = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--past-delivery",
+                              "100,50", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["chosen"]
+    assert all(r["expected_orders"] == pytest.approx(60 / 110 * r["exposures"] * r["conversion"])
+               for r in out["chosen"])
+    assert any("x 0.545" in a and "delivered 50.0 of 100.0" in a for a in out["assumptions"])
+    bad = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600", "--past-delivery", "100"])
+    assert bad.exit_code == 2 and "FORECAST,DELIVERED" in bad.output
+
+
 def test_plan_cli_errors(small_ws: Path, tmp_path: Path) -> None:
     from trustecon.store import Workspace
 

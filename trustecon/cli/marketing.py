@@ -46,6 +46,10 @@ def plan(
     min_credibility: float = typer.Option(0.1, "--min-credibility", help="Floor on the credibility percentile."),
     min_reliability: float = typer.Option(0.5, "--min-reliability", help="Floor on the kept-order share."),
     seed: int = typer.Option(0, "--seed", help="Seed of the uncertainty simulation."),
+    past_delivery: str | None = typer.Option(
+        None, "--past-delivery", metavar="FORECAST,DELIVERED",
+        help="Kept orders your past plans forecast and delivered: every forecast is scaled by what they "
+        "delivered (Gamma-Poisson; docs/evaluation/market.md round 4)."),
     compare: bool = typer.Option(
         False, "--compare", help="Also estimate a GSP-auction campaign for the same brand and budget (offline)."
     ),
@@ -61,6 +65,13 @@ def plan(
         # creator or none, silently.
         if not (math.isfinite(floor) and 0.0 <= floor <= 1.0):
             fail(f"{name} {floor}: must be between 0 and 1")
+    record = None
+    if past_delivery is not None:
+        try:
+            f_, d_ = (float(v) for v in past_delivery.split(","))
+        except ValueError:
+            fail(f"--past-delivery {past_delivery!r}: give two numbers, FORECAST,DELIVERED (e.g. 120.5,98)")
+        record = (f_, d_)
     ws = open_workspace(workspace)
     try:
         campaign = Campaign(brand_id=brand, budget=budget, product_ids=tuple(product), days=days, max_cpa=max_cpa)
@@ -73,6 +84,7 @@ def plan(
             min_credibility=min_credibility,
             min_reliability=min_reliability,
             random_state=seed,
+            past_delivery=record,
         )
         cmp = None
         if compare:

@@ -390,6 +390,11 @@ class CampaignPlanner:
             raise PlanError(f"past_delivery {self.past_delivery!r}: forecast and delivered must be finite and >= 0")
         return k + d, k + f
 
+    def _delivery_note(self) -> str:
+        k = self.delivery_strength
+        return (f"every forecast x {self.delivery_factor_:.3f}: past plans delivered {self.delivery_[0] - k:,.1f} of "
+                f"{self.delivery_[1] - k:,.1f} forecast kept orders (Gamma-Poisson, prior strength {k:g})")
+
     def _brand_rates(self, campaign: Campaign, exposure: pd.Series) -> tuple[pd.Series, pd.Series]:
         """``conversion="brand"``: each creator's rate of the campaign's orders per unit of its trusted
         reach for the campaign, from its own history with the brand (or the products).
@@ -572,6 +577,7 @@ class CampaignPlanner:
                 f"fee = CPM {self.cpm:g} per 1,000 units of the creator's whole trusted audience",
                 "audience overlap between chosen creators is not removed",
                 f"interval: {self.interval:.0%} of {self.n_draws} seeded draws (beta posteriors + Poisson)",
+                *([self._delivery_note()] if self.past_delivery is not None else []),
             ],
         )
 
