@@ -205,3 +205,27 @@ def test_bad_key_shows_an_error_not_data(server, browser):
     assert page.get_attribute("body", "data-loaded") is None
     assert outside == []
     page.close()
+
+
+def test_api_docs_render_offline(server, browser):
+    """``/docs`` (Swagger UI) renders every operation of ``/openapi.json`` with no request leaving the
+    server: its script and style come from the serve extra's bundle, not a CDN."""
+    base = server["base"]
+    outside: list[str] = []
+    page = browser.new_page()
+
+    def route(r):
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    spec = httpx.get(base + "/openapi.json").json()
+    n_ops = sum(len(ops) for ops in spec["paths"].values())
+    assert page.locator(".opblock").count() == n_ops > 10
+    assert outside == []
+    page.close()

@@ -3,15 +3,18 @@
 Each endpoint authenticates the key (401), authorises the principal against the resource's owner
 (403), then makes one library call through :class:`~trustecon.api.service.Service` (404 for unknown
 ids, 409 when a table is not built). Keys come in ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``.
-Campaign plans are not served: there is no marketing code yet (DESIGN.md §8).
+``/docs`` (Swagger UI) and ``/redoc`` are served from this server (``fastapi-offline``, in the ``serve``
+extra), not from a CDN: the API must be browsable on a machine without internet, like the dashboard.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,7 +61,12 @@ def create_app(
         raise ValueError(f"k_anonymity must be >= 1, got {k}")
     fixed = KeyStore.from_plain(keys) if isinstance(keys, dict) else keys
 
-    app = FastAPI(
+    make_app: Callable[..., FastAPI] = FastAPI  # without fastapi-offline: FastAPI's own (CDN) pages
+    with contextlib.suppress(ImportError):
+        from fastapi_offline import FastAPIOffline  # the docs pages' files served locally
+
+        make_app = FastAPIOffline
+    app = make_app(
         title="trustecon",
         version="0.1.0",
         description="Trust-economy engine over one workspace: ingest, feeds, trust with explanations, creator "
