@@ -66,10 +66,13 @@ def test_mixed_file_lands_every_good_row_and_quarantines_every_bad_one(ws, tmp_p
 
 def test_ingesting_twice_changes_nothing_duckdb(ws, tmp_path, duck_con):
     f = write(tmp_path / "mixed.csv", MIXED)
-    ingest_files(ws, [f])
+    first = ingest_files(ws, [f])
     again = ingest_files(ws, [f])
     assert again.total.added == 0 and again.total.duplicates == 2
-    assert again.total.quarantined == 0  # the same rejections are not repeated
+    assert again.total.quarantined == 0  # the same rejections are not repeated ...
+    assert again.total.already_quarantined == first.total.quarantined == 6  # ... but counted
+    t = again.total
+    assert t.read == t.added + t.duplicates + t.quarantined + t.already_quarantined  # every row accounted for
     assert ws.events(duck_con).count().execute() == 2
     assert ws.quarantine_arrow().num_rows == 6
 

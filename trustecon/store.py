@@ -64,13 +64,17 @@ class WorkspaceError(Exception):
 
 @dataclass
 class AppendResult:
-    """What an append did: rows read, added, skipped as duplicates, quarantined; added by kind."""
+    """What an append did: rows read, added, skipped as duplicates, quarantined, rejected again but
+    already in quarantine (a file ingested twice: not stored twice, still counted, so that ``read =
+    added + duplicates + quarantined + already_quarantined``); conflicts (among the last two); added
+    by kind."""
 
     read: int = 0
     added: int = 0
     duplicates: int = 0
     quarantined: int = 0
     conflicts: int = 0
+    already_quarantined: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
     def __iadd__(self, other: AppendResult) -> Self:
@@ -79,6 +83,7 @@ class AppendResult:
         self.duplicates += other.duplicates
         self.quarantined += other.quarantined
         self.conflicts += other.conflicts
+        self.already_quarantined += other.already_quarantined
         self.by_kind.update(other.by_kind)
         return self
 
@@ -89,6 +94,7 @@ class AppendResult:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "conflicts": self.conflicts,
+            "already_quarantined": self.already_quarantined,
             "by_kind": dict(sorted(self.by_kind.items())),
         }
 
@@ -420,7 +426,9 @@ class Transaction:
             out.by_kind.update(self._stage_events(valid))
             out.added = valid.num_rows
             self.manifest["counts"]["events"] += valid.num_rows
+        before = rejected.num_rows
         rejected = self._new_rejections(rejected)
+        out.already_quarantined = before - rejected.num_rows
         if rejected.num_rows:
             final = f"quarantine/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(rejected, final)

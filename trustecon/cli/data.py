@@ -67,9 +67,12 @@ def ingest(
         print_json(summary)
     else:
         t = Table(title=f"ingest into {workspace}")
-        for col in ("read", "added", "duplicates", "quarantined"):
-            t.add_column(col, justify="right")
-        t.add_row(*(f"{summary[c]:,}" for c in ("read", "added", "duplicates", "quarantined")))
+        cols = ["read", "added", "duplicates", "quarantined"]
+        if report.total.already_quarantined:  # a file ingested again: its bad rows are in quarantine already
+            cols.append("already_quarantined")
+        for col in cols:
+            t.add_column(col.replace("_", " "), justify="right")
+        t.add_row(*(f"{summary[c]:,}" for c in cols))
         console.print(t)
         if report.total.by_kind:
             k = Table(title="added by kind")
