@@ -360,6 +360,9 @@ def test_ingest_counts_and_quarantine_reasons(ingest_client):
 
 def test_tables_not_built_yet_is_409_with_the_command(ingest_client):
     ws, client = ingest_client
+    # Nothing ingested yet: who-to-follow has no graph to walk (409 with the reason, not a 500).
+    r = client.get("/users/1/suggestions", headers=_h("a"))
+    assert r.status_code == 409 and "event log is empty" in r.json()["detail"], r.text
     client.post("/events", headers=_h("a"), json=[_ev(1)])
     for url, cmd in [("/users/1/feed", "trustecon feed"), ("/trust/pair?user=1&creator=2", "trustecon build"),
                      ("/kpis", "trustecon kpis"), ("/creators", "trustecon build")]:

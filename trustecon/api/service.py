@@ -145,6 +145,8 @@ class Service:
         """:func:`suggest_creators` as ``trustecon suggest``, with the :class:`WhoToFollow` fitted once per
         committed workspace state (the fit is on the whole trust graph; a request only ranks)."""
         with self.lock:
+            if not self.ws.event_files():  # no trust graph to walk, no creator to suggest
+                raise NotReady("the event log is empty; ingest, load or simulate first")
             version = self.ws.manifest()["version"]
             if self._who is None or self._who[0] != version:
                 creators = creator_stats(self.events()).to_pyarrow()["creator_id"].to_numpy()
