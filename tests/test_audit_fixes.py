@@ -285,3 +285,16 @@ def test_market_experiment_that_does_not_fit_says_how_many_days(tmp_path: Path) 
     _one_line_error(res, "--days 30")
     res = _run("experiment", "market", tmp_path / "mk", "--preset", "small", "--start-day", "5")
     _one_line_error(res, "--days 16")
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(empty_ws: Path) -> None:
+    """The port is bound before ``serve`` says where it serves: one in use is an error naming it."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = str(s.getsockname()[1])
+        res = _run("serve", empty_ws, "--port", port)
+    _one_line_error(res, "cannot listen", port)
+    assert "serving" not in res.output

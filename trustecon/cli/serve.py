@@ -43,6 +43,18 @@ def serve(
         api = create_app(ws, engine=engine, k_anonymity=k_anonymity)
     except ValueError as exc:
         fail(str(exc))
+    # Bind before saying where we serve: a port in use is a one-line error, and --port 0 prints the
+    # port the system chose. uvicorn then serves on this very socket.
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    port = sock.getsockname()[1]
     console.print(f"serving {workspace} on http://{host}:{port} (dashboard: /dashboard, API docs: /docs)")
     from trustecon.api.keys import KeyStore
 
@@ -52,7 +64,7 @@ def serve(
             f"create one with 'trustecon keys add {workspace} --role admin'",
             highlight=False,
         )
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(api, log_level="warning")).run(sockets=[sock])
 
 
 @keys_app.command("add")
