@@ -95,10 +95,14 @@ def section_retail(out: Path, data: Path) -> dict[str, Any]:
 
 
 def _invoice_log(con, ev: ibis.Table) -> ibis.Table:
-    """The event log with one ``order`` (resp. ``refund``) event per invoice (resp. cancellation
-    invoice) instead of one per line: amount = the invoice's total, time = its first line. In this
-    data an order event is a product line, so the trust model's per-event evidence counts basket size;
-    per invoice it counts purchases (and ``repurchase`` = orders after the first, as the model means it)."""
+    """The event log with one ``order`` (resp. ``refund``) event per invoice (resp. per customer and
+    the order its cancellation lines point to) instead of one per line: amount = the total, time = the
+    first line. In this data an order event is a product line; until session 8 the trust model counted
+    every line (basket size) and this log was how it counted purchases. Since session 8 the model
+    counts one order per (customer, seller, invoice) itself (:mod:`trustecon.trust.evidence`), so its
+    order and repurchase sums on the raw log equal this log's at the same half-life; what still
+    differs here is the refunds (one per order cancelled, not one per cancelled line).
+    The candidates' labels keep their names: "line-level" = the model on the raw log."""
     from trustecon.events import SCHEMA
 
     g = ev.group_by(["user_id", "creator_id", "order_id", "kind"]).aggregate(
@@ -118,7 +122,8 @@ _LOG1P = ("positive", "negative", "e_order", "e_repurchase", "e_refund")
 
 
 def _retail_X(d: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Feature matrix: log1p of evidence masses and sums (line-level ``e_*`` or invoice-level ``i*``)."""
+    """Feature matrix: log1p of evidence masses and sums (raw-log, "line-level", ``e_*`` or
+    invoice-level ``i*``)."""
     out = []
     for c in cols:
         v = d[c].to_numpy(dtype=float)

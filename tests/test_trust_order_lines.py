@@ -78,8 +78,8 @@ def _two_logs() -> tuple[Log, Log]:
 def test_two_line_order_is_one_order(duck_con) -> None:
     # As of day 30 (one half-life): order 1 has intensity 1 + log1p(135)/log1p(135) = 2 at day 0,
     # decayed to 1; order 2 intensity 1 (no decay) and one repurchase (not two: it is one order,
-    # and order 1's second line is not a repurchase). Per line it would be e_order ≈ 3.45 and
-    # e_repurchase ≈ 3.
+    # and order 1's second line is not a repurchase). Per line it would be e_order ≈ 3.84 and
+    # e_repurchase ≈ 2.5.
     lines, one = _two_logs()
     a = scores(duck_con, lines.rows, at(30), model=PairTrust(user_prior=False))
     b = scores(duck_con, one.rows, at(30), model=PairTrust(user_prior=False))
