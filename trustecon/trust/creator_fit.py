@@ -188,12 +188,10 @@ class CreatorTrust(FittedBeta):
     def from_params(cls, params: dict[str, Any] | None) -> CreatorTrust:
         """The model a build used, from what :meth:`params` stored (``trustecon.toml``'s
         ``[trust.creator_trust]``): the weights and prior in use become its configuration; empty → defaults."""
-        p = params or {}
-        if not p:
+        if not params:
             return cls()
-        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
-        return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"],
-                   outcome=p.get("outcome", "like"))
+        cfg, prior = cls._stored_args(params)
+        return cls(cfg, **prior, outcome=params.get("outcome", "like"))
 
     # ------------------------------------------------------------------ evidence and scores
     def sums(self, events: ir.Table, as_of: dt.datetime) -> ir.Table:
@@ -316,7 +314,4 @@ class CreatorTrust(FittedBeta):
 
     def params(self) -> dict[str, Any]:
         """Everything needed to reproduce a score."""
-        a0, b0 = self.priors
-        return {"half_life_days": self.config.half_life_days, "short_view": self.config.short_view,
-                "prior_alpha": a0, "prior_beta": b0, "prior_weight": self.prior_weight,
-                "fitted": hasattr(self, "weights_"), "outcome": self.outcome, "weights": self.weights}
+        return {**self._shared_params(), "outcome": self.outcome}

@@ -104,6 +104,7 @@ class FittedBeta:
     config: EvidenceConfig
     prior_alpha: float
     prior_beta: float
+    prior_weight: float
 
     @property
     def weights(self) -> dict[str, float]:
@@ -120,6 +121,19 @@ class FittedBeta:
             float(getattr(self, "prior_alpha_", self.prior_alpha)),
             float(getattr(self, "prior_beta_", self.prior_beta)),
         )
+
+    def _shared_params(self) -> dict[str, Any]:
+        """The part of ``params`` every beta model stores: evidence settings, prior and weights in use."""
+        a0, b0 = self.priors
+        return {"half_life_days": self.config.half_life_days, "short_view": self.config.short_view,
+                "prior_alpha": a0, "prior_beta": b0, "prior_weight": self.prior_weight,
+                "fitted": hasattr(self, "weights_"), "weights": self.weights}
+
+    @staticmethod
+    def _stored_args(p: Mapping[str, Any]) -> tuple[EvidenceConfig, dict[str, Any]]:
+        """What :meth:`_shared_params` stored, back as a config and the prior's keyword arguments."""
+        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
+        return cfg, {"prior_alpha": p["prior_alpha"], "prior_beta": p["prior_beta"], "prior_weight": p["prior_weight"]}
 
 
 class PairTrust(FittedBeta):
@@ -161,28 +175,16 @@ class PairTrust(FittedBeta):
     # ------------------------------------------------------------------ parameters in use
     def params(self) -> dict[str, Any]:
         """Everything needed to reproduce a score (stored beside the tables as provenance)."""
-        a0, b0 = self.priors
-        return {
-            "half_life_days": self.config.half_life_days,
-            "short_view": self.config.short_view,
-            "prior_alpha": a0,
-            "prior_beta": b0,
-            "prior_weight": self.prior_weight,
-            "user_prior": self.user_prior,
-            "fitted": hasattr(self, "weights_"),
-            "weights": self.weights,
-        }
+        return {**self._shared_params(), "user_prior": self.user_prior}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> PairTrust:
         """The model a build used, from what :meth:`params` stored (``trustecon.toml``'s
         ``[trust.pair_trust]``): the weights and prior in use become its configuration; empty → defaults."""
-        p = params or {}
-        if not p:
+        if not params:
             return cls()
-        cfg = EvidenceConfig(half_life_days=p["half_life_days"], short_view=p["short_view"], weights=p["weights"])
-        return cls(cfg, prior_alpha=p["prior_alpha"], prior_beta=p["prior_beta"], prior_weight=p["prior_weight"],
-                   user_prior=bool(p.get("user_prior", False)))
+        cfg, prior = cls._stored_args(params)
+        return cls(cfg, **prior, user_prior=bool(params.get("user_prior", False)))
 
     # ------------------------------------------------------------------ batch scoring
     def transform(self, events: ir.Table, as_of: dt.datetime | None = None, **parts: ir.Table) -> ir.Table:
