@@ -103,6 +103,26 @@ def test_unknown_ids_and_bad_arguments(ws) -> None:
     assert _run("explain", ws.path).exit_code == 2
     assert _run("build", ws.path, "--as-of", "yesterday").exit_code == 2
     assert _run("build", ws.path / "nope").exit_code == 2
+    # An instant before the log's first event scores nothing: an error, and the built tables stay.
+    version = ws.manifest()["version"]
+    early = _run("build", ws.path, "--as-of", "2020-01-01")
+    assert early.exit_code == 2 and "before the log's first event" in early.output
+    assert ws.manifest()["version"] == version
+    for cmd in (("build", ws.path), ("explain", ws.path, "--creator", 1)):
+        bad = _run(*cmd, "--engine", "bogus")
+        assert bad.exit_code == 2 and "unknown engine" in bad.output
+
+
+def test_explain_names_only_positive_channels_as_raising(ws) -> None:
+    """User 20's trust in creator 1: views and an order raised it, the refund held it back; the
+    summary never lists the refund among what raised it."""
+    ws.append(_shop_log().table())
+    _run("build", ws.path)
+    out = json.loads(_run("explain", ws.path, "--user", 20, "--creator", 1, "--json").stdout)
+    raised = out["summary"].split("raised most by ")[1].split(";")[0].split(", ")
+    assert "refund" in {c["channel"] for c in out["channels"]} and "refund" not in raised
+    assert set(raised) <= {c["channel"] for c in out["channels"] if c["sign"] == "+"}
+    assert "held back by refund" in out["summary"]
 
 
 def test_resume_online_across_build(ws, duck_con, tmp_path) -> None:

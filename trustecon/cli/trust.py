@@ -8,7 +8,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, console, fail, open_workspace, parse_instant, print_json
+from trustecon.cli._app import (
+    EngineOpt,
+    JsonOpt,
+    app,
+    check_engine,
+    console,
+    fail,
+    open_workspace,
+    parse_instant,
+    print_json,
+)
 
 __all__: list[str] = []
 
@@ -30,6 +40,7 @@ def build(
     """Build pair trust, creator trust, creator credibility and seller reliability (with its ledger) in one commit."""
     from trustecon.trust.build import build as run
 
+    check_engine(engine)
     ws = _open(workspace)
     when = _parse_as_of(as_of)
     with console.status("building trust tables…", spinner="dots") if not json_out else _null():
@@ -74,6 +85,7 @@ def explain(
     """Explain a trust score: the evidence that moved it, by kind and by time."""
     from trustecon.trust.explain import explain_seller
 
+    check_engine(engine)
     ws = _open(workspace)
     if not ws.has_table("pair_trust"):
         fail(f"{workspace}: no trust tables yet; run 'trustecon build {workspace}' first")

@@ -147,6 +147,13 @@ def build(
     creator = creator or CreatorTrust(model.config)
     t0 = time.perf_counter()
     events = ws.events(con)
+    if as_of is not None and ws.event_count():
+        first = _bounds(ws)
+        first_ts = first[0] if first is not None else events.ts.min().to_pyarrow().as_py()
+        at = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=dt.UTC)
+        if at < first_ts:
+            raise ValueError(f"as of {at.isoformat()} is before the log's first event ({first_ts.isoformat()}): "
+                             "nothing would be scored; the trust tables were left as they were")
     when = (as_of_of(events, as_of) if as_of else _latest(ws, events)) if ws.event_count() else None
     res = BuildResult(as_of=when, params={"pair_trust": model.params(), "creator_trust": creator.params()})
     out: dict[str, pa.Table] = {}
@@ -346,24 +353,29 @@ def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerRe
     res.params["reliability"] = dict(vars(reliability))
 
 
-def _latest(ws: Workspace, events: Any) -> dt.datetime | None:
-    """The latest event time, from the Parquet footers' ``ts`` statistics (no scan of the log);
-    scans when a file carries no statistics."""
+def _bounds(ws: Workspace) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first and latest event times from the Parquet footers' ``ts`` statistics (no scan of the
+    log); None when a file carries no statistics."""
     import pyarrow.parquet as pq
 
-    best = None
+    lo = hi = None
     for f in ws.event_files():
         md = pq.ParquetFile(f).metadata
         col = md.schema.to_arrow_schema().get_field_index("ts")
         for i in range(md.num_row_groups):
             st = md.row_group(i).column(col).statistics
             if st is None or not st.has_min_max:
-                return as_of_of(events, None)
-            mx = st.max
-            if mx.tzinfo is None:
-                mx = mx.replace(tzinfo=dt.UTC)
-            best = mx if best is None or mx > best else best
-    return best if best is not None else as_of_of(events, None)
+                return None
+            mn, mx = (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC) for t in (st.min, st.max))
+            lo = mn if lo is None or mn < lo else lo
+            hi = mx if hi is None or mx > hi else hi
+    return (lo, hi) if lo is not None and hi is not None else None
+
+
+def _latest(ws: Workspace, events: Any) -> dt.datetime | None:
+    """The latest event time, from the footers (:func:`_bounds`), else by a scan."""
+    b = _bounds(ws)
+    return b[1] if b is not None else as_of_of(events, None)
 
 
 def _empty_pairs() -> pa.Table:

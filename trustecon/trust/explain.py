@@ -113,12 +113,13 @@ def explain_pair(
         slot["positive" if ch in POSITIVE else "negative"] += d
         slot["events"] += 1
     by_week = [{"week": k, **v} for k, v in sorted(weeks.items())][-top_weeks:]
-    top = [r["channel"] for r in channels[:3]]
+    # "Raised by" names positive channels only; negative ones are what held it back.
+    top = [r["channel"] for r in channels if r["sign"] == "+"][:3]
     neg = [r for r in channels if r["sign"] == "-"]
     summary = (
         f"T({u}→{c}) = {pair['trust']:.3f} with confidence {pair['confidence']:.2f} as of "
         f"{as_of:%Y-%m-%d %H:%M} UTC: prior Beta({prior_alpha:.3g}, {prior_beta:.3g}) plus evidence mass "
-        f"{mass:.2f}; most from {', '.join(top) or 'nothing'}"
+        f"{mass:.2f}; raised most by {', '.join(top) or 'nothing'}"
         + (f"; held back by {', '.join(r['channel'] for r in neg)}" if neg else "")
     )
     return _clean(
@@ -292,13 +293,13 @@ def explain_creator_trust(
             "moved_trust": float(row["trust"]) - a / (a + b),
         })
     channels.sort(key=lambda r: (-r["contribution"], r["channel"]))
-    top = [r["channel"] for r in channels[:3] if r["contribution"] > 0]
+    top = [r["channel"] for r in channels if r["sign"] == "+" and r["contribution"] > 0][:3]
     neg = [r["channel"] for r in channels if r["sign"] == "-" and r["contribution"] > 0]
     as_of = row["as_of"]
     summary = (
         f"T_c({creator_id}) = {row['trust']:.3f} with confidence {row['confidence']:.2f} as of "
         f"{as_of:%Y-%m-%d %H:%M} UTC: the evidence of {row['users']} users pooled, prior Beta({a0:.3g}, {b0:.3g}) "
-        f"plus positive {row['positive']:.4g} and negative {row['negative']:.4g}; most from "
+        f"plus positive {row['positive']:.4g} and negative {row['negative']:.4g}; raised most by "
         f"{', '.join(top) or 'nothing'}" + (f"; held back by {', '.join(neg)}" if neg else "")
     )
     return _clean({
