@@ -308,8 +308,16 @@ def test_cli_groupbuy_flow(ws: Workspace) -> None:
     code, out = run("status", w, "--json")
     st_ = json.loads(out)["deals"][0]
     assert (st_["quantity"], st_["joined_orders"], st_["due"]) == (2, 1, False)
+    # The same join retried: accepted, nothing written, and said so.
+    code, out = run("join", w, "--deal", "7", "--user", "1", "--order", "1", "--at", h(1).isoformat(),
+                    "--quantity", "2")
+    assert code == 0 and "already in deal 7: nothing written" in out
     code, out = run("settle", w, "--deal", "7", "--as-of", D.isoformat(), "--json")
     assert code == 0 and json.loads(out)["settled"][0]["state"] == "failed"
+    assert refunds(ws) == Counter({1: 1})
+    # Settling the failed deal again writes nothing new, and the message tells now from in all.
+    code, out = run("settle", w, "--deal", "7", "--as-of", D.isoformat())
+    assert code == 0 and "refunds written now: 0, in all: 1" in out
     assert refunds(ws) == Counter({1: 1})
 
 

@@ -177,10 +177,11 @@ def gb_join(
 
     ws = open_workspace(workspace)
     try:
-        join_deal(ws, deal, user_id=user, order_id=order, ts=_when(at, "--at"), quantity=quantity)  # type: ignore[arg-type]
+        new = join_deal(ws, deal, user_id=user, order_id=order, ts=_when(at, "--at"), quantity=quantity)  # type: ignore[arg-type]
     except GroupBuyError as exc:
         fail(str(exc))
-    console.print(f"order {order} joined deal {deal}")
+    console.print(f"order {order} joined deal {deal}" if new else
+                  f"order {order} was already in deal {deal}: nothing written")
 
 
 @groupbuy_app.command("status")
@@ -229,10 +230,11 @@ def gb_settle(
     as_json: bool = JsonOpt,
 ) -> None:
     """Settle at the deadline: success keeps the orders, failure refunds each order exactly once."""
-    from trustecon.live.groupbuy import GroupBuyError, settle_deal, settle_due
+    from trustecon.live.groupbuy import GroupBuyError, list_deals, settle_deal, settle_due
 
     ws = open_workspace(workspace)
     when = _when(as_of, "--as-of")
+    before = {d.deal_id: d.refunds_written or 0 for d in list_deals(ws)}
     try:
         done = [settle_deal(ws, deal, as_of=when)] if deal is not None else settle_due(ws, as_of=when)
     except GroupBuyError as exc:
@@ -244,5 +246,6 @@ def gb_settle(
         console.print("no deal is due")
     for d in done:
         console.print(
-            f"deal {d.deal_id}: {d.state} ({d.quantity} / {d.target_quantity}); refunds written: {d.refunds_written}"
+            f"deal {d.deal_id}: {d.state} ({d.quantity} / {d.target_quantity}); refunds written now: "
+            f"{(d.refunds_written or 0) - before.get(d.deal_id, 0)}, in all: {d.refunds_written or 0}"
         )

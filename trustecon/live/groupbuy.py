@@ -193,8 +193,9 @@ def open_deal(
     return deal
 
 
-def join_deal(ws: Workspace, deal_id: int, *, user_id: int, order_id: int, ts: dt.datetime, quantity: int = 1) -> None:
+def join_deal(ws: Workspace, deal_id: int, *, user_id: int, order_id: int, ts: dt.datetime, quantity: int = 1) -> bool:
     """Place an order in the deal: one ``order`` event (``campaign_id`` = deal, amount = price × quantity).
+    Returns False when the same order was already in the deal (a retried join writes nothing).
 
     Raises :class:`GroupBuyError` for an unknown deal, a settled deal, an order before the deal opened
     or after its deadline, or quantity < 1; nothing is written then."""
@@ -225,8 +226,9 @@ def join_deal(ws: Workspace, deal_id: int, *, user_id: int, order_id: int, ts: d
             "quantity": quantity,
         }
         res = tx.append(pa.Table.from_pylist([row], schema=SCHEMA), file=f"groupbuy:{deal_id}")
-        if res.quarantined:
+        if res.quarantined or res.already_quarantined:
             raise GroupBuyError(f"deal {deal_id}: order {order_id} was not accepted (an order with this id exists?)")
+        return res.added == 1  # 0: this very order was already in the deal (a retried join)
 
 
 def _deal_orders(ws: Workspace, deal: Deal) -> tuple[list[dict[str, Any]], set[int], set[int], dt.datetime | None]:
