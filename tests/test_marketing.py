@@ -478,7 +478,16 @@ def test_offline_comparison_on_small_workspace(small_ws: Path) -> None:
     if a["kept_orders"] > 0:
         assert a["cpa"] == pytest.approx(a["spend"] / a["kept_orders"])
     assert "offline estimate" in cmp.as_dict()["label"]
-    assert any("not built" in x for x in cmp.assumptions)
+    assert any("experiment market" in x for x in cmp.assumptions)
+    # An empty auction column says why: the brand won no slot (and one that spent won some).
+    ev = ws.events_arrow().to_pandas()
+    sold = sorted(int(b) for b in ev.loc[(ev["kind"] == "order") & ev["brand_id"].notna(), "brand_id"].unique())
+    for b in sold[:6]:
+        x = compare_workspace(ws, Campaign(brand_id=b, budget=300.0)).auction
+        assert (x["spend"] > 0) == (x["rounds_won"] > 0)
+        assert ("note" in x) == (x["rounds_won"] == 0)
+        if x["rounds_won"] == 0:
+            assert f"brand {b} won no slot" in x["note"]
     res = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "300", "--compare", "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["comparison"]["auction"]["spend"] == pytest.approx(a["spend"])
 

@@ -168,6 +168,8 @@ def plan(
                 _num(d["platform_revenue_all_brands"]),
             )
         console.print(vs)
+        if "note" in cmp.auction:
+            console.print(f"note: {cmp.auction['note']}")
         for a in cmp.assumptions[len(p.assumptions) :]:
             console.print(f"assumption: {a}")
 

@@ -1,7 +1,7 @@
 """Planner vs bidding for one brand and budget on one workspace: an *offline estimate* (DESIGN.md §8).
 
-Not the market experiment of DESIGN.md §8: that runs both mechanisms inside the simulator and needs
-simulator support for campaign exposure, which does not exist. Here both mechanisms are scored with
+Not the market experiment of DESIGN.md §8 (``trustecon experiment market``, which runs both
+mechanisms inside the simulator, with users' outcomes). Here, on any workspace, both are scored with
 the same outcome model, historical conversion from the log, and every assumption is listed in the
 result:
 
@@ -87,6 +87,7 @@ def offline_comparison(
     rounds = max(int(np.ceil(days)), 1)
     res = run_auction(bidders, [ctr / (s + 1) for s in range(slots)], rounds=rounds, impressions=impressions)
     spend = kept_orders = orders_ = 0.0
+    won = sum(1 for r in res.rounds if r["brand_id"] == campaign.brand_id and r["spend"] > 0)
     for r in res.rounds:
         if r["brand_id"] != campaign.brand_id or spend >= campaign.budget or r["spend"] <= 0:
             continue
@@ -104,7 +105,14 @@ def offline_comparison(
         "rounds": rounds,
         "conversion_per_click": float(per["conv"].get(campaign.brand_id, np.nan)),
         "target_cpa": float(target_share * per["aov"].get(campaign.brand_id, np.nan)),
+        "rounds_won": won,
     }
+    if won == 0:  # say why the auction column is empty
+        auction["note"] = (
+            f"brand {campaign.brand_id} won no slot in {rounds} rounds: its bid × quality (orders per click "
+            f"{auction['conversion_per_click']:.3f}, target CPA {auction['target_cpa']:.2f}) ranked below the top "
+            f"{slots} of {len(bidders)} bidding brands in every round"
+        )
     planned = {
         "orders": plan.expected_orders,
         "kept_orders": plan.expected_kept,
@@ -124,7 +132,7 @@ def offline_comparison(
         "the auction's to the platform".format(target_share),
         "auction: the log's product clicks are live-room clicks (viewers already watching a creator); discovery "
         "ad clicks likely convert less, so the auction's numbers are optimistic",
-        "no user outcomes are estimated: that needs the simulated market experiment (not built)",
+        "no user outcomes are estimated here: `trustecon experiment market` measures them in the simulator",
     ]
     return Comparison(planner=planned, auction=auction, assumptions=assumptions)
 
