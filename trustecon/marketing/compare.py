@@ -96,7 +96,7 @@ def offline_comparison(
         orders_ += f * r["orders"]
     kept_share = float(rel.get(campaign.brand_id, np.nan))
     kept_orders = orders_ * kept_share if np.isfinite(kept_share) else float("nan")
-    auction = {
+    auction: dict[str, Any] = {
         "orders": orders_,
         "kept_orders": kept_orders,
         "spend": spend,
