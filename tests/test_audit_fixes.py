@@ -232,10 +232,13 @@ def test_plan_says_why_nothing_was_chosen(empty_ws: Path, monkeypatch: pytest.Mo
 def test_serve_without_keys_says_how_to_make_one(empty_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: None)
+    served: list[int] = []
+    # serve binds the socket itself and hands it to uvicorn: record the port instead of serving.
+    monkeypatch.setattr(uvicorn.Server, "run", lambda _self, sockets=None: served.append(sockets[0].getsockname()[1]))
     res = CliRunner().invoke(app, ["serve", str(empty_ws), "--port", "0"], env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     assert "no API keys" in res.output and "trustecon keys add" in res.output
+    assert served and served[0] > 0 and f"127.0.0.1:{served[0]} " in res.output  # --port 0: the chosen port
     assert _run("keys", "add", empty_ws, "--role", "admin").exit_code == 0
     res = CliRunner().invoke(app, ["serve", str(empty_ws), "--port", "0"], env={"COLUMNS": "300"})
     assert "no API keys" not in res.output
