@@ -46,6 +46,26 @@ def scores(con, rows: list[dict[str, Any]] | pa.Table, as_of: dt.datetime, model
     return {(r["user_id"], r["creator_id"]): r for r in out}
 
 
+def assert_order_free_bounded_deterministic(con, rows: list[dict[str, Any]], seed: int,
+                                            as_of: dt.datetime) -> dict[tuple[int, int], dict]:
+    """The batch scores of ``rows`` equal those of any shuffle of them (≤ 1e-12), lie in [0, 1] with a
+    confidence in [0, 1), are never NaN, and repeat bit for bit; returns them."""
+    import math
+    import random
+
+    a = scores(con, rows, as_of)
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    b = scores(con, shuffled, as_of)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert abs(a[k]["trust"] - b[k]["trust"]) < 1e-12
+        assert 0.0 <= a[k]["trust"] <= 1.0 and 0.0 <= a[k]["confidence"] < 1.0
+        assert not math.isnan(a[k]["trust"])
+    assert scores(con, rows, as_of) == a  # same input, same bits
+    return a
+
+
 USERS = (1, 2, 3)
 CREATORS = (10, 11)
 SIMPLE_KINDS = ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate", "gift")

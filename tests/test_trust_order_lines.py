@@ -18,7 +18,16 @@ import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_trust_helpers import CREATORS, USERS, Log, at, event_logs, events_table, scores
+from test_trust_helpers import (
+    CREATORS,
+    USERS,
+    Log,
+    assert_order_free_bounded_deterministic,
+    at,
+    event_logs,
+    events_table,
+    scores,
+)
 from test_trust_pivot import _assert_same
 
 from trustecon.store import Workspace
@@ -323,15 +332,7 @@ def test_monotone_on_multi_line_logs(duck_con, logs, extra, u, c, up) -> None:
 @given(logs=split_logs(earlier=True), seed=st.integers(0, 10**6), later=st.floats(1, 400))
 def test_order_free_bounded_deterministic_and_decaying_on_multi_line_logs(duck_con, logs, seed, later) -> None:
     _, rows = logs
-    a = scores(duck_con, rows, AS_OF)
-    shuffled = list(rows)
-    random.Random(seed).shuffle(shuffled)
-    b = scores(duck_con, shuffled, AS_OF)
-    assert a.keys() == b.keys()
-    for k in a:
-        assert abs(a[k]["trust"] - b[k]["trust"]) < 1e-12
-        assert 0.0 <= a[k]["trust"] <= 1.0 and 0.0 <= a[k]["confidence"] < 1.0
-    assert scores(duck_con, rows, AS_OF) == a
+    a = assert_order_free_bounded_deterministic(duck_con, rows, seed, AS_OF)
     then = scores(duck_con, rows, AS_OF + dt.timedelta(days=later))
     far = scores(duck_con, rows, AS_OF + dt.timedelta(days=100 * 30))
     for k, r in a.items():

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 
 import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_trust_helpers import CREATORS, USERS, Log, at, event_logs, events_table, scores
+from test_trust_helpers import (
+    CREATORS,
+    USERS,
+    Log,
+    assert_order_free_bounded_deterministic,
+    at,
+    event_logs,
+    events_table,
+    scores,
+)
 
 from trustecon.trust.evidence import DEFAULT_WEIGHTS as W
 from trustecon.trust.evidence import EvidenceConfig
@@ -144,16 +152,7 @@ def test_negative_evidence_never_raises_trust(duck_con, rows, extra, u, c, up) -
 @SETTINGS
 @given(rows=event_logs(), seed=st.integers(0, 10**6))
 def test_order_independence_bounds_determinism(duck_con, rows, seed) -> None:
-    a = scores(duck_con, rows, AS_OF)
-    shuffled = list(rows)
-    random.Random(seed).shuffle(shuffled)
-    b = scores(duck_con, shuffled, AS_OF)
-    assert a.keys() == b.keys()
-    for k in a:
-        assert abs(a[k]["trust"] - b[k]["trust"]) < 1e-12
-        assert 0.0 <= a[k]["trust"] <= 1.0 and 0.0 <= a[k]["confidence"] < 1.0
-        assert not math.isnan(a[k]["trust"])
-    assert scores(duck_con, rows, AS_OF) == a  # same input, same bits
+    assert_order_free_bounded_deterministic(duck_con, rows, seed, AS_OF)
 
 
 @SETTINGS
