@@ -873,16 +873,16 @@ def test_zone_keeps_only_the_logs_own_offset_changes(tmp_path, duck_con):
 
 
 def test_write_kpis_on_an_empty_log_and_its_default_income_threshold(tmp_path, duck_con):
-    """write_kpis on an empty log stores every table (each KPI null with its reason) instead of
-    failing to build temporary tables from an in-memory table; and its default N is the one the CLI
-    shows: 10,000 on a real log, users / 200 on a simulated one (so the demo, the API and `kpis` agree)."""
+    """write_kpis on an empty log stores every table (empty: no period has data) instead of failing
+    to build temporary tables from an in-memory table; and its default N is the one the CLI shows:
+    10,000 on a real log, users / 200 on a simulated one (so the demo, the API and `kpis` agree)."""
+    from trustecon.kpis.catalogue import compute_all
     from trustecon.kpis.persist import REAL_MIN_FOLLOWERS, default_min_followers, write_kpis
 
     ws = Workspace.init(tmp_path / "empty")
     rows = write_kpis(ws, duck_con)
-    assert rows and "kpis_creator_income" in rows
-    income = [r for r in ws.read_table("kpis_creator_income").to_pylist() if r["period"] == "all"]
-    assert income and all(r["share_with_income"] is None for r in income)
+    assert set(rows) == {f"kpis_{name}" for name in compute_all(ws.events(duck_con), timezone=ws.timezone)}
+    assert all(n == 0 and ws.has_table(t) for t, n in rows.items())
     assert default_min_followers(ws) == (REAL_MIN_FOLLOWERS, None)
     ws.set_config("provenance", {"source": "simulator", "config": {"users": 5_000}})
     n, why = default_min_followers(ws)

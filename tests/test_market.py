@@ -432,7 +432,7 @@ def test_auction_quality_is_the_planners_user_fit(small_experiment):
 
 
 def test_experiment_refuses_a_window_that_does_not_fit(tmp_path):
-    with pytest.raises(ValueError, match="must fit"):
+    with pytest.raises(ValueError, match="does not fit in"):
         market_experiment(tmp_path, "small", days=14)
     with pytest.raises(ValueError, match="'none' comes first"):
         market_experiment(tmp_path, "small", days=30, mechanisms=("auction",))
@@ -451,4 +451,4 @@ def test_cli_experiment_market_refuses_bad_engine_and_used_folder(tmp_path):
     res = runner.invoke(app, ["experiment", "market", str(tmp_path / "used"), "--preset", "small"])
     assert res.exit_code == 2 and "exists and is not empty" in " ".join(res.output.split())
     res = runner.invoke(app, ["experiment", "market", str(tmp_path / "short"), "--preset", "small"])
-    assert res.exit_code == 2 and "must fit" in " ".join(res.output.split()) and "Traceback" not in res.output
+    assert res.exit_code == 2 and "does not fit in" in " ".join(res.output.split()) and "Traceback" not in res.output
