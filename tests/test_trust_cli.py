@@ -156,12 +156,16 @@ def test_resume_online_across_build(ws, duck_con, tmp_path) -> None:
 @pytest.mark.spark
 def test_build_on_spark_equals_duckdb(tmp_path, spark_con) -> None:
     """The fused build (materialised pass, side table, ledger; DuckDB reads time by ``epoch_us``) gives
-    the same seven tables on Spark: integers and flags equal, floats within 1e-9 relative."""
+    the same tables on Spark (creator trust included): integers and flags equal, floats within 1e-9
+    relative. Two orders have a second line (one later, one earlier than the first line): an order
+    counts once, with its lines' amounts summed, on both engines."""
     import numpy as np
 
     from trustecon.trust.build import build
 
     log = _shop_log()
+    log.add("order", at(1.1), user_id=21, creator_id=1, order_id=1021, amount=20.0, brand_id=7)
+    log.add("order", at(1.9), user_id=22, creator_id=2, order_id=2022, amount=5.0, brand_id=8)
     log.add("view", at(3), user_id=21, creator_id=2, content_id=6, watch_ms=100, duration_ms=1000)
     log.add("live_leave", at(9.02), user_id=20, creator_id=1, session_id=77)
     log.add("complaint", at(6), order_id=2021)

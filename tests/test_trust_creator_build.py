@@ -165,19 +165,3 @@ def test_empty_log_gives_an_empty_table(ws) -> None:
     out = json.loads(_cli("explain", ws.path, "--creator", 1, "--json").stdout)
     assert out["creator_trust"]["trust"] == 0.5 and not any(
         isinstance(v, float) and math.isnan(v) for v in out["creator_trust"].values())
-
-
-@pytest.mark.spark
-def test_spark_build_equals_duckdb(tmp_path, spark_con) -> None:
-    """The same creator_trust table from a Spark build (pair trust's sums computed on Spark)."""
-    from trustecon.store import Workspace
-
-    out = {}
-    for eng, con in (("duckdb", None), ("spark", spark_con)):
-        w = Workspace.init(tmp_path / eng)
-        w.append(_rich_log().table())
-        build(w, engine=eng, con=con)
-        out[eng] = w.read_table("creator_trust")
-    cols = [c for c in CREATOR_TRUST_SCHEMA.names if c not in ("creator_id", "as_of", "users")]
-    _assert_tables_equal(out["duckdb"], out["spark"], cols, rtol=1e-9)
-    assert out["duckdb"]["users"].to_pylist() == out["spark"]["users"].to_pylist()
