@@ -413,7 +413,7 @@ def test_keys_cli_stores_hashes_and_the_app_reads_them(tmp_path):
                                          "--json"]).stdout)
     key = out["key"]
     stored = (ws.path / "api_keys.json").read_text()
-    assert key not in stored and key.split("_")[2] not in stored and out["key_id"] in stored
+    assert key not in stored and key.split("_", 2)[2] not in stored and out["key_id"] in stored
     client = TestClient(create_app(ws))
     assert client.get("/whoami", headers={"X-API-Key": key}).json() == {"role": "creator", "id": 7,
                                                                          "k_anonymity": 10}
