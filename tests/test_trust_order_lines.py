@@ -171,6 +171,11 @@ def test_resume_mid_order_adds_only_the_increment(tmp_path, duck_con) -> None:
     # Without the order totals the late line is a new order (and a repurchase): not the batch.
     blind = OnlineTrust.from_table(*args).update([late])
     assert blind.score(1, 10, at(30))["trust"] > b["trust"] + 1e-3
+    # The build stores those totals (tables/trust_order_totals) and from_workspace resumes from every
+    # state table: the batch answer with no table passed by hand.
+    assert ws.read_table("trust_order_totals").to_pylist() == totals.to_pylist()
+    resumed = OnlineTrust.from_workspace(ws).update([late])
+    assert resumed.score(1, 10, at(30))["trust"] == pytest.approx(b["trust"], abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- multi-line logs

@@ -5,9 +5,12 @@ an incremental update resumes from), ``tables/creator_trust`` (every user's evid
 creator, :class:`~trustecon.trust.creator_fit.CreatorTrust`, from pair trust's sums: no second read
 of the log), ``tables/creator_credibility``, ``tables/trust_ranks`` (the
 propagation's rank of every node, for explanations), ``tables/seller_reliability``,
-``tables/seller_ledger``, and the incremental state ``tables/trust_orders`` (order → buyer, creator)
-and ``tables/trust_sessions`` (live spans). An empty log or one without commerce gives empty tables
-of the right schema and a message per missing part, never a traceback or NaN.
+``tables/seller_ledger``, and the incremental state ``tables/trust_orders`` (order → buyer, creator),
+``tables/trust_order_totals`` (per order: its first line's time and amount so far, so that a later
+line of an order the build saw adds only its increment) and ``tables/trust_sessions`` (live spans);
+:meth:`~trustecon.trust.online.OnlineTrust.from_workspace` resumes from all of them. An empty log or
+one without commerce gives empty tables of the right schema and a message per missing part, never a
+traceback or NaN.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from trustecon.trust.evidence import (
     kind_pass,
     live_spans,
     order_pairs,
+    order_totals,
     pair_pass,
     repurchase_sums,
     side_log,
@@ -55,6 +59,7 @@ TABLES = (
     "seller_reliability",
     "seller_ledger",
     "trust_orders",
+    "trust_order_totals",
     "trust_sessions",
 )
 
@@ -118,6 +123,8 @@ LEDGER_SCHEMA = [
     ("reason", pa.string()),
 ]
 ORDERS_SCHEMA = [("order_id", pa.int64()), ("user_id", pa.int64()), ("creator_id", pa.int64())]
+ORDER_TOTALS_SCHEMA = [("user_id", pa.int64()), ("creator_id", pa.int64()), ("order_id", pa.int64()),
+                       ("first_s", pa.float64()), ("amount", pa.float64())]
 SESSIONS_SCHEMA = [
     ("user_id", pa.int64()), ("session_id", pa.int64()), ("creator_id", pa.int64()),
     ("enter_s", pa.float64()), ("leave_s", pa.float64()),
@@ -165,7 +172,8 @@ def build(
             res.messages.append("the workspace has no events: every trust table is empty")
             for name, schema in (("creator_credibility", CREDIBILITY_SCHEMA), ("trust_ranks", RANKS_SCHEMA),
                                  ("seller_reliability", RELIABILITY_SCHEMA), ("seller_ledger", LEDGER_SCHEMA),
-                                 ("trust_orders", ORDERS_SCHEMA), ("trust_sessions", SESSIONS_SCHEMA)):
+                                 ("trust_orders", ORDERS_SCHEMA), ("trust_order_totals", ORDER_TOTALS_SCHEMA),
+                                 ("trust_sessions", SESSIONS_SCHEMA)):
                 out[name] = _empty(schema)
             out["pair_trust"] = _empty_pairs()
             out["creator_trust"] = CREATOR_TRUST_SCHEMA.empty_table()
@@ -345,11 +353,15 @@ def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerRe
         out["trust_orders"] = con.to_pyarrow(
             op.select(order_id=op.order_id, user_id=op.o_user, creator_id=op.o_creator).order_by("order_id")
         )
+        ot = order_totals(commerce, when)
+        out["trust_order_totals"] = con.to_pyarrow(ot.order_by(["user_id", "creator_id", "order_id"])).cast(
+            pa.schema(ORDER_TOTALS_SCHEMA))
     else:
         res.messages.append("no commerce events (orders): seller reliability and its ledger are empty")
         out["seller_reliability"] = _empty(RELIABILITY_SCHEMA)
         out["seller_ledger"] = _empty(LEDGER_SCHEMA)
         out["trust_orders"] = _empty(ORDERS_SCHEMA)
+        out["trust_order_totals"] = _empty(ORDER_TOTALS_SCHEMA)
     res.params["reliability"] = dict(vars(reliability))
 
 

@@ -138,6 +138,23 @@ class OnlineTrust:
 
     # ------------------------------------------------------------------ state
     @classmethod
+    def from_workspace(cls, ws: Any, model: PairTrust | None = None) -> OnlineTrust:
+        """Resume from a built workspace: ``pair_trust``, ``trust_orders``, ``trust_order_totals`` (a
+        workspace built before it existed resumes without it: exact unless an order spans the build)
+        and ``trust_sessions`` (:meth:`from_table`). ``model``: default the one the build stored."""
+        if model is None:
+            model = PairTrust.from_params(ws.config.get("trust", {}).get("pair_trust"))
+
+        def table(name: str) -> pa.Table | None:
+            return ws.read_table(name) if ws.has_table(name) else None
+
+        pt = table("pair_trust")
+        if pt is None:
+            raise ValueError(f"{ws.path}: no pair_trust table; run `trustecon build {ws.path}` first")
+        return cls.from_table(pt, table("trust_orders"), table("trust_sessions"), model,
+                              order_totals=table("trust_order_totals"))
+
+    @classmethod
     def from_table(
         cls,
         pair_trust: pa.Table,
