@@ -16,9 +16,10 @@ rebuild"). Three channels need a little more state, still O(1) per event:
   entry per order, kept for good (a line may come any time): ≈ 0.22 kB in CPython 3.11 (tracemalloc
   over 100 k orders: key tuple 64 B, value tuple 56 B and its two floats 48 B, dict slot ≈ 52 B),
   ≈ 0.3 kB with the key's three ints when no other state shares them.
-  A resumed state needs the same map for the orders the build saw (``from_table(order_totals=…)``,
-  from :func:`~trustecon.trust.evidence.order_totals`); without it a later line of such an order
-  counts as a new order.
+  A resumed state needs the same map for the orders the build saw: the build writes it
+  (``tables/trust_order_totals``, :func:`~trustecon.trust.evidence.order_totals`) and
+  :meth:`OnlineTrust.from_workspace` reads it (``from_table(order_totals=…)`` by hand); without it a
+  later line of such an order counts as a new order.
 - ``refund``/``complaint`` name an ``order_id``; the updater keeps ``order_id → (buyer, creator)``
   from order lines, and holds a refund that arrives before its order until the order line comes
   (late *and* early refunds are handled).
