@@ -66,6 +66,26 @@ def assert_order_free_bounded_deterministic(con, rows: list[dict[str, Any]], see
     return a
 
 
+def resumed_after_build(tmp_path_factory, con, rows: list[dict[str, Any]], when: dt.datetime, seed: int):
+    """Build a workspace on the rows up to ``when``, resume :class:`OnlineTrust` from it
+    (``from_workspace``: every state table the build wrote) and feed the later rows shuffled."""
+    import random
+
+    from trustecon.store import Workspace
+    from trustecon.trust.build import build
+    from trustecon.trust.online import OnlineTrust
+
+    before = [r for r in rows if r["ts"] <= when]
+    after = [r for r in rows if r["ts"] > when]
+    ws = Workspace.init(tmp_path_factory.mktemp("ws") / "w")
+    if before:
+        ws.append(events_table(before))
+    build(ws, con=con, as_of=when)
+    online = OnlineTrust.from_workspace(ws)
+    random.Random(seed).shuffle(after)
+    return online.update(after)
+
+
 USERS = (1, 2, 3)
 CREATORS = (10, 11)
 SIMPLE_KINDS = ("like", "comment", "share", "profile_visit", "follow", "product_click", "unfollow", "hate", "gift")

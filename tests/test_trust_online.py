@@ -7,10 +7,8 @@ import random
 import ibis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_trust_helpers import Log, at, event_logs, events_table, scores
+from test_trust_helpers import Log, at, event_logs, resumed_after_build, scores
 
-from trustecon.store import Workspace
-from trustecon.trust.build import build
 from trustecon.trust.online import OnlineTrust
 from trustecon.trust.pair import PairTrust
 
@@ -48,18 +46,7 @@ def test_online_from_empty_equals_batch_in_any_order(duck_con, rows, seed, up) -
 def test_resume_from_build_equals_rebuild(tmp_path_factory, duck_con, rows, split, seed) -> None:
     """Build on the events before ``split``, resume online with the rest (shuffled: late refunds,
     orders, live exits), compare with a batch over everything."""
-    cut = at(split)
-    before = [r for r in rows if r["ts"] <= cut]
-    after = [r for r in rows if r["ts"] > cut]
-    ws = Workspace.init(tmp_path_factory.mktemp("ws") / "w")
-    if before:
-        ws.append(events_table(before))
-    build(ws, con=duck_con, as_of=cut)
-    online = OnlineTrust.from_table(
-        ws.read_table("pair_trust"), ws.read_table("trust_orders"), ws.read_table("trust_sessions")
-    )
-    random.Random(seed).shuffle(after)
-    online.update(after)
+    online = resumed_after_build(tmp_path_factory, duck_con, rows, at(split), seed)
     _assert_equal(online, scores(duck_con, rows, AS_OF), AS_OF)
 
 

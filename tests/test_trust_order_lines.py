@@ -27,6 +27,7 @@ from test_trust_helpers import (
     at,
     event_logs,
     events_table,
+    resumed_after_build,
     scores,
 )
 from test_trust_pivot import _assert_same
@@ -260,21 +261,10 @@ def test_online_equals_batch_on_multi_line_logs_over_calls(duck_con, logs, seed,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(logs=split_logs(16, earlier=True), cut=st.integers(5, 40), seed=st.integers(0, 10**6))
 def test_resume_from_build_with_orders_spanning_it(tmp_path_factory, duck_con, logs, cut, seed) -> None:
-    """Build on the lines up to ``cut`` (some orders' later lines come after it), resume with the
-    build's tables and :func:`order_totals`, feed the rest shuffled: equals a rebuild."""
+    """Build on the lines up to ``cut`` (some orders' later lines come after it), resume from the
+    workspace (its ``trust_order_totals`` included), feed the rest shuffled: equals a rebuild."""
     _, rows = logs
-    when = at(cut)
-    before = [r for r in rows if r["ts"] <= when]
-    after = [r for r in rows if r["ts"] > when]
-    ws = Workspace.init(tmp_path_factory.mktemp("ws") / "w")
-    if before:
-        ws.append(events_table(before))
-    build(ws, con=duck_con, as_of=when)
-    totals = duck_con.to_pyarrow(order_totals(commerce_log(ws.events(duck_con)), when)) if before else None
-    online = OnlineTrust.from_table(ws.read_table("pair_trust"), ws.read_table("trust_orders"),
-                                    ws.read_table("trust_sessions"), order_totals=totals)
-    random.Random(seed).shuffle(after)
-    online.update(after)
+    online = resumed_after_build(tmp_path_factory, duck_con, rows, at(cut), seed)
     _assert_online_is_batch(duck_con, online, rows, PairTrust())
 
 
