@@ -46,6 +46,8 @@ from trustecon.trust.pair import OUTCOMES, FittedBeta
 __all__ = ["CREATOR_TRUST_SCHEMA", "CreatorTrust", "creator_nll", "fit_creator_weights"]
 
 _POS_MASK = np.array([c in POSITIVE for c in CHANNELS])
+#: Largest fitted weight in the optimiser's scaled units (columns at unit mean): see fit_creator_weights.
+W_MAX = 1e4
 
 #: ``tables/creator_trust``: the score, its beta parameters and evidence masses, the number of users
 #: pooled, the as-of time and the pooled decayed sums per channel (what an explanation reads).
@@ -120,9 +122,14 @@ def fit_creator_weights(
         g[1:] += 2 * l2 * v
         return loss, g
 
-    bounds = [(1e-9, 1 - 1e-9)] + [(0.0, None) if x else (v, v) for x, v in zip(live, v0, strict=True)]
+    # Bounded, not open-ended: on separable counts the likelihood's supremum is at infinite weights
+    # and m at 0 or 1, where T rounds to exactly 0 or 1 in float64 (hypothesis found it). m within
+    # [1e-6, 1 - 1e-6] and a scaled weight at most W_MAX (1e4 pseudo-outcomes on an average creator's
+    # evidence, against a prior of κ: far past anything a fit can tell apart) keep T strictly inside
+    # (0, 1); a configured weight above the cap stays reachable, so the fit is never worse than it.
+    bounds = [(1e-6, 1 - 1e-6)] + [(0.0, max(W_MAX, v)) if x else (v, v) for x, v in zip(live, v0, strict=True)]
     best = None
-    for m0 in (rate, float(np.clip(m_default, 1e-9, 1 - 1e-9))):
+    for m0 in (rate, float(np.clip(m_default, 1e-6, 1 - 1e-6))):
         res = minimize(f, np.concatenate([[m0], np.where(live, v0, 0.0)]), jac=True, method="L-BFGS-B",
                        bounds=bounds, options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12})
         if best is None or res.fun < best.fun:
