@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "events": 0,
     "store": 0,
     "parquet": 0,
+    "partitions": 0,
     "engine": 0,
     "stats": 0,
     "kpis": 1,

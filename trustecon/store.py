@@ -28,9 +28,8 @@ import shutil
 import tomllib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,18 +43,14 @@ import tomli_w
 
 from trustecon.engine import scratch_duckdb
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
-from trustecon.parquet import fsync_path, table_parts, write_event_files, write_parquet, write_parts
+from trustecon.parquet import fsync_path, table_parts, write_parquet, write_parts
+from trustecon.partitions import STORED_SCHEMA, TARGET_ROWS, CompactResult, compact, files_in_range, stage_events
 
 __all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
 
 SCHEMA_VERSION = 1
 CONFIG = "trustecon.toml"
 MANIFEST = "manifest.json"
-
-#: What the store writes and reads back: the event schema plus ``day``, the calendar date of ``ts`` in
-#: the workspace's time zone. Storing it (it is also the partition folder) lets every engine cut days
-#: and months in local time without engine-specific time-zone functions.
-STORED_SCHEMA = SCHEMA.append(pa.field("day", pa.date32(), nullable=False))
 
 
 class WorkspaceError(Exception):
@@ -231,9 +226,11 @@ class Workspace:
             if i == 0:
                 _fault("mid-moves")
         _atomic_write_bytes(self.path / MANIFEST, json.dumps(entry["manifest"]).encode())
-        for old in entry.get("delete", []):
+        for i, old in enumerate(entry.get("delete", [])):
             with contextlib.suppress(FileNotFoundError):
                 (self.path / old).unlink()
+            if i == 0:
+                _fault("mid-deletes")
         stage_dir = self.path / ".staging" / entry["tx"]
         if stage_dir.exists():
             shutil.rmtree(stage_dir)
@@ -268,6 +265,13 @@ class Workspace:
         """Replace the derived table ``name`` (or a truth table with ``area='truth'``) atomically."""
         with self.transaction() as tx:
             tx.write_table(name, table, area=area)
+
+    def compact(
+        self, *, target_rows: int = TARGET_ROWS, min_files: int = 2, quarantine: bool = True
+    ) -> CompactResult:
+        """Merge each day's small event files (and quarantine's) into few, in one transaction; the stored
+        events stay exactly the same rows. See :func:`trustecon.partitions.compact`."""
+        return compact(self, target_rows=target_rows, min_files=min_files, quarantine=quarantine)
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write a JSON document at the workspace root atomically (e.g. ``calibration.json``)."""
@@ -423,7 +427,7 @@ class Transaction:
             if conflicts.num_rows:
                 rejected = pa.concat_tables([rejected, conflicts])
         if valid.num_rows:
-            out.by_kind.update(self._stage_events(valid))
+            out.by_kind.update(stage_events(self, valid))
             out.added = valid.num_rows
             self.manifest["counts"]["events"] += valid.num_rows
         before = rejected.num_rows
@@ -557,67 +561,15 @@ class Transaction:
         con.close()
         return out.cast(QUARANTINE_SCHEMA)
 
-    def _local_days(self, ts: pa.ChunkedArray) -> pa.Array:
-        """The workspace-local calendar date of each instant. UTC is integer arithmetic (Arrow's cast
-        floors to the day); other zones go through DuckDB's ICU time zones, as they always have."""
-        tz = self.ws.timezone.replace("'", "")
-        if tz == "UTC":
-            return ts.cast(pa.timestamp("us")).cast(pa.date32()).combine_chunks()
-        con = scratch_duckdb()
-        con.register("v", pa.table({"ts": ts}))
-        days = con.sql(f"SELECT CAST(timezone('{tz}', ts) AS DATE) AS day FROM v").to_arrow_table()["day"]
-        con.close()
-        return days.combine_chunks()
-
-    def _stage_events(self, valid: pa.Table) -> dict[str, int]:
-        """Stage ``valid`` as one file per local day, each day's rows in input order, and count its rows
-        by kind. ``kind`` is dictionary-encoded once here: the counts come from its codes, the gather
-        moves codes instead of text, and Parquet takes the dictionary as is (together 0.068 -> 0.046
-        CPU-s per 1 M rows against counting, gathering and encoding the text). When the days
-        are interleaved, the batch is gathered once into day order and each file is a zero-copy slice
-        of it: on the ingest benchmark (1 M rows over 30 days) one whole gather costs 0.10 CPU-s
-        where 30 per-day gathers cost 0.18 (each walks the whole batch) and contend with the writers.
-        The transient sorted copy is bounded by the chunk size (``ingest.CHUNK_ROWS``)."""
-        days = self._local_days(valid["ts"])
-        kinds = pc.dictionary_encode(valid["kind"].combine_chunks())
-        counts = np.bincount(kinds.indices.to_numpy(zero_copy_only=False), minlength=len(kinds.dictionary))
-        by_kind = {k: int(n) for k, n in zip(kinds.dictionary.to_pylist(), counts.tolist(), strict=True) if n}
-        valid = valid.set_column(valid.schema.get_field_index("kind"), "kind", kinds)
-        valid = valid.append_column(STORED_SCHEMA.field("day"), days)
-        runs = pc.run_end_encode(days)
-        if len(runs.run_ends) > 1 and len(runs.run_ends) != pc.count_distinct(days).as_py():
-            order = pc.sort_indices(days)  # stable: input order within a day
-            runs = pc.run_end_encode(days.take(order))
-            valid = valid.take(order)
-        jobs: list[tuple[Callable[[], pa.Table], Path]] = []
-        finals: list[str] = []
-        start = 0
-        for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-            final = f"events/day={day.isoformat()}/part-{self.tx}-{self._n:06d}.parquet"
-            jobs.append((partial(valid.slice, start, end - start), self._staged_path(final)))
-            finals.append(final)
-            start = end
-        for final, ids in zip(finals, write_event_files(jobs), strict=True):
-            self._add_event_file(final, ids)
-        return by_kind
-
     def _add_event_file(self, final: str, id_range: tuple[str, str]) -> None:
         """List an event file and the range of its event_ids (what lets dedup skip most files)."""
         self.manifest["events"].append(final)
         self.manifest.setdefault("id_ranges", {})[final] = list(id_range)
 
     def stored_event_files(self, lo: str | None = None, hi: str | None = None) -> list[str]:
-        """Paths of the event files visible to this transaction (committed, and staged by it).
-
-        With ``lo``/``hi``, only files that may hold an event_id in [lo, hi]: a file whose recorded
-        id range lies wholly outside cannot, so deduplication need not read it. Sources whose ids grow
-        (the simulator's zero-padded counters) then read no stored file at all.
-        """
-        finals = self.manifest["events"]
-        if lo is not None and hi is not None:
-            ranges = self.manifest.get("id_ranges", {})
-            finals = [f for f in finals if f not in ranges or not (ranges[f][1] < lo or ranges[f][0] > hi)]
-        return self._readable(finals)
+        """Paths of the event files visible to this transaction (committed, and staged by it); with
+        ``lo``/``hi``, only those that may hold an event_id in [lo, hi] (:func:`files_in_range`)."""
+        return self._readable(files_in_range(self.manifest, lo, hi))
 
     def write_table(self, name: str, table: pa.Table, *, area: str = "tables") -> None:
         if area not in ("tables", "truth"):
