@@ -127,6 +127,7 @@ class CompactResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "changed": self.changed,
             "files_before": self.files_before,
             "files_after": self.files_after,
             "rows_rewritten": self.rows_rewritten,

@@ -1,4 +1,4 @@
-"""Data commands: ``init``, ``ingest``, ``stats``."""
+"""Data commands: ``init``, ``ingest``, ``stats``, ``quarantine``, ``compact``."""
 
 from __future__ import annotations
 
@@ -161,6 +161,39 @@ def quarantine(
     for r in rows:
         t.add_row(r["file"], str(r["row"]), r["field"] or "", r["reason"])
     console.print(t)
+
+
+@app.command()
+def compact(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    target_rows: int | None = typer.Option(
+        None, "--target-rows", help="Rows per compacted file (default 1,000,000); larger files are left as they are."
+    ),
+    min_files: int = typer.Option(2, "--min-files", help="Rewrite a day only when it holds this many small files."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Merge each day's small event files (and quarantine's) into few, in one transaction; events unchanged."""
+    if target_rows is not None and target_rows < 1:
+        fail(f"--target-rows: must be >= 1, got {target_rows}")
+    if min_files < 2:
+        fail(f"--min-files: must be >= 2 (one file has nothing to merge with), got {min_files}")
+    ws = _open(workspace)
+    opts = {"min_files": min_files} | ({"target_rows": target_rows} if target_rows is not None else {})
+    res = ws.compact(**opts)
+    if as_json:
+        print_json(res.as_dict())
+    elif res.changed:
+        days = len(res.days)
+        q = res.quarantine_before != res.quarantine_after
+        console.print(
+            f"compacted {res.files_before:,} event files into {res.files_after:,} "
+            f"({res.rows_rewritten:,} rows rewritten in {days:,} day partition{'s' * (days != 1)}"
+            + (f"; quarantine {res.quarantine_before:,} -> {res.quarantine_after:,} files" if q else "")
+            + f") in {res.seconds:.2f} s"
+        )
+    else:
+        console.print(f"nothing to compact: {res.files_before:,} event files, no day with {min_files} small files "
+                      "that fit together")
 
 
 _open = open_workspace
