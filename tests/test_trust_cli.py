@@ -64,32 +64,68 @@ def pytest_approx(x: float):
     return pytest.approx(x, abs=1e-9)
 
 
+def _error(res) -> str:
+    """The one error line of a failed command (rich may wrap it at the terminal width: rejoined)."""
+    return " ".join(res.output.split())
+
+
 def test_empty_workspace(ws) -> None:
+    """Every explain form on an empty (built) log: exit 2 with one line naming the id and why."""
     res = _run("build", ws.path, "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["as_of"] is None and all(n == 0 for n in out["rows"].values())
     assert "no events" in out["messages"][0]
-    res = _run("explain", ws.path, "--creator", 1)  # nobody's evidence: the priors, said so
-    assert res.exit_code == 0 and "no credibility" in res.output and "no evidence" in res.output
-    assert "prior 0.500" in res.output
+    for args, who in ((("--creator", 1), "creator 1"), (("--user", 2, "--creator", 1), "creator 1"),
+                      (("--seller", 3), "creator 3"), (("--seller", 4, "--seller-kind", "brand"), "brand 4")):
+        res = _run("explain", ws.path, *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert _error(res) == f"error: {who}: not in the event log (the log is empty)", args
 
 
-def test_no_commerce_still_scores_what_it_can(ws) -> None:
+def _views_log() -> Log:
+    """Views only (no commerce): creators 100 and 101 watched, 102 only published."""
     log = Log()
     for u in range(1, 30):
         for d in range(u % 5 + 1):
             log.add("like", at(d), user_id=u, creator_id=100)
-    ws.append(log.table())
+    log.add("view", at(1), user_id=3, creator_id=101, content_id=8, watch_ms=900, duration_ms=1000)
+    log.add("publish", at(2), creator_id=102, content_id=9)
+    return log
+
+
+def test_no_commerce_still_scores_what_it_can(ws) -> None:
+    """A log without orders: a known creator gets credibility and creator trust (equal to the built
+    tables) with a note that seller reliability cannot be computed, exit 0; ids with no score exit 2."""
+    ws.append(_views_log().table())
     res = _run("build", ws.path, "--json")
     out = json.loads(res.stdout)
-    assert out["rows"]["pair_trust"] == 29 and out["rows"]["seller_reliability"] == 0
+    assert out["rows"]["pair_trust"] == 30 and out["rows"]["seller_reliability"] == 0
     assert any("no commerce" in m for m in out["messages"])
     assert out["seed_rule"] == "activity"
     cred = ws.read_table("creator_credibility").to_pylist()
     assert cred[0]["credibility"] > 0 and not math.isnan(cred[0]["credibility"])
+    res = _run("explain", ws.path, "--creator", 100, "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    row = next(r for r in ws.read_table("creator_trust").to_pylist() if r["creator_id"] == 100)
+    assert got["creator_trust"]["trust"] == pytest.approx(row["trust"], abs=1e-9) and row["users"] == 29
+    assert got["credibility"] == pytest.approx(next(r["credibility"] for r in cred if r["creator_id"] == 100))
+    assert got["notes"] == {"seller_reliability": "no seller reliability for creator 100: the workspace has no orders"}
+    text = _run("explain", ws.path, "--creator", 100)
+    assert text.exit_code == 0 and "note: no seller reliability for creator 100" in _error(text)
+    assert "nan" not in text.output.lower()
+    when = "as of the build (2024-01-05 00:00 UTC)"  # the latest event: user 29's fifth day
     res = _run("explain", ws.path, "--seller", 100)
-    assert res.exit_code == 2 and "no orders" in res.output
+    assert res.exit_code == 2
+    assert _error(res) == f"error: creator 100: no seller reliability {when}: the workspace has no orders"
+    res = _run("explain", ws.path, "--creator", 102)  # in the log, but nobody's evidence names it
+    assert res.exit_code == 2
+    assert _error(res) == f"error: creator 102: no trust evidence {when}: no user event toward this creator counts " \
+        "as evidence"
+    # Both ids in the log, no evidence between them: a score that can be computed (the prior).
+    pair = json.loads(_run("explain", ws.path, "--user", 3, "--creator", 102, "--json").stdout)
+    assert pair["trust"] == 0.5 and pair["confidence"] == 0.0 and "no evidence" in pair["summary"]
 
 
 def test_unknown_ids_and_bad_arguments(ws) -> None:
@@ -97,8 +133,23 @@ def test_unknown_ids_and_bad_arguments(ws) -> None:
     assert res.exit_code == 2 and "trustecon build" in res.output
     ws.append(_shop_log().table())
     _run("build", ws.path)
-    out = json.loads(_run("explain", ws.path, "--user", 999, "--creator", 1, "--json").stdout)
-    assert out["trust"] == 0.5 and out["confidence"] == 0.0 and "no evidence" in out["summary"]
+    for args, msg in [
+        (("--creator", 999), "creator 999: not in the event log (no event names this creator)"),
+        (("--user", 999, "--creator", 1), "user 999: not in the event log (no event names this user)"),
+        (("--user", 20, "--creator", 999), "creator 999: not in the event log (no event names this creator)"),
+        (("--seller", 999), "creator 999: not in the event log (no event names this creator)"),
+        (("--seller", 20), "creator 20: not in the event log (no event names this creator)"),  # a buyer, not a seller
+        (("--seller", 999, "--seller-kind", "brand"), "brand 999: not in the event log (no event names this brand)"),
+    ]:
+        for fmt in ((), ("--json",)):
+            res = _run("explain", ws.path, *args, *fmt)
+            assert res.exit_code == 2 and _error(res) == f"error: {msg}", (args, fmt, res.output)
+    # A creator whose first event came after the build: rebuild to score it.
+    ws.append(events_table([{"event_id": "late", "ts": at(20), "kind": "like", "user_id": 21, "creator_id": 5}]))
+    res = _run("explain", ws.path, "--creator", 5)
+    assert res.exit_code == 2 and _error(res) == ("error: creator 5: no trust evidence as of the build "
+                                                  "(2024-01-10 00:00 UTC): its first event is later; run "
+                                                  "'trustecon build' again")
     assert _run("explain", ws.path, "--user", 5).exit_code == 2
     assert _run("explain", ws.path).exit_code == 2
     assert _run("build", ws.path, "--as-of", "yesterday").exit_code == 2

@@ -178,12 +178,17 @@ def create_app(
              responses={**_ERR, **_404, **_409}, summary="C(creator) with its explanation (any key)", tags=["trust"])
     def credibility(creator_id: int, p: Who) -> dict[str, Any]:
         """As ``trustecon explain --creator C --json``; the list of individual trusters only for admin;
-        the creator trust's groups under k users suppressed but for admin and the creator itself."""
+        the creator trust's groups under k users suppressed but for admin and the creator itself; the
+        note on seller reliability only for keys that may read it (admin, the creator, a brand). An id
+        with no score: 404 with the one-line reason of ``trustecon explain``."""
         out = svc.credibility(creator_id)
+        own = p.role == "creator" and p.id == creator_id
         if p.role != "admin":
             out = {k_: v for k_, v in out.items() if k_ != "top_trusters"}
-            if out.get("creator_trust") and not (p.role == "creator" and p.id == creator_id):
+            if out.get("creator_trust") and not own:
                 out["creator_trust"] = suppress_creator_trust(out["creator_trust"], k)
+        if not (p.role in ("admin", "brand") or own):  # whether a creator sells is the seller endpoint's
+            out["notes"] = {k_: v for k_, v in (out.get("notes") or {}).items() if k_ != "seller_reliability"}
         return out
 
     @app.get("/sellers/{seller_id}/reliability", response_model=m.Reliability, responses={**_ERR, **_404, **_409},

@@ -95,6 +95,9 @@ class Credibility(_Open):
     summary: str
     creator_trust: dict[str, Any] | None = Field(
         None, description="T_c: every user's evidence pooled per creator (beta model), with its channels.")
+    notes: dict[str, str] = Field(
+        default_factory=dict, description="Scores that cannot be computed for this creator, each with why "
+        "(e.g. seller_reliability in a log without orders; shown only to keys that may read that score).")
 
 
 class Reliability(_Open):

@@ -2,7 +2,8 @@
 
 Every function here reads the workspace through the store and calls the same library functions as
 the CLI (``trustecon feed``, ``suggest``, ``explain``, ``kpis``): :class:`FeedServer`,
-:func:`suggest_creators`, :func:`explain_pair` / :func:`explain_built_creator` / :func:`explain_seller`,
+:func:`suggest_creators`, :func:`explain_pair_by_id` / :func:`explain_creator_by_id` / :func:`explain_seller_by_id`
+(an id without a score: the same one-line message as ``trustecon explain``),
 :func:`live_funnel` and the persisted ``tables/kpis_*`` of :func:`write_kpis`. Role checks and
 redaction are not here (see :mod:`trustecon.api.access`); errors are :class:`NotFound` (404) and
 :class:`NotReady` (409: a table the request needs has not been built).
@@ -25,9 +26,13 @@ from trustecon.ingest import IngestReport, ingest_files
 from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
 from trustecon.live.funnel import live_funnel
 from trustecon.store import Workspace
-from trustecon.trust.creator_fit import CreatorTrust
-from trustecon.trust.explain import explain_built_creator, explain_built_pair, explain_seller
-from trustecon.trust.pair import PairTrust
+from trustecon.trust.lookup import (
+    UnknownId,
+    explain_creator_by_id,
+    explain_pair_by_id,
+    explain_seller_by_id,
+    not_in_log,
+)
 
 __all__ = ["HEADLINE_TABLES", "PLATFORM_TABLES", "NotFound", "NotReady", "Service"]
 
@@ -100,16 +105,11 @@ class Service:
     def events(self) -> ibis.Table:
         return self.ws.events(self.con)
 
-    def known_creator(self, creator: int) -> bool:
-        cred = self.ws.read_table("creator_credibility") if self.ws.has_table("creator_credibility") else None
-        if cred is not None and _rows(cred, creator_id=creator):
-            return True
-        e = self.events()
-        return bool(e.filter(e.creator_id == creator).limit(1).count().to_pyarrow().as_py())
-
-    def known_user(self, user: int) -> bool:
-        e = self.events()
-        return bool(e.filter(e.user_id == user).limit(1).count().to_pyarrow().as_py())
+    def require_in_log(self, role: str, ident: int) -> None:
+        """:class:`NotFound` with the message of ``trustecon explain`` unless an event names ``role ident``."""
+        missing = not_in_log(self.ws, self.events, role, ident)
+        if missing is not None:
+            raise NotFound(missing)
 
     def refresh(self) -> None:
         """Re-read ``trustecon.toml`` when it changed (a rebuild while serving records new weights)."""
@@ -184,44 +184,38 @@ class Service:
             return out
 
     # ------------------------------------------------------------------ trust
-    def pair_model(self) -> PairTrust:
-        """The PairTrust the tables were built with (weights and priors from trustecon.toml)."""
-        self.refresh()
-        return PairTrust.from_params(self.ws.config.get("trust", {}).get("pair_trust"))
-
     def pair(self, user: int, creator: int) -> dict[str, Any]:
-        """T(user → creator) with :func:`explain_pair` (the same content as ``trustecon explain --user --creator``)."""
+        """T(user → creator) with :func:`explain_pair_by_id` (as ``trustecon explain --user --creator``; an
+        id not in the log is :class:`NotFound` with the CLI's message)."""
         with self.lock:
-            pt = self.table("pair_trust", "trustecon build WORKSPACE")
-            if not _rows(pt, user_id=user, creator_id=creator):
-                if not self.known_creator(creator):
-                    raise NotFound(f"creator {creator}: no event names this creator")
-                if not self.known_user(user):
-                    raise NotFound(f"user {user}: no event names this user")
-            return explain_built_pair(pt, user, creator, self.pair_model(), events=self.events)
+            self.table("pair_trust", "trustecon build WORKSPACE")
+            self.refresh()
+            try:
+                return explain_pair_by_id(self.ws, self.events, user, creator)
+            except UnknownId as exc:
+                raise NotFound(str(exc)) from exc
 
     def credibility(self, creator: int) -> dict[str, Any]:
-        """C(creator) and the creator trust T_c with :func:`explain_built_creator` (as ``trustecon
-        explain --creator``)."""
+        """C(creator) and the creator trust T_c with :func:`explain_creator_by_id` (as ``trustecon
+        explain --creator``: ``notes`` on scores that cannot be computed; an id without evidence as of
+        the build is :class:`NotFound` with the CLI's message)."""
         with self.lock:
-            cred = self.table("creator_credibility", "trustecon build WORKSPACE")
-            if not _rows(cred, creator_id=creator):
-                raise NotFound(f"creator {creator}: no credibility (nobody has evidence toward this creator)")
+            self.table("creator_credibility", "trustecon build WORKSPACE")
             self.refresh()
-            names = ("trust_ranks", "pair_trust", "creator_trust")
-            tables = {"creator_credibility": cred, **{n: self.ws.read_table(n) if self.ws.has_table(n) else None
-                                                      for n in names}}
-            model = CreatorTrust.from_params(self.ws.config.get("trust", {}).get("creator_trust"))
-            return explain_built_creator(creator, tables, model)
+            try:
+                return explain_creator_by_id(self.ws, self.events, creator)
+            except UnknownId as exc:
+                raise NotFound(str(exc)) from exc
 
     def reliability(self, seller: int, kind: str) -> dict[str, Any]:
-        """R(seller) with :func:`explain_seller` (as ``trustecon explain --seller``)."""
+        """R(seller) with :func:`explain_seller_by_id` (as ``trustecon explain --seller``)."""
         with self.lock:
-            rel = self.table("seller_reliability", "trustecon build WORKSPACE")
-            if not _rows(rel, seller_id=seller, seller_kind=kind):
-                why = "the workspace has no orders" if rel.num_rows == 0 else "no orders name this seller"
-                raise NotFound(f"{kind} {seller}: no seller reliability ({why})")
-            return explain_seller(seller, kind, rel, self.ws.read_table("seller_ledger"))
+            self.table("seller_reliability", "trustecon build WORKSPACE")
+            self.refresh()
+            try:
+                return explain_seller_by_id(self.ws, self.events, seller, kind)
+            except UnknownId as exc:
+                raise NotFound(str(exc)) from exc
 
     def top_creators(self, n: int) -> list[dict[str, Any]]:
         """The ``n`` most credible creators (``creator_credibility`` by rank)."""
@@ -234,8 +228,7 @@ class Service:
     def creator_stats(self, creator: int) -> dict[str, Any]:
         """Audience, reach, live funnel and GMV of one creator (its own aggregates, no individual rows)."""
         with self.lock:
-            if not self.known_creator(creator):
-                raise NotFound(f"creator {creator}: no event names this creator")
+            self.require_in_log("creator", creator)
             e = self.events()
             cs = creator_stats(e).filter(lambda t: t.creator_id == creator).to_pyarrow().to_pylist()
             trusters = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -82,8 +83,10 @@ def explain(
     engine: str = EngineOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Explain a trust score: the evidence that moved it, by kind and by time."""
-    from trustecon.trust.explain import explain_seller
+    """Explain a trust score: the evidence that moved it, by kind and by time. An id the built tables
+    hold no score for (not in the log, or no evidence as of the build) is a one-line error (exit 2)."""
+    from trustecon.engine import connect
+    from trustecon.trust.lookup import UnknownId, explain_creator_by_id, explain_pair_by_id, explain_seller_by_id
 
     check_engine(engine)
     ws = _open(workspace)
@@ -95,36 +98,30 @@ def explain(
         fail("--seller explains a seller on its own; do not combine it with --user/--creator")
     if user is not None and creator is None:
         fail("--user needs --creator (pair trust is user → creator)")
-    if seller is not None:
-        if seller_kind not in ("creator", "brand"):
-            fail(f"--seller-kind must be creator or brand, not {seller_kind!r}")
-        rel, led = ws.read_table("seller_reliability"), ws.read_table("seller_ledger")
-        known = set(zip(rel["seller_id"].to_pylist(), rel["seller_kind"].to_pylist(), strict=True))
-        if (seller, seller_kind) not in known:
-            why = "the workspace has no orders" if rel.num_rows == 0 else "no orders name this seller"
-            fail(f"{seller_kind} {seller}: no seller reliability ({why})")
-        out = explain_seller(seller, seller_kind, rel, led)
-    elif user is not None:
-        from trustecon.engine import connect
-        from trustecon.trust.explain import explain_built_pair
-        from trustecon.trust.pair import PairTrust
+    if seller is not None and seller_kind not in ("creator", "brand"):
+        fail(f"--seller-kind must be creator or brand, not {seller_kind!r}")
 
-        assert creator is not None  # --user without --creator failed above
-        model = PairTrust.from_params(ws.config.get("trust", {}).get("pair_trust"))
-        out = explain_built_pair(ws.read_table("pair_trust"), user, creator, model,
-                                 events=lambda: ws.events(connect(engine)))
-        if not out["channels"] and not json_out:
-            console.print(out["summary"])
-            return
-    else:
-        from trustecon.trust.creator_fit import CreatorTrust
-        from trustecon.trust.explain import explain_built_creator
+    cons: list[Any] = []
 
-        assert creator is not None  # neither --seller nor --creator failed above
-        names = ("creator_credibility", "trust_ranks", "pair_trust", "creator_trust")
-        tables = {n: ws.read_table(n) if ws.has_table(n) else None for n in names}
-        out = explain_built_creator(creator, tables,
-                                    CreatorTrust.from_params(ws.config.get("trust", {}).get("creator_trust")))
+    def events() -> Any:  # the log is read only when an id has no row (or for a pair's evidence)
+        if not cons:
+            cons.append(connect(engine))
+        return ws.events(cons[0])
+
+    try:
+        if seller is not None:
+            out = explain_seller_by_id(ws, events, seller, seller_kind)
+        elif user is not None:
+            assert creator is not None  # --user without --creator failed above
+            out = explain_pair_by_id(ws, events, user, creator)
+            if not out["channels"] and not json_out:
+                console.print(out["summary"])
+                return
+        else:
+            assert creator is not None  # neither --seller nor --creator failed above
+            out = explain_creator_by_id(ws, events, creator)
+    except UnknownId as exc:
+        fail(str(exc))
     if json_out:
         print_json(out)
         return
@@ -133,6 +130,8 @@ def explain(
     if "creator_trust" in out:
         console.print(out["creator_trust"]["summary"])
         _rows(out["creator_trust"]["channels"])
+    for note in (out.get("notes") or {}).values():
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 def _rows(rows: list[dict]) -> None:
