@@ -7,7 +7,9 @@ of the log), ``tables/creator_credibility``, ``tables/trust_ranks`` (the
 propagation's rank of every node, for explanations), ``tables/seller_reliability``,
 ``tables/seller_ledger``, and the incremental state ``tables/trust_orders`` (order → buyer, creator),
 ``tables/trust_order_totals`` (per order: its first line's time and amount so far, so that a later
-line of an order the build saw adds only its increment) and ``tables/trust_sessions`` (live spans);
+line of an order the build saw adds only its increment), ``tables/trust_order_negatives`` (per
+refunded or complained-about order: its earliest refund / complaint, so that another refund of it
+adds nothing) and ``tables/trust_sessions`` (live spans);
 :meth:`~trustecon.trust.online.OnlineTrust.from_workspace` resumes from all of them. An empty log or
 one without commerce gives empty tables of the right schema and a message per missing part, never a
 traceback or NaN.
@@ -45,6 +47,7 @@ from trustecon.trust.evidence import (
     side_log,
     side_sums,
 )
+from trustecon.trust.orders import order_negatives
 from trustecon.trust.pair import PairTrust
 from trustecon.trust.pivot import fetch_chunks, hugepage_hints_off, merge_side, pivot_kind_pass
 from trustecon.trust.reliability import SellerReliability
@@ -60,6 +63,7 @@ TABLES = (
     "seller_ledger",
     "trust_orders",
     "trust_order_totals",
+    "trust_order_negatives",
     "trust_sessions",
 )
 
@@ -125,6 +129,8 @@ LEDGER_SCHEMA = [
 ORDERS_SCHEMA = [("order_id", pa.int64()), ("user_id", pa.int64()), ("creator_id", pa.int64())]
 ORDER_TOTALS_SCHEMA = [("user_id", pa.int64()), ("creator_id", pa.int64()), ("order_id", pa.int64()),
                        ("first_s", pa.float64()), ("amount", pa.float64())]
+ORDER_NEGATIVES_SCHEMA = [("user_id", pa.int64()), ("creator_id", pa.int64()), ("order_id", pa.int64()),
+                          ("refund_s", pa.float64()), ("complaint_s", pa.float64())]
 SESSIONS_SCHEMA = [
     ("user_id", pa.int64()), ("session_id", pa.int64()), ("creator_id", pa.int64()),
     ("enter_s", pa.float64()), ("leave_s", pa.float64()),
@@ -173,6 +179,7 @@ def build(
             for name, schema in (("creator_credibility", CREDIBILITY_SCHEMA), ("trust_ranks", RANKS_SCHEMA),
                                  ("seller_reliability", RELIABILITY_SCHEMA), ("seller_ledger", LEDGER_SCHEMA),
                                  ("trust_orders", ORDERS_SCHEMA), ("trust_order_totals", ORDER_TOTALS_SCHEMA),
+                                 ("trust_order_negatives", ORDER_NEGATIVES_SCHEMA),
                                  ("trust_sessions", SESSIONS_SCHEMA)):
                 out[name] = _empty(schema)
             out["pair_trust"] = _empty_pairs()
@@ -339,7 +346,8 @@ def _credibility_tables(credibility: CreatorCredibility, fitted: bool, res: Buil
 
 def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerReliability, engaged: Any,
                  commerce: Any, res: BuildResult, out: dict[str, pa.Table], tag: str) -> None:
-    """``seller_reliability``, ``seller_ledger`` and ``trust_orders`` (empty without orders);
+    """``seller_reliability``, ``seller_ledger``, ``trust_orders`` and ``trust_order_totals`` (empty
+    without orders), and ``trust_order_negatives``;
     ``engaged``: each pair's first engagement (``user_id, creator_id, first_s``); ``tag`` names the
     build's engine temporaries."""
     n_orders = int(commerce.filter(commerce.kind == "order").count().execute())
@@ -362,6 +370,10 @@ def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerRe
         out["seller_ledger"] = _empty(LEDGER_SCHEMA)
         out["trust_orders"] = _empty(ORDERS_SCHEMA)
         out["trust_order_totals"] = _empty(ORDER_TOTALS_SCHEMA)
+    # (outside the branch: a refund naming its own pair counts even in a log without order lines)
+    on = order_negatives(commerce, when)
+    out["trust_order_negatives"] = con.to_pyarrow(on.order_by(["user_id", "creator_id", "order_id"])).cast(
+        pa.schema(ORDER_NEGATIVES_SCHEMA))
     res.params["reliability"] = dict(vars(reliability))
 
 

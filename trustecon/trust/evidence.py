@@ -33,8 +33,9 @@ order           +     ``1 + log1p(A) / log1p(135)`` once per order (135 = the ar
 repurchase      +     1 per order whose time is after the pair's first order time (bought again)
 unfollow        −     1
 hate            −     1
-refund          −     1 per refund event, credited to the order's buyer and creator
-complaint       −     1 per complaint, credited to the order's buyer and creator
+refund          −     1 per refunded order, at its earliest refund event, credited to the order's buyer
+                      and creator; see below
+complaint       −     1 per order complained about, at its earliest complaint, likewise
 ==============  ====  =========================================================================
 
 An *order* is one piece of evidence however many lines it has: the ``order`` events of one
@@ -50,6 +51,21 @@ orders better than per line (docs/evaluation/trust.md §5c: measured in session 
 per order since session 8). The simulator writes one line per order, so on its logs nothing
 changed. A line at or after its order's first time only raises ``A`` (trust never falls); a line
 *earlier* than the order's first line moves the whole order back in time, so it decays more.
+
+A *refunded order* is likewise one piece of evidence, and so is an order complained about: the
+``refund`` events of one (``user_id``, ``creator_id``, ``order_id``) — the pair resolved as below —
+are one row of intensity 1 at the earliest of them (as of ``τ``: the earliest at or before ``τ``);
+the same for ``complaint``. Why: logs write a refund per cancelled product line or per partial refund
+(Online Retail: a cancellation invoice of ten lines is ten ``refund`` events), and counting those per
+event while the order they undo counts once made negatives outweigh positives by basket width
+(docs/evaluation/trust.md §5c: next-month ROC-AUC fell from 0.653 to 0.612 when only orders went per
+order). One decision, one piece of evidence, on both sides of the beta model — and seller
+reliability counts one outcome per order too. The refunded amount is not an intensity (a broken
+promise whatever its size). A refund or complaint with a NULL ``order_id`` cannot be grouped: each
+such event counts once. A later refund event of a refunded order adds nothing; an *earlier* one
+moves that refund back in time, so it decays more — the one way a refund event can raise T (the
+mirror of an earlier order line). The simulator writes at most one refund and one complaint per
+order, so on its logs nothing changed. The per-order tables are in :mod:`trustecon.trust.orders`.
 
 Refunds and complaints carry an ``order_id``; they reach the pair through the ``order`` events of
 that order (the refund's own ``user_id``/``creator_id`` win when given). An impression is weak
@@ -70,7 +86,19 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
+from trustecon.trust.decay import DAY_SECONDS, decay_factor, decay_weight, event_seconds, to_seconds
+from trustecon.trust.orders import (
+    AOV_REFERENCE,
+    negative_sums,
+    order_intensity,
+    order_pairs,
+    order_rows,
+    order_totals,
+    repurchase_sums,
+)
+
 __all__ = [
+    "AOV_REFERENCE",
     "CHANNELS",
     "COMMERCE_KINDS",
     "DEFAULT_WEIGHTS",
@@ -150,8 +178,6 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "complaint": 8.0,
 }
 
-DAY_SECONDS = 86_400.0
-AOV_REFERENCE = 135.0
 
 
 @dataclass(frozen=True)
@@ -187,51 +213,6 @@ class EvidenceConfig:
         return float(self.weights.get(channel, DEFAULT_WEIGHTS[channel]))
 
 
-def to_seconds(ts: dt.datetime) -> float:
-    """A UTC instant as epoch seconds at millisecond resolution (the same rule as :func:`event_seconds`)."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.UTC)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    us = (ts - epoch) // dt.timedelta(microseconds=1)
-    return float(us // 1_000_000) + float((us % 1_000_000) // 1000) / 1000.0
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(ts: dt.datetime) -> int:  # type: ignore[empty-body]
-    """DuckDB's ``epoch_us``: microseconds since the epoch (an integer read, no calendar work)."""
-
-
-def _backend_name(expr: ir.Value) -> str | None:
-    try:
-        return expr._find_backend(use_default=True).name
-    except Exception:  # an unbound expression: the portable form
-        return None
-
-
-def event_seconds(ts: ir.TimestampValue) -> ir.FloatingValue:
-    """Epoch seconds of a timestamp column at millisecond resolution, identical on DuckDB and Spark:
-    ``⌊s⌋ + ms / 1000`` (the same arithmetic as :func:`to_seconds`).
-
-    On DuckDB it is computed from the integer ``epoch_us`` (twenty times cheaper than extracting the
-    epoch and the milliseconds of a zoned timestamp, which goes through the calendar); elsewhere from
-    the epoch seconds and the millisecond field."""
-    if _backend_name(ts) == "duckdb":
-        us = _epoch_us(ts)
-        return (us // 1_000_000).cast("float64") + ((us % 1_000_000) // 1000).cast("float64") / 1000.0
-    return ts.epoch_seconds().cast("float64").floor() + ts.millisecond().cast("float64") / 1000.0
-
-
-def decay_factor(age_seconds: float, half_life_seconds: float) -> float:
-    """``2^(−age / h)``: the weight of evidence ``age_seconds`` old."""
-    return 2.0 ** (-age_seconds / half_life_seconds)
-
-
-def order_intensity(amount: ir.FloatingValue) -> ir.FloatingValue:
-    """``1 + log1p(A) / log1p(135)``: the intensity of an order of total amount ``A ≥ 0`` (on the
-    engine; :mod:`trustecon.trust.online` computes the same in Python)."""
-    return 1.0 + (amount + 1.0).ln() / math.log1p(AOV_REFERENCE)
-
-
 def as_of_of(events: ir.Table, as_of: dt.datetime | None) -> dt.datetime | None:
     """``as_of`` itself, or the latest event time (``None`` for an empty log)."""
     if as_of is not None:
@@ -241,12 +222,6 @@ def as_of_of(events: ir.Table, as_of: dt.datetime | None) -> dt.datetime | None:
         return None
     out = latest.to_pydatetime() if hasattr(latest, "to_pydatetime") else latest
     return out if out.tzinfo else out.replace(tzinfo=dt.UTC)
-
-
-def order_pairs(events: ir.Table) -> ir.Table:
-    """``order_id → (buyer_id, seller creator_id)`` from ``order`` lines (min over lines: deterministic)."""
-    o = events.filter(events.kind == "order")
-    return o.group_by("order_id").aggregate(o_user=o.user_id.min(), o_creator=o.creator_id.min())
 
 
 def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
@@ -294,15 +269,6 @@ def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig |
         intensity=1.0 - vr,
     )
     parts = [direct.filter(direct.channel.notnull()), unwatched]
-    # Orders: one row per (user, creator, order), its lines' amounts summed, at its first line's time.
-    ol = ev.filter(ev.kind == "order")
-    ot = ol.group_by(["user_id", "creator_id", "order_id"]).aggregate(
-        t=event_seconds(ol.ts).min(), a=ol.amount.fill_null(0.0).clip(lower=0.0).sum()
-    )
-    parts.append(
-        ot.select(user_id=ot.user_id, creator_id=ot.creator_id, channel=ibis.literal("order"), t=ot.t,
-                  intensity=order_intensity(ot.a))
-    )
     # Live minutes: per (user, session) the span from the first entry to the last exit, credited at
     # that exit. A span (not enter/leave pairing) keeps the sum order-independent and monotone: a
     # later exit or an earlier entry only lengthens it, and an incremental update needs two numbers.
@@ -323,19 +289,9 @@ def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig |
             intensity=(spans.leave_s - spans.enter_s) / 60.0,
         )
     )
-    # Refunds and complaints reach the pair through the order.
-    neg = ev.filter(ev.kind.isin(["refund", "complaint"]))
-    op = order_pairs(events)
-    j = neg.left_join(op, neg.order_id == op.order_id)
-    parts.append(
-        j.select(
-            user_id=j.user_id.fill_null(j.o_user),
-            creator_id=j.creator_id.fill_null(j.o_creator),
-            channel=j.kind,
-            t=event_seconds(j.ts),
-            intensity=one,
-        )
-    )
+    # Orders, refunds and complaints: one row per order and per refunded / complained-about order
+    # (:func:`~trustecon.trust.orders.order_rows`), refunds and complaints through their order.
+    parts.append(order_rows(ev, events))
     rows = ibis.union(*parts, distinct=False)
     return rows.filter(
         rows.user_id.notnull() & rows.creator_id.notnull() & (rows.user_id != rows.creator_id)
@@ -388,10 +344,6 @@ def live_spans(events: ir.Table, as_of: dt.datetime) -> ir.Table:
         enter_s=lt.min(where=ev.kind == "live_enter"),
         leave_s=lt.max(where=ev.kind == "live_leave"),
     )
-
-
-def _decay(t: ir.FloatingValue, ref: float, h: float) -> ir.FloatingValue:
-    return ((t - ref) / h * math.log(2.0)).exp()
 
 
 #: Integer code of each direct kind in :func:`pair_pass` (its position in :data:`DIRECT_KINDS`), and
@@ -476,7 +428,7 @@ def kind_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
         "creator_id",
         "_t",
         _k=ibis.ifelse(is_view & r.isnull(), NO_RATIO_VIEW, ev._k),
-        _w=_decay(ev._t, ref, h),
+        _w=decay_weight(ev._t, ref, h),
         # The intensity on the kind's own channel, and for a view its unwatched share on
         # ``short_view`` (a skip counts 1, a partly watched view 1 − r: Jøsang's graded rating).
         _x=ibis.cases(
@@ -502,7 +454,7 @@ def order_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | No
     cfg = config or EvidenceConfig()
     h, ref = cfg.half_life_seconds, to_seconds(as_of)
     o = order_totals(events, as_of, drop_self=False)
-    o = o.select("user_id", "creator_id", "first_s", x=_decay(o.first_s, ref, h) * order_intensity(o.amount))
+    o = o.select("user_id", "creator_id", "first_s", x=decay_weight(o.first_s, ref, h) * order_intensity(o.amount))
     g = o.group_by(["user_id", "creator_id"]).aggregate(
         sx=o.x.sum(), n=o.count(), t_first=o.first_s.min(), t_last=o.first_s.max()
     )
@@ -521,79 +473,33 @@ def side_sums(commerce: ir.Table, spans: ir.Table, as_of: dt.datetime,
               config: EvidenceConfig | None = None) -> ir.Table:
     """The per-pair evidence not in the evidence pass, from two small tables: ``e_live_minutes`` (the
     span from a session's first entry to its last exit, credited at that exit, from :func:`live_spans`),
-    ``e_refund`` and ``e_complaint`` (reaching the pair through the order; their own ids win when
-    given), ``n_s`` (their rows), ``first_x``/``last_x``; self-pairs dropped. A small table (a few
+    ``e_refund`` and ``e_complaint`` (once per refunded / complained-about order, at its earliest
+    event: :func:`~trustecon.trust.orders.negative_sums`), ``n_s`` (their rows: spans and orders),
+    ``first_x``/``last_x``; self-pairs dropped. A small table (a few
     percent of the pairs) that :func:`evidence_sums` outer-joins to the evidence pass."""
     cfg = config or EvidenceConfig()
     h, ref = cfg.half_life_seconds, to_seconds(as_of)
-    lit = ibis.literal(as_of, type="timestamp('UTC')")
     zero = ibis.literal(0.0, type="float64")
     sp, com = spans, commerce
     ok = sp.filter(sp.enter_s.notnull() & sp.leave_s.notnull() & (sp.leave_s >= sp.enter_s))
     lm = ok.group_by(["user_id", "creator_id"]).aggregate(
-        e=((ok.leave_s - ok.enter_s) / 60.0 * _decay(ok.leave_s, ref, h)).sum(),
+        e=((ok.leave_s - ok.enter_s) / 60.0 * decay_weight(ok.leave_s, ref, h)).sum(),
         n=ok.count(), first=ok.leave_s.min(), last=ok.leave_s.max(),
     )
-    neg = com.filter(com.kind.isin(["refund", "complaint"]) & (com.ts <= lit))
-    op = order_pairs(com)
-    j = neg.left_join(op, neg.order_id == op.order_id)
-    rc = j.select(user_id=j.user_id.fill_null(j.o_user), creator_id=j.creator_id.fill_null(j.o_creator),
-                  kind=j.kind, t=event_seconds(j.ts))
-    rc = rc.filter(rc.user_id.notnull() & rc.creator_id.notnull())
-    rw = _decay(rc.t, ref, h)
-    ng = rc.group_by(["user_id", "creator_id"]).aggregate(
-        r=rw.sum(where=rc.kind == "refund"), c=rw.sum(where=rc.kind == "complaint"),
-        n=rc.count(), first=rc.t.min(), last=rc.t.max(),
-    )
+    ng = negative_sums(com, as_of, cfg)  # (one row per refunded / complained-about order, summed per pair)
     # The two small per-pair tables are merged first (a join to the big table costs far less than
     # re-aggregating every pair's twenty columns).
     small = ibis.union(
         lm.select(user_id=lm.user_id, creator_id=lm.creator_id, e_live_minutes=lm.e, e_refund=zero,
                   e_complaint=zero, n=lm.n.cast("int64"), first=lm.first, last=lm.last),
-        ng.select(user_id=ng.user_id, creator_id=ng.creator_id, e_live_minutes=zero,
-                  e_refund=ng.r.fill_null(0.0), e_complaint=ng.c.fill_null(0.0), n=ng.n.cast("int64"),
-                  first=ng.first, last=ng.last),
+        ng.select(user_id=ng.user_id, creator_id=ng.creator_id, e_live_minutes=zero, e_refund=ng.e_refund,
+                  e_complaint=ng.e_complaint, n=ng.n, first=ng.first, last=ng.last),
         distinct=False,
     )
     small = small.filter(small.user_id != small.creator_id)
     return small.group_by(["user_id", "creator_id"]).aggregate(
         e_live_minutes=small.e_live_minutes.sum(), e_refund=small.e_refund.sum(),
         e_complaint=small.e_complaint.sum(), n_s=small.n.sum(), first_x=small.first.min(), last_x=small.last.max(),
-    )
-
-
-def order_totals(commerce: ir.Table, as_of: dt.datetime, *, drop_self: bool = True) -> ir.Table:
-    """The orders as evidence sees them as of ``as_of``: per (``user_id``, ``creator_id``,
-    ``order_id``) with both ids (and not a self-pair, unless ``drop_self=False``), ``first_s`` (the
-    first line's time, epoch seconds) and ``amount`` (the lines' amounts, each clipped at 0, summed).
-    ``commerce``: the log or its :func:`commerce_log`. The state
-    :meth:`~trustecon.trust.online.OnlineTrust.from_table` needs (``order_totals=``) so that a later
-    line of an order the build has seen adds only its increment."""
-    lit = ibis.literal(as_of, type="timestamp('UTC')")
-    com = commerce
-    keep = (com.kind == "order") & (com.ts <= lit) & com.user_id.notnull() & com.creator_id.notnull()
-    ol = com.filter(keep & (com.user_id != com.creator_id) if drop_self else keep)
-    return ol.group_by(["user_id", "creator_id", "order_id"]).aggregate(
-        first_s=event_seconds(ol.ts).min(), amount=ol.amount.fill_null(0.0).clip(lower=0.0).sum()
-    )
-
-
-def repurchase_sums(commerce: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
-    """Per pair with an order up to ``as_of`` (self-pairs dropped): ``e_repurchase`` (decayed weight
-    ``2^(−(as_of − t)/h)`` of the orders whose first line's time ``t`` is strictly after the pair's
-    first order time: one per order, not per line), ``e_first_order`` (the same over the orders at
-    that time) and ``first_order_s``."""
-    cfg = config or EvidenceConfig()
-    h, ref = cfg.half_life_seconds, to_seconds(as_of)
-    ot = order_totals(commerce, as_of)
-    ol = ot.select(user_id=ot.user_id, creator_id=ot.creator_id, t=ot.first_s)
-    first = ol.group_by(["user_id", "creator_id"]).aggregate(t0=ol.t.min())
-    oj = ol.inner_join(first, ["user_id", "creator_id"])
-    w = _decay(oj.t, ref, h)
-    return oj.group_by(["user_id", "creator_id"]).aggregate(
-        e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
-        e_first_order=w.sum(where=oj.t == oj.t0),
-        first_order_s=oj.t0.min(),
     )
 
 

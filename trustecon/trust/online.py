@@ -22,15 +22,21 @@ rebuild"). Three channels need a little more state, still O(1) per event:
   later line of such an order counts as a new order.
 - ``refund``/``complaint`` name an ``order_id``; the updater keeps ``order_id → (buyer, creator)``
   from order lines, and holds a refund that arrives before its order until the order line comes
-  (late *and* early refunds are handled).
+  (late *and* early refunds are handled). Each counts once per (buyer, creator, order), at its
+  earliest event (:mod:`trustecon.trust.orders`): the updater keeps ``(buyer, creator, order_id,
+  kind) → t₀``; another event of the same order at or after ``t₀`` adds nothing, an earlier one
+  (out of time order) takes ``w(t₀)`` out and puts ``w(t)`` in. One float per refunded order, kept
+  for good; a resumed state reads the build's ``tables/trust_order_negatives``
+  (:func:`~trustecon.trust.orders.order_negatives`). A refund or complaint without an ``order_id``
+  counts each time, as in the batch.
 - ``repurchase`` is "orders after the pair's first order time": the pair keeps the first time,
   the decayed weight of the orders at that time and of all orders; an earlier order arriving late
   moves the first time back in O(1), and so does an order whose first line arrives late (its old
   time is taken out, the new one put in).
 
 ``n_events``, ``first_s`` and ``last_s`` are kept as the batch defines them but for one case: an
-order whose first time moves back leaves ``last_s`` where it was (a maximum cannot be undone in
-O(1)); no score reads them.
+order (or a refund, a complaint) whose first time moves back leaves ``last_s`` where it was (a
+maximum cannot be undone in O(1)); no score reads them.
 
 The per-event mapping to channels mirrors :func:`trustecon.trust.evidence.evidence_rows` row for
 row (tests check equality against the engine). Events must be at or before the ``as_of`` asked of
@@ -48,7 +54,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trustecon.trust.evidence import AOV_REFERENCE, CHANNELS, EvidenceConfig, to_seconds
+from trustecon.trust.evidence import CHANNELS, EvidenceConfig, to_seconds
+from trustecon.trust.orders import AOV_REFERENCE
 from trustecon.trust.pair import PairTrust, beta_score
 
 __all__ = ["OnlineTrust", "event_channel", "event_channels", "order_intensity"]
@@ -133,6 +140,8 @@ class OnlineTrust:
         self._orders: dict[int, tuple[int | None, int | None]] = {}
         # Per order as evidence counts it (buyer, creator, order_id): its first time and total so far.
         self._order_totals: dict[tuple[int, int, int | None], tuple[float, float]] = {}
+        # Per refunded / complained-about order (buyer, creator, order_id, kind): its earliest event.
+        self._negatives: dict[tuple[int, int, int, str], float] = {}
         self._pending: dict[int, list[tuple[str, float, int | None, int | None]]] = defaultdict(list)
         self._sessions: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.events_seen = 0
@@ -140,9 +149,10 @@ class OnlineTrust:
     # ------------------------------------------------------------------ state
     @classmethod
     def from_workspace(cls, ws: Any, model: PairTrust | None = None) -> OnlineTrust:
-        """Resume from a built workspace: ``pair_trust``, ``trust_orders``, ``trust_order_totals`` (a
-        workspace built before it existed resumes without it: exact unless an order spans the build)
-        and ``trust_sessions`` (:meth:`from_table`). ``model``: default the one the build stored."""
+        """Resume from a built workspace: ``pair_trust``, ``trust_orders``, ``trust_order_totals`` and
+        ``trust_order_negatives`` (a workspace built before they existed resumes without them: exact
+        unless an order, or its refunds, span the build) and ``trust_sessions`` (:meth:`from_table`).
+        ``model``: default the one the build stored."""
         if model is None:
             model = PairTrust.from_params(ws.config.get("trust", {}).get("pair_trust"))
 
@@ -153,7 +163,8 @@ class OnlineTrust:
         if pt is None:
             raise ValueError(f"{ws.path}: no pair_trust table; run `trustecon build {ws.path}` first")
         return cls.from_table(pt, table("trust_orders"), table("trust_sessions"), model,
-                              order_totals=table("trust_order_totals"))
+                              order_totals=table("trust_order_totals"),
+                              order_negatives=table("trust_order_negatives"))
 
     @classmethod
     def from_table(
@@ -164,6 +175,7 @@ class OnlineTrust:
         model: PairTrust | None = None,
         *,
         order_totals: pa.Table | None = None,
+        order_negatives: pa.Table | None = None,
     ) -> OnlineTrust:
         """Resume from a built ``pair_trust`` table (its ``e_*`` sums as of its ``as_of``), the
         ``trust_orders`` map (order_id, user_id, creator_id) so later refunds find their pair, and
@@ -173,7 +185,11 @@ class OnlineTrust:
         ``order_totals`` (user_id, creator_id, order_id, first_s, amount as of the same ``as_of``:
         :func:`~trustecon.trust.evidence.order_totals`) lets a later line of an order the build saw
         add only its increment; without it such a line counts as a new order (exact whenever no
-        order spans the build, as on the simulator's one-line orders)."""
+        order spans the build, as on the simulator's one-line orders). ``order_negatives`` (user_id,
+        creator_id, order_id, refund_s, complaint_s: :func:`~trustecon.trust.orders.order_negatives`)
+        does the same for refunds and complaints: without it another refund of an order the build saw
+        refunded counts as a second one (exact whenever an order has at most one refund, as on the
+        simulator's logs)."""
         if pair_trust.num_rows == 0:
             online = cls(model)
         else:
@@ -210,6 +226,12 @@ class OnlineTrust:
             for u, c, o, t0, a in zip(*(order_totals[k].to_pylist() for k in (
                     "user_id", "creator_id", "order_id", "first_s", "amount")), strict=True):
                 online._order_totals[(u, c, o)] = (t0, a)
+        if order_negatives is not None:
+            for u, c, o, rs, cs in zip(*(order_negatives[k].to_pylist() for k in (
+                    "user_id", "creator_id", "order_id", "refund_s", "complaint_s")), strict=True):
+                for kind, t0 in (("refund", rs), ("complaint", cs)):
+                    if t0 is not None:
+                        online._negatives[(u, c, o, kind)] = t0
         if sessions is not None:
             for u, sid, c, e, lv in zip(*(sessions[k].to_pylist() for k in (
                 "user_id", "session_id", "creator_id", "enter_s", "leave_s")), strict=True):
@@ -279,6 +301,28 @@ class OnlineTrust:
             # The user's repurchase sum moves by the pair's change (O(1)).
             us["repurchase"] += (p.w_orders - p.w_first_order) - before
 
+    def _negative(self, u: int, c: int, oid: int | None, kind: str, t: float) -> None:
+        """A refund or complaint of order ``oid`` credited to pair (u, c): once per (u, c, order, kind)
+        at its earliest event. A new one adds ``w(t)``; an earlier event of a known one moves it back
+        (``w(t) − w(t₀)``); a later one adds nothing. Without an order id it counts every time."""
+        if u == c:
+            return
+        if oid is None:
+            self._add(u, c, kind, 1.0, t)
+            return
+        key = (u, c, oid, kind)
+        t0 = self._negatives.get(key)
+        if t0 is None:
+            self._negatives[key] = t
+            self._add(u, c, kind, 1.0, t)
+        elif t < t0:
+            self._negatives[key] = t
+            change = self._w(t) - self._w(t0)
+            p = self._pairs.get((u, c)) or self._pairs.setdefault((u, c), _Pair())  # (resumed: it exists)
+            p.sums[kind] += change
+            self._users[u][kind] += change
+            p.first_s = min(p.first_s, t)
+
     def _live(self, u: int, c: int, sid: int, kind: str, t: float) -> None:
         """Live minutes of (u, session) = last exit − first entry, credited at the last exit: when
         either end moves, take the old span's contribution out and put the new one in (O(1))."""
@@ -318,12 +362,12 @@ class OnlineTrust:
         if kind in ("refund", "complaint"):
             oid = row.get("order_id")
             if u is not None and c is not None:
-                self._add(u, c, kind, 1.0, t)
+                self._negative(u, c, oid, kind, t)
             elif oid in self._orders:
                 ou, oc = self._orders[oid]
                 uu, cc = (u if u is not None else ou), (c if c is not None else oc)
                 if uu is not None and cc is not None:
-                    self._add(uu, cc, kind, 1.0, t)
+                    self._negative(uu, cc, oid, kind, t)
             elif oid is not None:
                 self._pending[oid].append((kind, t, u, c))
             return
@@ -339,7 +383,7 @@ class OnlineTrust:
                 ou, oc = self._orders[oid]
                 uu, cc = (pu if pu is not None else ou), (pc if pc is not None else oc)
                 if uu is not None and cc is not None:
-                    self._add(uu, cc, k, 1.0, tk)
+                    self._negative(uu, cc, oid, k, tk)
         if u is None or c is None:
             return
         if kind == "order":
