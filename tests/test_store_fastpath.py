@@ -105,7 +105,7 @@ def _agree(batch: pa.Table) -> bool:
     return fast is not None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(text_rows())
 def test_clean_check_agrees_with_sql_validation_on_text(rows):
     _agree(_text_table(rows))

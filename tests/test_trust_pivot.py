@@ -71,7 +71,7 @@ def logs(draw: st.DrawFn) -> list[dict]:
     return draw(event_logs(24, no_ratio_views=True)) + _extra_rows(draw)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=logs(), user_prior=st.booleans(), fitted=st.booleans(), seed=st.integers(0, 2**16))
 def test_in_memory_pair_trust_equals_engine(duck_con, rows, user_prior, fitted, seed) -> None:
     model = PairTrust(user_prior=user_prior)

@@ -106,7 +106,7 @@ def test_no_orders_is_an_error_with_a_reason() -> None:
         SellerReliability().ledger(ibis.memtable(Log().table()))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=event_logs(20, no_ratio_views=True))
 def test_pair_pass_counts_and_first_engagement(duck_con, rows) -> None:
     """The evidence pass's per-pair count, first/last evidence time and first engagement (reliability's
@@ -139,7 +139,7 @@ def test_pair_pass_counts_and_first_engagement(duck_con, rows) -> None:
         assert (g["n_events"], g["first_s"], g["last_s"], g["engaged_s"]) == (e["n"], e["first"], e["last"], e["eng"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=event_logs(20, no_ratio_views=True))
 def test_pair_pass_arrow_equals_engine_pivot(duck_con, rows) -> None:
     """``pair_pass_arrow`` (level 2 in numpy, what ``build`` uses on DuckDB) gives the engine's
