@@ -106,8 +106,9 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def _fault(point: str) -> None:
     """Fault injection for the crash tests: ``TRUSTECON_CRASH_AT=point`` kills the process there.
 
-    The points are the instants a power cut matters: before the commit point, just after it, and
-    half-way through rolling forward. Unset (always, outside tests) this is one dict lookup.
+    The points are the instants a power cut matters: before the commit point, just after it, half-way
+    through the moves and half-way through deleting replaced files (``before-journal``, ``after-journal``,
+    ``mid-moves``, ``mid-deletes``). Unset (always, outside tests) this is one dict lookup.
     """
     if os.environ.get("TRUSTECON_CRASH_AT") == point:
         os.kill(os.getpid(), 9)
