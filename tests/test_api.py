@@ -136,36 +136,19 @@ def test_unknown_ids_are_404_with_a_message(world):
     assert "no KPI rows" in client.get("/kpis?period=1999-01", headers=_h("k-admin")).json()["detail"]
 
 
-def _small_world(path, log_rows) -> Workspace:
-    """A built workspace (trust and, when the log has events, KPI tables) over ``log_rows``."""
-    from test_trust_helpers import events_table
-
-    from trustecon.kpis.persist import write_kpis
-    from trustecon.trust.build import build
-
-    ws = Workspace.init(path)
-    if log_rows:
-        ws.append(events_table(log_rows))
-        write_kpis(ws, connect("duckdb"))
-    build(ws)
-    return ws
-
-
-def test_empty_and_commerce_free_workspaces(tmp_path):
+def test_empty_and_commerce_free_workspaces(tmp_path_factory):
     """A log of views only: a known creator's credibility and creator trust (equal to the tables, k-suppressed
     for another user, whole for the creator), with the note on seller reliability for the keys that may read
     it; ids without a score 404 with the CLI's line; headline KPIs null with a reason. An empty built log:
-    every id 404 "the log is empty", no creators, KPIs 409 with the command. Never a 500 or a NaN."""
-    from test_trust_helpers import Log, at
+    every id 404 "the log is empty", no creators, KPIs 409 saying the log is empty. Never a 500 or a NaN."""
+    from views_world import AS_OF, USERS, views_world
 
-    log = Log()
-    for u in range(1, 5):
-        log.add("view", at(u / 10), user_id=u, creator_id=100, content_id=1, watch_ms=900, duration_ms=1000)
-    log.add("publish", at(1), creator_id=102, content_id=2)
-    ws = _small_world(tmp_path / "views", log.rows)
+    from trustecon.trust.build import build
+
+    ws = views_world(tmp_path_factory, "api-views")
     keys = {"a": Principal("admin"), "u": Principal("user", 1), "c": Principal("creator", 100),
             "b": Principal("brand", 7)}
-    client = TestClient(create_app(ws, keys), raise_server_exceptions=False)
+    client = TestClient(create_app(ws, keys, k_anonymity=USERS + 1), raise_server_exceptions=False)
     row = ws.read_table("creator_trust").to_pylist()[0]
     note = {"seller_reliability": "no seller reliability for creator 100: the workspace has no orders"}
     for key, notes, suppressed in (("a", note, False), ("c", note, False), ("b", note, True), ("u", {}, True)):
@@ -173,18 +156,17 @@ def test_empty_and_commerce_free_workspaces(tmp_path):
         assert r.status_code == 200 and "NaN" not in r.text, r.text
         got = r.json()
         assert got["notes"] == notes and got["credibility"] is not None, key
-        if suppressed:  # 4 users pooled < k = 10
+        if suppressed:  # 12 users pooled < k = 13
             assert got["creator_trust"]["trust"] is None and got["creator_trust"]["reason"].startswith("suppressed")
         else:
             assert got["creator_trust"]["trust"] == pytest.approx(row["trust"], abs=1e-9)
-            assert got["creator_trust"]["users"] == row["users"] == 4
-    when = "as of the build (2024-01-02 00:00 UTC)"
+            assert got["creator_trust"]["users"] == row["users"] == USERS
     for url, detail in [
-        ("/creators/102/credibility", f"creator 102: no trust evidence {when}: no user event toward this creator "
-                                      "counts as evidence"),
-        ("/sellers/100/reliability?kind=creator", f"creator 100: no seller reliability {when}: the workspace has no "
-                                                  "orders"),
-        ("/trust/pair?user=9&creator=100", "user 9: not in the event log (no event names this user)"),
+        ("/creators/102/credibility", f"creator 102: no trust evidence as of the build ({AS_OF}): no user event "
+                                      "toward this creator counts as evidence"),
+        ("/sellers/100/reliability?kind=creator", f"creator 100: no seller reliability as of the build ({AS_OF}): "
+                                                  "the workspace has no orders"),
+        ("/trust/pair?user=99&creator=100", "user 99: not in the event log (no event names this user)"),
     ]:
         r = client.get(url, headers=_h("a"))
         assert r.status_code == 404 and r.json() == {"detail": detail}, (url, r.text)
@@ -193,7 +175,9 @@ def test_empty_and_commerce_free_workspaces(tmp_path):
     k = client.get("/kpis", headers=_h("a")).json()
     assert k["headline"]["monthly_repurchase_rate"]["value"] is None  # no orders: null with its reason
     assert all(h["reason"] for h in k["headline"].values() if h["value"] is None)
-    empty = TestClient(create_app(_small_world(tmp_path / "empty", []), keys), raise_server_exceptions=False)
+    empty_ws = Workspace.init(tmp_path_factory.mktemp("api-empty") / "ws")
+    build(empty_ws)
+    empty = TestClient(create_app(empty_ws, keys), raise_server_exceptions=False)
     assert empty.get("/creators", headers=_h("a")).json() == []
     for url, role_id in [("/creators/1/credibility", "creator 1"), ("/creators/1/stats", "creator 1"),
                          ("/trust/pair?user=1&creator=2", "creator 2"),
@@ -201,7 +185,8 @@ def test_empty_and_commerce_free_workspaces(tmp_path):
         r = empty.get(url, headers=_h("a"))
         assert r.status_code == 404 and r.json() == {"detail": f"{role_id}: not in the event log (the log is empty)"}
     r = empty.get("/kpis", headers=_h("a"))
-    assert r.status_code == 409 and "trustecon kpis" in r.json()["detail"]
+    assert r.status_code == 409 and "the event log is empty" in r.json()["detail"]
+    assert "trustecon kpis" in r.json()["detail"]
 
 
 def _cli_json(args: list[str]) -> dict:

@@ -1,18 +1,24 @@
 """The dashboard in a real headless browser against a real ``trustecon serve`` (uvicorn) on a free port.
 
 With an admin key the page shows the headline KPIs equal to ``GET /kpis`` and the top creators equal to
-``GET /creators``; the trust explorer shows the pair's explanation; a bad key shows an error and no
-data. Every request the page makes must go to the server itself (no CDN: the machine is offline).
+``GET /creators``; the trust explorer shows a creator's credibility and creator trust (equal to the built
+tables, with the channels that moved it most), the pair's explanation, and the API's one-line reason for
+an id with no score; a workspace with no commerce or no events shows what can be computed and why the
+rest cannot; a bad key shows an error and no data. Every request the page makes must go to the server
+itself (no CDN: the machine is offline).
 Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh installs them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -61,7 +67,7 @@ def server(tmp_path_factory):
             time.sleep(0.1)
         else:
             pytest.fail("trustecon serve did not answer /health within 30 s")
-        yield {"base": base, "admin": admin, "user": user, "pair": pair, "exe": exe}
+        yield {"base": base, "admin": admin, "user": user, "pair": pair, "exe": exe, "ws": ws}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -131,8 +137,60 @@ def test_dashboard_shows_the_api_numbers(server, browser):
     rooms = httpx.get(base + "/rooms?limit=10", headers={"X-API-Key": key}).json()
     assert page.locator("#rooms tbody tr").count() == len(rooms) > 0
     assert "admin" in page.inner_text("#who")
+    _assert_creator_trust_equals_the_tables(page, server["ws"], server["pair"]["creator_id"])
     assert outside == []
     page.close()
+
+
+#: The page's words for the channels the small world's creators have (dashboard.html CHANNEL_WORDS).
+WORDS = {"like": "likes", "comment": "comments", "follow": "new followers", "share": "shares", "gift": "gifts",
+         "ignored": "shown in feeds but not opened", "short_view": "videos left early or skipped",
+         "hate": '"not interested" taps', "view": "videos watched through",
+         "live_minutes": "minutes watched in live rooms", "live_visit": "live-room visits"}
+
+
+def _moved(v: float) -> str:
+    return ("+" if v >= 0 else "−") + f"{abs(v):.4f}"
+
+
+def _assert_creator_trust_equals_the_tables(page, ws, creator: int) -> None:
+    """The explorer (admin) for ``creator``: C(c) and T_c, its confidence, users and evidence mass equal the
+    built rows; the three channels that raised and lowered T_c most, each with T_c minus T_c without that
+    channel computed here from the row (α, β, e_ch) and the stored weights, in the creator's words."""
+    cred = next(r for r in ws.read_table("creator_credibility").to_pylist() if r["creator_id"] == creator)
+    row = next(r for r in ws.read_table("creator_trust").to_pylist() if r["creator_id"] == creator)
+    weights = ws.config["trust"]["creator_trust"]["weights"]
+    page.fill("#pair-user", "")
+    _explain_on_page(page, creator)
+    assert page.get_attribute("#creator-view", "data-creator") == str(creator)
+    c_row = page.locator("#creator-scores tr[data-score='credibility']")
+    assert float(c_row.locator("td.value").get_attribute("data-value")) == pytest.approx(cred["credibility"], abs=1e-9)
+    assert c_row.locator("td.value").inner_text() == f"{cred['credibility']:.2f}"
+    t_row = page.locator("#creator-scores tr[data-score='creator_trust']")
+    assert float(t_row.locator("td.value").get_attribute("data-value")) == pytest.approx(row["trust"], abs=1e-9)
+    assert t_row.locator("td.value").inner_text() == f"{row['trust']:.3f}"
+    assert float(t_row.get_attribute("data-confidence")) == pytest.approx(row["confidence"], abs=1e-9)
+    assert int(t_row.get_attribute("data-users")) == row["users"]
+    mass = row["positive"] + row["negative"]
+    assert float(t_row.get_attribute("data-mass")) == pytest.approx(mass, rel=1e-9)
+    assert f"confidence {row['confidence']:.2f}: the evidence of {row['users']} people" in t_row.inner_text()
+    a, b = row["alpha"], row["beta"]
+    moved = {}
+    for ch, w in weights.items():
+        x = w * (row.get(f"e_{ch}") or 0.0)
+        if x > 0:
+            pos = ch not in ("ignored", "short_view", "unfollow", "hate", "refund", "complaint")
+            moved[ch] = row["trust"] - ((a - x) / (a + b - x) if pos else a / (a + b - x))
+    up = sorted((c for c, v in moved.items() if v > 0), key=lambda c: -moved[c])[:3]
+    down = sorted((c for c, v in moved.items() if v < 0), key=lambda c: moved[c])[:3]
+    for sel, want in (("#creator-raised", up), ("#creator-lowered", down)):
+        items = page.locator(f"{sel} li")
+        assert items.evaluate_all("ls => ls.map(l => l.dataset.channel)") == want and want
+        got = items.evaluate_all("ls => ls.map(l => Number(l.dataset.moved))")
+        assert got == pytest.approx([moved[c] for c in want], abs=1e-9)
+        for i, ch in enumerate(want):
+            assert items.nth(i).inner_text().startswith(f"{WORDS.get(ch, ch)}: {_moved(moved[ch])} (")
+    assert "NaN" not in page.inner_text("body")
 
 
 def test_trust_explorer_shows_the_explanation(server, browser):
@@ -150,6 +208,20 @@ def test_trust_explorer_shows_the_explanation(server, browser):
     assert page.inner_text("#pair-summary") == api["summary"]
     got = page.locator("#pair-channels tbody tr").evaluate_all("rs => rs.map(r => r.dataset.channel)")
     assert got == [c["channel"] for c in api["channels"]]
+    # Beside it the creator's trust as a user sees it: channels from fewer than k users are not shown.
+    cred = httpx.get(f"{base}/creators/{pair['creator_id']}/credibility", headers={"X-API-Key": key}).json()
+    hidden = [c for c in cred["creator_trust"]["channels"] if c["moved_trust"] is None]
+    assert hidden, "the small world should have a channel from fewer than k users"
+    k = httpx.get(f"{base}/whoami", headers={"X-API-Key": key}).json()["k_anonymity"]
+    want = f"{len(hidden)} kinds of evidence not shown (fewer than k={k} users each)"
+    assert page.inner_text("#creator-hidden") == want
+    shown = page.locator("#creator-raised li, #creator-lowered li").evaluate_all("ls => ls.map(l => l.dataset.channel)")
+    assert not {c["channel"] for c in hidden} & set(shown) and shown
+    # An id with no score: the API's one-line reason (the same as trustecon explain), nothing else shown.
+    _explain_on_page(page, 987654321)
+    assert page.inner_text("#error") == "creator 987654321: not in the event log (no event names this creator)"
+    assert page.locator("#creator-view").is_hidden() and page.locator("#pair-channels tbody tr").count() == 0
+    page.fill("#pair-creator", str(pair["creator_id"]))
     # Another user's pair: the page says it may not, and shows no explanation.
     page.fill("#pair-user", str(pair["user_id"] + 1))
     page.click("#pair-go")
@@ -158,6 +230,92 @@ def test_trust_explorer_shows_the_explanation(server, browser):
     assert page.locator("#pair-channels tbody tr").count() == 0 and page.inner_text("#pair-summary") == ""
     assert outside == []
     page.close()
+
+
+@contextlib.contextmanager
+def _serve_in_thread(ws) -> Iterator[str]:
+    """The API over ``ws`` under uvicorn in a thread of this process (starts in well under a second, where a
+    second ``trustecon serve`` process would import everything again); yields its base URL."""
+    import uvicorn
+
+    from trustecon.api import create_app
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the in-thread server did not start within 10 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _explain_on_page(page, creator: int) -> None:
+    page.fill("#pair-creator", str(creator))
+    page.click("#pair-go")
+    page.wait_for_selector("#explorer[data-state='done']", timeout=20_000)
+
+
+def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_path_factory):
+    """Views only: the KPIs without their events are dashes with the reason, a known creator shows its
+    credibility and creator trust with the note that seller reliability needs orders, a creator with no
+    evidence and an unknown one show the API's one-line reason. An empty log: each panel says why it is
+    empty, an id says it is not in the log. Never a NaN on the page."""
+    from views_world import AS_OF, views_world
+
+    from trustecon.store import Workspace
+    from trustecon.trust.build import build
+
+    views, empty = views_world(tmp_path_factory, "dash-views"), Workspace.init(tmp_path_factory.mktemp("e") / "ws")
+    build(empty)
+    for w, checks in ((views, "views"), (empty, "empty")):
+        store = KeyStore.load(w)
+        key, _ = store.add("admin")
+        store.save(w)
+        outside: list[str] = []
+        with _serve_in_thread(w) as base:
+            page = _page(browser, base, outside)
+            _sign_in(page, key)
+            page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+            if checks == "views":
+                kpis = httpx.get(base + "/kpis", headers={"X-API-Key": key}).json()["headline"]
+                for name, h in kpis.items():
+                    tr = page.locator(f"#kpis tr[data-kpi='{name}']")
+                    if h["value"] is None:
+                        assert tr.locator("td.ours").inner_text() == "—" and tr.locator("td").nth(3).inner_text() == \
+                            h["reason"]
+                assert page.inner_text("#rooms-note") == "no live rooms"
+                assert page.locator("#creators tbody tr").count() == 1
+                _explain_on_page(page, 100)
+                row = views.read_table("creator_trust").to_pylist()[0]
+                t_row = page.locator("#creator-scores tr[data-score='creator_trust']")
+                assert float(t_row.locator("td.value").get_attribute("data-value")) == pytest.approx(row["trust"],
+                                                                                                      abs=1e-9)
+                assert page.inner_text("#creator-notes") == \
+                    "no seller reliability for creator 100: the workspace has no orders"
+                assert page.inner_text("#error") == ""
+                for c, why in ((102, f"creator 102: no trust evidence as of the build ({AS_OF}): no user event "
+                                     "toward this creator counts as evidence"),
+                               (999, "creator 999: not in the event log (no event names this creator)")):
+                    _explain_on_page(page, c)
+                    assert page.inner_text("#error") == why and page.locator("#creator-view").is_hidden()
+            else:
+                assert "the event log is empty" in page.inner_text("#kpis-note")
+                assert "the event log is empty" in page.inner_text("#rooms-note")
+                assert page.inner_text("#creators-note").startswith("no creators with credibility yet")
+                assert page.inner_text("#error") == ""
+                _explain_on_page(page, 1)
+                assert page.inner_text("#error") == "creator 1: not in the event log (the log is empty)"
+            assert "NaN" not in page.inner_text("body") and "undefined" not in page.inner_text("body")
+            page.close()
+        assert outside == []
 
 
 def _plan_as(browser, base: str, outside: list[str], key: str, brand: int, budget: float):

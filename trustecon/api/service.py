@@ -99,6 +99,9 @@ class Service:
     # ------------------------------------------------------------------ helpers
     def table(self, name: str, hint: str) -> pa.Table:
         if not self.ws.has_table(name):
+            if self.ws.event_count() == 0:  # the hint's command would only say the log is empty
+                raise NotReady(f"no table {name!r}: the event log is empty; ingest, load or simulate, then run "
+                               f"'{hint}'")
             raise NotReady(f"no table {name!r} in the workspace yet; run '{hint}' first")
         return self.ws.read_table(name)
 
