@@ -46,7 +46,7 @@ def print_json(obj: Any) -> None:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error (no traceback) and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line in logs and pipes, whatever the width
     raise typer.Exit(code)
 
 
