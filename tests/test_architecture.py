@@ -18,6 +18,8 @@ LAYERS: dict[str, int] = {
     "store": 0,
     "parquet": 0,
     "partitions": 0,
+    "dedup": 0,
+    "retention": 0,
     "engine": 0,
     "stats": 0,
     "kpis": 1,

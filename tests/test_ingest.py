@@ -184,6 +184,8 @@ def test_derived_table_is_replaced_whole(ws):
     first = ws.table_files("pair_trust")
     ws.write_table("pair_trust", pa.table({"user_id": [1, 2], "trust": [0.6, 0.7]}))
     assert ws.read_table("pair_trust").num_rows == 2
+    assert all(Path(f).exists() for f in first)  # retired: readers that listed them still read them
+    ws.purge_retired(0)
     assert not any(Path(f).exists() for f in first)
 
 

@@ -1,6 +1,8 @@
 """Compaction of the event log's small files (trustecon.partitions.compact): the stored events are the
 same rows before and after, deduplication keeps working, a crash leaves the workspace before or after,
-a second compaction does nothing, and a trust build reads the same log either way."""
+a second compaction does nothing, and a trust build reads the same log either way. Replaced files are
+retired (trustecon.retention): a reader that listed them before the commit still reads them, and a
+write after the retention (an injected clock, no sleeps) deletes them."""
 
 from __future__ import annotations
 
@@ -48,6 +50,10 @@ def _sorted(t: pa.Table) -> pa.Table:
 
 def _on_disk(ws: Workspace, area: str) -> set[str]:
     return {str(p.relative_to(ws.path)) for p in (ws.path / area).rglob("*.parquet")}
+
+
+def _retired(ws: Workspace, area: str = "") -> set[str]:
+    return {r["file"] for r in ws.manifest().get("retired", []) if r["file"].startswith(area)}
 
 
 def _build_tiny(path: Path) -> Workspace:
@@ -109,8 +115,13 @@ def test_three_days_of_five_tiny_files_become_three_sorted_files(tiny: Callable[
         assert pq.read_metadata(ws.path / f).row_group(0).column(1).statistics.has_min_max  # ts stats kept
     assert set(m["id_ranges"]) == set(m["events"]) and m["counts"] == m0["counts"]
     assert m["tables"] == m0["tables"] and m["truth"] == m0["truth"]  # derived tables untouched
-    assert _on_disk(ws, "events") == set(m["events"]) and _on_disk(ws, "quarantine") == set(m["quarantine"])
+    # The replaced files are retired (kept for readers that listed them), not listed to readers.
+    assert _retired(ws, "events/") == set(m0["events"]) and _retired(ws, "quarantine/") == set(m0["quarantine"])
+    assert _on_disk(ws, "events") == set(m["events"]) | set(m0["events"])
     assert not (ws.path / ".staging").exists() or not any((ws.path / ".staging").iterdir())
+    assert sorted(ws.purge_retired(0)) == sorted(m0["events"] + m0["quarantine"])
+    assert _on_disk(ws, "events") == set(m["events"]) and _on_disk(ws, "quarantine") == set(m["quarantine"])
+    assert ws.manifest()["retired"] == [] and ws.events_arrow().equals(after)
 
 
 def test_dedup_after_compaction(tiny: Callable[..., Workspace]) -> None:
@@ -203,7 +214,10 @@ def test_compact_then_append_equals_append(tmp_path_factory: pytest.TempPathFact
 
 
 # ----------------------------------------------------------------------- crash at each fault point
-_COMPACT = "import sys; from trustecon.store import Workspace; Workspace.open(sys.argv[1]).compact()"
+# Compact, then delete the retired files at once: the compaction deletes nothing, so the mid-deletes
+# point falls in the purge (the first three fall in the compaction).
+_COMPACT = "import sys; from trustecon.store import Workspace; ws = Workspace.open(sys.argv[1]); ws.compact(); " \
+    "ws.purge_retired(0)"
 
 
 @pytest.mark.parametrize("point", ["before-journal", "after-journal", "mid-moves", "mid-deletes"])
@@ -219,6 +233,8 @@ def test_crash_leaves_before_or_after(tiny: Callable[..., Workspace], point: str
     assert all((ws.path / f).exists() for f in raw["events"] + raw["quarantine"])
     assert len(raw["events"]) == (15 if point in ("before-journal", "after-journal", "mid-moves") else 3)
     assert _sorted(ws.events_arrow()).equals(events)
+    if point == "mid-deletes":  # the manifest without them was replaced before the first deletion
+        assert raw["retired"] == [] and sum(not (ws.path / f).exists() for f in files_before) == 1
     ws = Workspace.open(ws.path)  # rolls back (before the journal) or forward
     m = ws.manifest()
     if point == "before-journal":
@@ -226,12 +242,152 @@ def test_crash_leaves_before_or_after(tiny: Callable[..., Workspace], point: str
     else:
         assert len(m["events"]) == 3
     assert _sorted(ws.events_arrow()).equals(events) and ws.quarantine_arrow().equals(quarantine)
-    assert _on_disk(ws, "events") == set(m["events"]) and set(m["id_ranges"]) == set(m["events"])
+    retired = _retired(ws, "events/")
+    assert retired == (set() if point in ("before-journal", "mid-deletes") else set(files_before))
+    assert _on_disk(ws, "events") == set(m["events"]) | retired and set(m["id_ranges"]) == set(m["events"])
     assert not list((ws.path / ".journal").glob("*.json"))
     assert not (ws.path / ".staging").exists()
     ws.compact()  # completes (or finds done) the compaction; dedup works afterwards
+    ws.purge_retired(0)
     assert len(ws.manifest()["events"]) == 3 and _sorted(ws.events_arrow()).equals(events)
+    assert _on_disk(ws, "events") == set(ws.manifest()["events"])
     assert ws.append(_batch(_ev("d0-0", 0, 50, surface="live"))).duplicates == 1
+
+
+# ------------------------------------------------------------- retention: in-flight readers, expiry
+class Clock:
+    """An injected clock (``Workspace.clock``): seconds since the epoch, moved by hand."""
+
+    def __init__(self, t: float = 1_700_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_reader_that_listed_before_a_compaction_reads_the_same_rows(tiny: Callable[..., Workspace]) -> None:
+    import duckdb
+
+    from trustecon.engine import connect
+
+    ws = tiny()
+    ws.clock = clock = Clock()
+    ws.write_table("pair_trust", pa.table({"user_id": [1, 2], "trust": [0.5, 0.25]}))
+    expected, quarantine = _sorted(ws.events_arrow()), ws.quarantine_arrow()
+    # Three readers resolve their files now: a listed path set, a table's parts, a lazy DuckDB relation.
+    listed = ws.event_files()
+    q_listed = [str(ws.path / f) for f in ws.manifest()["quarantine"]]
+    parts = ws.table_files("pair_trust")
+    lazy = ws.events(connect("duckdb"))
+    assert ws.compact().files_after == 3
+    ws.write_table("pair_trust", pa.table({"user_id": [3], "trust": [0.75]}))  # replaces the table's parts
+    clock.t += 599.0  # a write inside the retention deletes nothing
+    ws.append(_batch(_ev("new", 0, 1)))
+    assert set(listed).isdisjoint(ws.event_files())  # the readers' files are not listed any more ...
+    read = pa.concat_tables([pq.read_table(f, schema=STORED_SCHEMA) for f in listed])  # ... and still read
+    assert _sorted(read).equals(expected)
+    assert pa.concat_tables([pq.read_table(f) for f in q_listed]).equals(quarantine)
+    assert pa.concat_tables([pq.read_table(f) for f in parts]).to_pydict() == {"user_id": [1, 2], "trust": [0.5, 0.25]}
+    assert _sorted(lazy.to_pyarrow()).to_pylist() == expected.to_pylist()  # every column of every row
+    # At the retention a write deletes them: after the manifest without them is committed.
+    clock.t += 1.0
+    ws.append(_batch(_ev("newer", 0, 2)))
+    assert not any(Path(f).exists() for f in listed + q_listed + parts)
+    assert ws.manifest()["retired"] == [] and ws.events_arrow().num_rows == expected.num_rows + 2
+    with pytest.raises(duckdb.IOException):  # a reader past the retention is not protected
+        lazy.to_pyarrow()
+
+
+def test_retired_files_go_after_the_retention(tiny: Callable[..., Workspace]) -> None:
+    ws = tiny()
+    ws.clock = clock = Clock()
+    old = set(ws.manifest()["events"] + ws.manifest()["quarantine"])
+    ws.compact()
+    m = ws.manifest()
+    assert {r["retired_at"] for r in m["retired"]} == {"2023-11-14T22:13:20.000000+00:00"}  # the clock's instant
+    assert {r["file"] for r in m["retired"]} == old and all((ws.path / f).exists() for f in old)
+    clock.t += 10_000
+    assert all((ws.path / f).exists() for f in old)  # time alone deletes nothing: a write does
+    version = m["version"]
+    # A write transaction with nothing else to commit still commits the deletion (a new version).
+    ws.write_table("t", pa.table({"x": [1]}))
+    ws.write_table("t", pa.table({"x": [2]}))  # its first parts are retired at this instant
+    assert not any((ws.path / f).exists() for f in old) and ws.manifest()["version"] == version + 2
+    assert _retired(ws) and all(f.startswith("tables/t/") for f in _retired(ws))
+    ws.set_config("store", {"retention_seconds": 30})  # trustecon.toml, read on each transaction
+    clock.t += 29
+    assert ws.purge_retired() == [] and _retired(ws)
+    clock.t += 1
+    assert ws.purge_retired() != [] and not _retired(ws)
+    assert ws.read_table("t").to_pydict() == {"x": [2]}
+
+
+def test_retention_setting_errors(tiny: Callable[..., Workspace]) -> None:
+    from trustecon.store import WorkspaceError
+
+    ws = tiny()
+    with pytest.raises(ValueError, match="retention: must be >= 0"):
+        ws.purge_retired(-1)
+    for bad in ("ten", -5, True):
+        ws.set_config("store", {"retention_seconds": bad})
+        with pytest.raises(WorkspaceError, match=r"trustecon.toml: \[store\] retention_seconds: expected a number"):
+            Workspace.open(ws.path)
+
+
+def test_events_version_moves_with_the_log_not_with_compaction(tiny: Callable[..., Workspace]) -> None:
+    ws = tiny()
+    v = ws.events_version()
+    ws.compact()
+    ws.write_table("pair_trust", pa.table({"x": [1]}))
+    assert ws.events_version() == v  # same rows in other files; a table is not the log
+    ws.append(_batch(_ev("d0-0", 0, 50, surface="live")))  # an exact duplicate: nothing committed
+    assert ws.events_version() == v
+    ws.append(_batch(_ev("bad3", 0, 1, kind="teleport")))  # a rejection changes quarantine
+    assert ws.events_version() == v + 1
+    ws.append(_batch(_ev("fresh", 0, 1)))
+    assert ws.events_version() == v + 2
+    # A manifest written before events_version: it reads as version, and a compaction keeps it.
+    ws2 = tiny("old")
+    m = json.loads((ws2.path / "manifest.json").read_text())
+    del m["events_version"], m["retired"]
+    (ws2.path / "manifest.json").write_text(json.dumps(m))
+    assert ws2.events_version() == m["version"]
+    ws2.compact()
+    assert ws2.events_version() == m["version"] and ws2.manifest()["version"] == m["version"] + 1
+
+
+_APPEND = (
+    "import sys, datetime as dt, pyarrow as pa; from trustecon.events import SCHEMA; "
+    "from trustecon.store import Workspace; ws = Workspace.open(sys.argv[1]); "
+    "ws.append(pa.Table.from_pylist([{'event_id': 'late', 'ts': dt.datetime(2024, 3, 1, tzinfo=dt.UTC), "
+    "'kind': 'like', 'user_id': 1, 'creator_id': 2}], schema=SCHEMA))"
+)
+
+
+@pytest.mark.parametrize("point", ["before-journal", "after-journal", "mid-moves", "mid-deletes"])
+def test_crash_in_a_write_that_deletes_retired_files(tiny: Callable[..., Workspace], point: str) -> None:
+    ws = tiny()
+    ws.set_config("store", {"retention_seconds": 0})  # the next write deletes what compaction retired
+    ws.compact()
+    m0, rows = ws.manifest(), ws.events_arrow().num_rows
+    retired = _retired(ws)
+    assert len(retired) == 17
+    env = {**os.environ, "TRUSTECON_CRASH_AT": point}
+    proc = subprocess.run([sys.executable, "-c", _APPEND, str(ws.path)], env=env, cwd=REPO, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-500:]
+    raw = json.loads((ws.path / "manifest.json").read_text())
+    assert all((ws.path / f).exists() for f in raw["events"] + raw["quarantine"])
+    if raw["retired"]:  # the manifest still names them: none is gone yet
+        assert all((ws.path / f).exists() for f in retired)
+    ws = Workspace.open(ws.path)
+    m = ws.manifest()
+    if point == "before-journal":  # before: the batch absent, the retired files listed and on disk
+        assert m == m0 and all((ws.path / f).exists() for f in retired)
+    else:  # after: the batch in, every retired file gone
+        assert ws.events_arrow().num_rows == rows + 1 and m["retired"] == []
+        assert not any((ws.path / f).exists() for f in retired)
+    assert _on_disk(ws, "events") == set(m["events"]) | _retired(ws, "events/")
+    assert not list((ws.path / ".journal").glob("*.json"))
 
 
 # -------------------------------------------------------------------- a build reads the same log
@@ -300,6 +456,16 @@ def test_cli_compact(tiny: Callable[..., Workspace], tmp_path: Path) -> None:
         text = " ".join(res.output.split())  # rich wraps at the test terminal's 80 columns
         assert res.exit_code == 2 and text.startswith("error: ") and msg in text, res.output
         assert "Traceback" not in res.output and text.count("error:") == 1
+
+
+def test_cli_compact_purge_now(tiny: Callable[..., Workspace]) -> None:
+    ws = tiny()
+    res = CliRunner().invoke(app, ["compact", str(ws.path), "--json", "--purge-now"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["purged_files"] == 17  # 15 event files, 2 quarantine files
+    assert _on_disk(ws, "events") == set(ws.manifest()["events"]) and not _retired(ws)
+    res = CliRunner().invoke(app, ["compact", str(ws.path), "--purge-now"])
+    assert res.stdout.splitlines()[-1] == "deleted 0 retired files now (--purge-now)", res.output
 
 
 def test_cli_compact_summary_line(tiny: Callable[..., Workspace]) -> None:

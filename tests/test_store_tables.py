@@ -24,7 +24,9 @@ def test_large_table_in_parts_reads_back_whole_and_replaces(tmp_path, monkeypatc
     ws.write_table("t", small)
     assert len(ws.table_files("t")) == 1
     assert ws.read_table("t").equals(small)
-    assert not any((tmp_path / "ws" / f).exists() for f in files)  # the old parts are gone
+    # The old parts are retired (kept for readers that listed them, trustecon.retention), then gone.
+    assert not set(files) & set(ws.table_files("t")) and ws.purge_retired(0)
+    assert not any((tmp_path / "ws" / f).exists() for f in files)
 
 
 def test_part_slices_cover_the_table_once(monkeypatch) -> None:

@@ -210,8 +210,9 @@ def compact(
 ) -> CompactResult:
     """Rewrite each day partition's small event files (fewer than ``target_rows`` rows) into as few files
     as hold ``target_rows`` each, in one transaction: readers see the old files or the new ones, and a
-    crash leaves one or the other (the store's journal). A day is rewritten only when it holds at least
-    ``min_files`` small files.
+    crash leaves one or the other (the store's journal). The replaced files are retired, not deleted,
+    so a reader that listed them before the commit can still read them for the workspace's retention
+    (:mod:`trustecon.retention`). A day is rewritten only when it holds at least ``min_files`` small files.
 
     The stored events are exactly the same rows (every column, ``day`` included); each new file is
     sorted by (ts, event_id) and its event_id range recorded, so deduplication works as before.
@@ -252,7 +253,7 @@ def compact(
                 res.quarantine_rows_rewritten += rows
             m["quarantine"] = _replace(m["quarantine"], merged)
         m["events"] = _replace(m["events"], merged)
-        tx.delete += list(merged)
+        tx.replaced += list(merged)  # retired at commit, deleted after the retention (trustecon.retention)
         res.files_after, res.quarantine_after = len(m["events"]), len(m["quarantine"])
     res.days = sorted(set(res.days))
     res.seconds = time.perf_counter() - t0

@@ -5,16 +5,23 @@ Every write is a transaction that commits whole or not at all:
 1. new Parquet files are written aside, under ``.staging/<tx>/``;
 2. a journal ``.journal/<tx>.json`` is written atomically (temp file + rename): this is the commit
    point; it lists the moves to make and the new manifest;
-3. the staged files are renamed into place, ``manifest.json`` is replaced atomically, replaced files
-   are deleted and the journal is removed.
+3. the staged files are renamed into place, ``manifest.json`` is replaced atomically, files retired
+   long enough ago are deleted and the journal is removed.
+
+Files a commit replaces (compaction's merged files, a rewritten table's old parts) are not deleted at
+once: the new manifest records them as *retired*, and a write transaction deletes them once they have
+been retired for the retention (``[store] retention_seconds``, default 10 minutes), so a reader that
+listed them just before the commit can still read them (:mod:`trustecon.retention`).
 
 A crash before (2) leaves staging that the next open deletes (rolled back); a crash after (2) leaves a
 journal that the next open replays (rolled forward; each step is idempotent). Readers that go through
-the store list files from ``manifest.json``, so they never see half a batch. Writers hold an exclusive
+the store list files from ``manifest.json``, so they never see half a batch. ``version`` counts commits;
+``events_version`` counts only those that changed the rows of the event log or quarantine (a
+compaction does not), for caches of what is derived from the log. Writers hold an exclusive
 ``fcntl`` lock on ``.lock``; readers take none.
 
 Events are deduplicated by ``event_id``: an exact repeat is skipped, a different row under a stored id
-is a conflict that goes to quarantine while the stored event stays as it was.
+is a conflict that goes to quarantine while the stored event stays as it was (:mod:`trustecon.dedup`).
 """
 
 from __future__ import annotations
@@ -25,26 +32,26 @@ import fcntl
 import json
 import os
 import shutil
+import time
 import tomllib
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tomli_w
 
-from trustecon.engine import scratch_duckdb
-from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, _row_number, validate
+from trustecon.dedup import dedup, new_rejections
+from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, validate
 from trustecon.parquet import fsync_path, table_parts, write_parquet, write_parts
 from trustecon.partitions import STORED_SCHEMA, TARGET_ROWS, CompactResult, compact, files_in_range, stage_events
+from trustecon.retention import expire, retention_seconds, retire
 
 __all__ = ["SCHEMA_VERSION", "STORED_SCHEMA", "AppendResult", "Transaction", "Workspace", "WorkspaceError"]
 
@@ -62,7 +69,8 @@ class AppendResult:
     """What an append did: rows read, added, skipped as duplicates, quarantined, rejected again but
     already in quarantine (a file ingested twice: not stored twice, still counted, so that ``read =
     added + duplicates + quarantined + already_quarantined``); conflicts (among the last two); added
-    by kind."""
+    by kind; ``quarantine_files``: the quarantine files it wrote (its own rejections, whatever a later
+    compaction does to the manifest: retired files stay readable for the retention)."""
 
     read: int = 0
     added: int = 0
@@ -71,6 +79,7 @@ class AppendResult:
     conflicts: int = 0
     already_quarantined: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
+    quarantine_files: list[str] = field(default_factory=list, compare=False)
 
     def __iadd__(self, other: AppendResult) -> Self:
         self.read += other.read
@@ -80,6 +89,7 @@ class AppendResult:
         self.conflicts += other.conflicts
         self.already_quarantined += other.already_quarantined
         self.by_kind.update(other.by_kind)
+        self.quarantine_files += other.quarantine_files
         return self
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,7 +117,7 @@ def _fault(point: str) -> None:
     """Fault injection for the crash tests: ``TRUSTECON_CRASH_AT=point`` kills the process there.
 
     The points are the instants a power cut matters: before the commit point, just after it, half-way
-    through the moves and half-way through deleting replaced files (``before-journal``, ``after-journal``,
+    through the moves and half-way through deleting expired retired files (``before-journal``, ``after-journal``,
     ``mid-moves``, ``mid-deletes``). Unset (always, outside tests) this is one dict lookup.
     """
     if os.environ.get("TRUSTECON_CRASH_AT") == point:
@@ -115,7 +125,8 @@ def _fault(point: str) -> None:
 
 
 def _empty_manifest() -> dict[str, Any]:
-    return {"version": 0, "events": [], "quarantine": [], "tables": {}, "truth": {}, "counts": {"events": 0}}
+    return {"version": 0, "events_version": 0, "events": [], "quarantine": [], "tables": {}, "truth": {},
+            "counts": {"events": 0}, "retired": []}
 
 
 class Workspace:
@@ -124,6 +135,9 @@ class Workspace:
     def __init__(self, path: Path, config: dict[str, Any]):
         self.path = path
         self.config = config
+        #: Seconds since the epoch: when files are retired and whether their retention has passed.
+        #: Tests inject a clock here instead of sleeping.
+        self.clock: Callable[[], float] = time.time
 
     # ----------------------------------------------------------------- creation and opening
     @classmethod
@@ -174,6 +188,10 @@ class Workspace:
                 f"{cfg_path}: schema_version {version!r} is not supported (this trustecon reads {SCHEMA_VERSION})"
             )
         ws = cls(p, config)
+        try:
+            ws.retention  # noqa: B018 (validated once here: a bad value is a one-line error at open)
+        except ValueError as exc:
+            raise WorkspaceError(f"{cfg_path}: {exc}") from exc
         ws._recover()
         return ws
 
@@ -184,6 +202,11 @@ class Workspace:
     @property
     def currency(self) -> str:
         return str(self.config.get("currency", "CNY"))
+
+    @property
+    def retention(self) -> float:
+        """Seconds a replaced file stays on disk after its commit (:mod:`trustecon.retention`)."""
+        return retention_seconds(self.config)
 
     def set_config(self, section: str, values: Mapping[str, Any]) -> None:
         """Record a section of ``trustecon.toml`` (e.g. provenance of a simulated or loaded log)."""
@@ -227,6 +250,8 @@ class Workspace:
             if i == 0:
                 _fault("mid-moves")
         _atomic_write_bytes(self.path / MANIFEST, json.dumps(entry["manifest"]).encode())
+        if entry.get("delete"):
+            fsync_path(self.path)  # the manifest without them is durable before any of them goes
         for i, old in enumerate(entry.get("delete", [])):
             with contextlib.suppress(FileNotFoundError):
                 (self.path / old).unlink()
@@ -273,6 +298,22 @@ class Workspace:
         """Merge each day's small event files (and quarantine's) into few, in one transaction; the stored
         events stay exactly the same rows. See :func:`trustecon.partitions.compact`."""
         return compact(self, target_rows=target_rows, min_files=min_files, quarantine=quarantine)
+
+    def purge_retired(self, retention: float | None = None) -> list[str]:
+        """Delete the retired files retired at least ``retention`` seconds ago (default: the workspace's;
+        0: all of them, for an operator who knows nobody is reading) in one transaction; their paths."""
+        if retention is not None and not retention >= 0:
+            raise ValueError(f"retention: must be >= 0 seconds, got {retention}")
+        with self.transaction() as tx:
+            if retention is not None:
+                tx.expired += expire(tx.manifest, self.clock(), retention)
+            return list(tx.expired)
+
+    def events_version(self) -> int:
+        """A number that changes whenever the event log's or quarantine's rows change, and only then
+        (a compaction or a table write keeps it): the key of caches derived from the log."""
+        m = self.manifest()
+        return int(m.get("events_version", m["version"]))  # manifests before it: every commit counted
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write a JSON document at the workspace root atomically (e.g. ``calibration.json``)."""
@@ -371,7 +412,11 @@ class Transaction:
         self.stage = ws.path / ".staging" / self.tx
         self.moves: list[tuple[str, str]] = []
         self.manifest = ws.manifest()
-        self.delete: list[str] = []
+        #: Files this transaction replaces: retired at commit, deleted by a later one.
+        self.replaced: list[str] = []
+        #: Files retired long enough ago: deleted once this transaction's manifest is durable.
+        self.expired = expire(self.manifest, ws.clock(), ws.retention)
+        self.events_changed = False  # whether events_version moves at commit
         self._n = 0
 
     def _staged_path(self, final: str) -> Path:
@@ -422,7 +467,7 @@ class Transaction:
     ) -> AppendResult:
         out = AppendResult(read=read)
         if valid.num_rows:
-            valid, dup, conflicts = self._dedup(valid, valid_index, file, row_offset, row_numbers)
+            valid, dup, conflicts = dedup(valid, valid_index, self.stored_event_files, file, row_offset, row_numbers)
             out.duplicates = dup
             out.conflicts = conflicts.num_rows
             if conflicts.num_rows:
@@ -431,112 +476,32 @@ class Transaction:
             out.by_kind.update(stage_events(self, valid))
             out.added = valid.num_rows
             self.manifest["counts"]["events"] += valid.num_rows
+            self.events_changed = True
         before = rejected.num_rows
-        rejected = self._new_rejections(rejected)
+        rejected = new_rejections(rejected, self._readable(self.manifest["quarantine"]))
         out.already_quarantined = before - rejected.num_rows
         if rejected.num_rows:
             final = f"quarantine/part-{self.tx}-{self._n:06d}.parquet"
             self._stage_file(rejected, final)
             self.manifest["quarantine"].append(final)
+            out.quarantine_files.append(final)
+            self.events_changed = True
         out.quarantined = rejected.num_rows
         return out
 
-    def savepoint(self) -> tuple[int, int, dict[str, Any]]:
+    def savepoint(self) -> tuple[int, int, bool, dict[str, Any]]:
         """The transaction's state now, for :meth:`rollback_to` (a fast path that may give up)."""
-        return len(self.moves), len(self.delete), copy.deepcopy(self.manifest)
+        return len(self.moves), len(self.replaced), self.events_changed, copy.deepcopy(self.manifest)
 
-    def rollback_to(self, point: tuple[int, int, dict[str, Any]]) -> None:
+    def rollback_to(self, point: tuple[int, int, bool, dict[str, Any]]) -> None:
         """Undo everything staged since :meth:`savepoint` (the files are deleted, the manifest restored)."""
-        n_moves, n_delete, manifest = point
+        n_moves, n_replaced, self.events_changed, manifest = point
         for staged, _ in self.moves[n_moves:]:
             with contextlib.suppress(FileNotFoundError):
                 (self.ws.path / staged).unlink()
         del self.moves[n_moves:]
-        del self.delete[n_delete:]
+        del self.replaced[n_replaced:]
         self.manifest = manifest
-
-    def _dedup(
-        self, valid: pa.Table, index: pa.Array | None, file: str, row_offset: int, row_numbers: pa.Array | None
-    ) -> tuple[pa.Table, int, pa.Table]:
-        """Split valid rows into new ones, exact duplicates (count) and conflicts (quarantine rows)."""
-        cols = [f.name for f in SCHEMA]
-        ids = valid["event_id"]
-        mm = pc.min_max(ids)
-        stored_files = self.stored_event_files(mm["min"].as_py(), mm["max"].as_py())
-        # Fast path, the common case: no id repeats in the batch and none already stored. Both checks
-        # read only event_id (a hash aggregate and a semi-join; strictly increasing ids, like the
-        # simulator's, need neither query); the full comparison runs only on a hit.
-        sorted_ids = len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
-        if sorted_ids and not stored_files:
-            return valid, 0, QUARANTINE_SCHEMA.empty_table()
-        # Row i of the batch is input row index[i] (None: the batch is the input, unfiltered).
-        valid = valid.append_column("_i", index if index is not None else pa.array(np.arange(len(valid))))
-        con = scratch_duckdb()
-        con.register("v", valid)
-        repeats = 0
-        if not sorted_ids:
-            # Distinct hashes prove distinct ids (equal ids hash equal): one 64-bit hash per row and a
-            # numpy sort cost ~1/3 of DuckDB's distinct count on strings, which runs only on a clash.
-            h = np.sort(con.sql("SELECT hash(event_id) AS h FROM v").to_arrow_table()["h"].to_numpy())
-            if np.any(h[1:] == h[:-1]):
-                repeats = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM v").fetchall()[0][0]
-        hit = False
-        if stored_files:
-            files_sql = ", ".join(f"'{f}'" for f in stored_files)
-            hit = bool(
-                con.execute(
-                    f"SELECT count(*) FROM read_parquet([{files_sql}], hive_partitioning=false) "
-                    "WHERE event_id IN (SELECT event_id FROM v)"
-                ).fetchall()[0][0]
-            )
-        if not repeats and not hit:
-            con.close()
-            return valid.drop_columns(["_i"]), 0, QUARANTINE_SCHEMA.empty_table()
-        same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
-        stored = stored_files
-        # First occurrence of each event_id in the batch wins; later rows are duplicates or conflicts.
-        con.execute(
-            "CREATE TEMP TABLE firsts AS SELECT * FROM v "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _i) = 1"
-        )
-        con.execute(
-            f"""CREATE TEMP TABLE later AS
-                SELECT b._i, (CASE WHEN {same} THEN 1 ELSE 0 END) AS same_content
-                FROM v b JOIN firsts a ON a.event_id = b.event_id AND b._i <> a._i"""
-        )
-        if stored:
-            files = ", ".join(f"'{f}'" for f in stored)
-            con.execute(
-                f"""CREATE TEMP TABLE hits AS
-                    SELECT b._i, (CASE WHEN {same} THEN 1 ELSE 0 END) AS same_content
-                    FROM firsts b JOIN (SELECT * FROM read_parquet([{files}], hive_partitioning=false)
-                                        WHERE event_id IN (SELECT event_id FROM firsts)) a
-                    ON a.event_id = b.event_id"""
-            )
-        else:
-            con.execute("CREATE TEMP TABLE hits (_i BIGINT, same_content INTEGER)")
-        con.execute("CREATE TEMP TABLE drop_rows AS SELECT * FROM later UNION ALL SELECT * FROM hits")
-        dup = con.execute("SELECT count(*) FROM drop_rows WHERE same_content = 1").fetchall()[0][0]
-        conflict_rows = con.execute(
-            "SELECT v.*, d._i FROM v JOIN drop_rows d USING (_i) WHERE d.same_content = 0 ORDER BY d._i"
-        ).fetchall()
-        keep = con.sql(
-            "SELECT * EXCLUDE (_i) FROM v WHERE _i NOT IN (SELECT _i FROM drop_rows) ORDER BY _i"
-        ).to_arrow_table()
-        con.close()
-        names = [*cols, "_i"]
-        conflicts = pa.table(
-            {
-                "file": [file] * len(conflict_rows),
-                "row": [_row_number(int(r[-1]), row_offset, row_numbers) for r in conflict_rows],
-                "field": ["event_id"] * len(conflict_rows),
-                "reason": ["event_id: conflict: an event with this id is already stored with different content"]
-                * len(conflict_rows),
-                "raw": [json.dumps(dict(zip(names[:-1], r[:-2], strict=False)), default=str) for r in conflict_rows],
-            },
-            schema=QUARANTINE_SCHEMA,
-        )
-        return keep.cast(SCHEMA), int(dup), conflicts
 
     def _readable(self, finals: list[str]) -> list[str]:
         """Paths to read ``finals`` from now: files this transaction staged are listed in the manifest
@@ -544,23 +509,6 @@ class Transaction:
         transaction append several batches)."""
         staged = {final: st for st, final in self.moves}
         return [str(self.ws.path / staged.get(f, f)) for f in finals]
-
-    def _new_rejections(self, rejected: pa.Table) -> pa.Table:
-        """Drop rejections already in quarantine, so re-ingesting a file does not repeat them."""
-        stored = self._readable(self.manifest["quarantine"])
-        if not stored or not rejected.num_rows:
-            return rejected
-        con = scratch_duckdb()
-        con.register("r", rejected)
-        files = ", ".join(f"'{f}'" for f in stored)
-        out = con.sql(
-            f"""SELECT * FROM r WHERE NOT EXISTS (
-                    SELECT 1 FROM read_parquet([{files}]) q
-                    WHERE q.file IS NOT DISTINCT FROM r.file AND q.row IS NOT DISTINCT FROM r.row
-                      AND q.reason IS NOT DISTINCT FROM r.reason AND q.raw IS NOT DISTINCT FROM r.raw)"""
-        ).to_arrow_table()
-        con.close()
-        return out.cast(QUARANTINE_SCHEMA)
 
     def _add_event_file(self, final: str, id_range: tuple[str, str]) -> None:
         """List an event file and the range of its event_ids (what lets dedup skip most files)."""
@@ -582,7 +530,7 @@ class Transaction:
             finals.append(f"{area}/{name}/part-{self.tx}-{self._n:06d}.parquet")
             jobs.append((piece, self._staged_path(finals[-1])))
         write_parts(jobs)
-        self.delete += self.manifest[area].get(name, [])
+        self.replaced += self.manifest[area].get(name, [])
         self.manifest[area][name] = finals
 
     def abort(self) -> None:
@@ -590,14 +538,20 @@ class Transaction:
             shutil.rmtree(self.stage)
 
     def commit(self) -> None:
-        if not self.moves:
+        """Commit (module docstring). A transaction that staged nothing commits only to delete expired
+        retired files, if any."""
+        if not (self.moves or self.replaced or self.expired):
             self.abort()
             return
-        self.manifest["version"] += 1
+        m = self.manifest
+        m["events_version"] = m.get("events_version", m["version"]) + self.events_changed
+        m["version"] += 1
+        retire(m, self.replaced, self.ws.clock())
         journal_dir = self.ws.path / ".journal"
         journal_dir.mkdir(exist_ok=True)
-        journal = journal_dir / f"{self.manifest['version']:012d}-{self.tx}.json"
-        entry = {"tx": self.tx, "moves": self.moves, "manifest": self.manifest, "delete": self.delete}
+        journal = journal_dir / f"{m['version']:012d}-{self.tx}.json"
+        # "delete": files no manifest from this one on lists, neither to readers nor as retired.
+        entry = {"tx": self.tx, "moves": self.moves, "manifest": m, "delete": self.expired}
         if self.stage.exists():
             fsync_path(self.stage)  # the staged files' names; their contents were flushed when written
         _fault("before-journal")

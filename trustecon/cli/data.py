@@ -170,9 +170,15 @@ def compact(
         None, "--target-rows", help="Rows per compacted file (default 1,000,000); larger files are left as they are."
     ),
     min_files: int = typer.Option(2, "--min-files", help="Rewrite a day only when it holds this many small files."),
+    purge_now: bool = typer.Option(
+        False, "--purge-now", help="Then delete every retired file at once (only when nothing reads the workspace)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Merge each day's small event files (and quarantine's) into few, in one transaction; events unchanged."""
+    """Merge each day's small event files (and quarantine's) into few, in one transaction; events unchanged.
+
+    The replaced files stay on disk for readers that listed them just before (the retention, [store]
+    retention_seconds in trustecon.toml, default 600 s); a later write deletes them, or --purge-now."""
     if target_rows is not None and target_rows < 1:
         fail(f"--target-rows: must be >= 1, got {target_rows}")
     if min_files < 2:
@@ -180,8 +186,9 @@ def compact(
     ws = _open(workspace)
     opts = {"min_files": min_files} | ({"target_rows": target_rows} if target_rows is not None else {})
     res = ws.compact(**opts)
+    purged = ws.purge_retired(0) if purge_now else []
     if as_json:
-        print_json(res.as_dict())
+        print_json(res.as_dict() | {"purged_files": len(purged)})
     elif res.changed:
         days = len(res.days)
         q = res.quarantine_before != res.quarantine_after
@@ -194,6 +201,8 @@ def compact(
     else:
         console.print(f"nothing to compact: {res.files_before:,} event files, no day with {min_files} small files "
                       "that fit together")
+    if purge_now and not as_json:
+        console.print(f"deleted {len(purged):,} retired file{'s' * (len(purged) != 1)} now (--purge-now)")
 
 
 _open = open_workspace
