@@ -388,3 +388,32 @@ def test_status_over_many_day_folders(tmp_path: Path) -> None:
             if r["event_id"].startswith("groupbuy:8:") and r["kind"] == "refund"}
     assert ours == {1: (9.5, 11), 7: (12.5, 17)}
     assert (settled[10].state, settled[10].refunds_written) == ("failed", 0)
+
+
+def test_settlement_compacts_the_joins_and_answers_the_same(tmp_path: Path) -> None:
+    """70 joins leave 70 one-event files in the deal's day (and the failed deal's refunds one more); the
+    settlement compacts them into one, and the deal's status, its settled row and the log's rows are
+    those of the same settlement without compaction (known answer: target 200, 70 orders of 1 or 2)."""
+    import shutil
+
+    ws = Workspace.init(tmp_path / "ws")
+    open7(ws, target=200)
+    for oid in range(70):
+        assert gb.join_deal(ws, 7, user_id=1000 + oid, order_id=oid, ts=T0 + dt.timedelta(minutes=oid),
+                            quantity=1 + oid % 2)
+    assert len(ws.event_files()) == 70 > gb.COMPACT_MIN_FILES
+    plain = Workspace.open(shutil.copytree(ws.path, tmp_path / "plain"))
+    before = gb.deal_status(ws, 7, as_of=D)
+    assert (before.quantity, before.joined_orders, before.due) == (105, 70, True)  # 35 x 1 + 35 x 2
+
+    settled = gb.settle_deal(ws, 7, as_of=D)
+    reference = gb.settle_deal(plain, 7, as_of=D, compact=False)
+    assert len(plain.event_files()) == 71  # the joins' files and the refunds' file
+    assert [f.split("/")[1] for f in ws.manifest()["events"]] == ["day=2026-03-01"]  # all merged into one
+    assert settled == reference and (settled.state, settled.quantity, settled.orders,
+                                     settled.refunds_written) == ("failed", 105, 70, 70)
+    assert gb.deal_status(ws, 7) == gb.deal_status(plain, 7)
+    key = [("event_id", "ascending")]
+    assert ws.events_arrow().sort_by(key).equals(plain.events_arrow().sort_by(key))
+    assert deal_refunds(ws) == deal_refunds(plain) == {o: (f"groupbuy:7:{o}", 9.5 * (1 + o % 2)) for o in range(70)}
+    assert gb.settle_deal(ws, 7) == settled and len(ws.event_files()) == 1  # settling again: nothing new

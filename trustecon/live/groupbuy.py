@@ -28,6 +28,17 @@ the deal's window: an order naming the deal before it opened or after its deadli
 rejected, and a refund stamped before its order still counts as refunded by the deadline (skipping
 it would refund the order twice). The log's last instant comes from the footers of the two latest day
 folders, and :func:`settle_due` needs only that instant to know which deals are due.
+
+**Compaction after settlement.** Every :func:`join_deal` is its own transaction and writes one tiny
+event file, so a busy deal leaves its day folder with thousands of files, and every read above pays
+per file: at 2,000 joins a status read takes 2.1 s against 0.06 s once the day is one file (measured
+with ``deal_status`` on one deal, :data:`COMPACT_MIN_FILES` below). Compacting inside ``join_deal``
+would hold the writer lock for that long on the hot path of every buyer; settlement is the natural
+point instead: the deal's orders stop coming, its refunds have just landed in the same day, and
+settling is rare. So :func:`settle_deal` (and :func:`settle_due`, once for all the deals it settles)
+compacts the log in its own transaction after the settlement commits (``Workspace.compact``): a crash
+or an error there leaves the settlement committed, and settling again compacts. Readers that listed
+the old files keep reading them for the workspace's retention (:mod:`trustecon.retention`).
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from trustecon.events import SCHEMA
 from trustecon.store import Transaction, Workspace
 
 __all__ = [
+    "COMPACT_MIN_FILES",
     "DEALS_SCHEMA",
     "Deal",
     "DealStatus",
@@ -56,6 +68,12 @@ __all__ = [
 ]
 
 TABLE = "group_buys"
+#: A day is compacted after a settlement when it holds this many small files. Measured on one deal
+#: (``deal_status`` before and after ``Workspace.compact``, 1 file per join): from 32 files on,
+#: compacting costs about one to two status reads (64 files: 0.10 s against 0.12 s per read, 0.03 s
+#: after; 2,000 files: 2.6 s against 2.1 s, 0.06 s after), so it pays for itself by the next read or
+#: two. Below 64 a read costs under ~0.1 s whatever the layout, and not compacting leaves the lock free.
+COMPACT_MIN_FILES = 64
 STATES = ("open", "succeeded", "failed")
 _TS = pa.timestamp("us", tz="UTC")
 DEALS_SCHEMA = pa.schema(
@@ -362,12 +380,20 @@ def _refund_rows(deal: Deal, to_refund: dict[int, float], users: dict[int, int |
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None) -> Deal:
+def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None, compact: bool = True) -> Deal:
     """Settle one deal at or after its deadline (module docstring); returns its new row.
 
     A succeeded deal is returned unchanged. A failed deal settled again refunds only on-time orders
     that reached the log after its settlement (none usually; never one twice). Settling an open deal
-    before its deadline is an error: orders may still come."""
+    before its deadline is an error: orders may still come. ``compact``: then compact the days holding
+    :data:`COMPACT_MIN_FILES` small files or more, in a transaction of its own."""
+    settled = _settle(ws, deal_id, as_of)
+    if compact:
+        ws.compact(min_files=COMPACT_MIN_FILES)
+    return settled
+
+
+def _settle(ws: Workspace, deal_id: int, as_of: dt.datetime | None) -> Deal:
     with ws.transaction() as tx:
         deals = _read_deals(ws)
         deal = _get(deals, deal_id)
@@ -401,13 +427,16 @@ def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None
     return settled
 
 
-def settle_due(ws: Workspace, *, as_of: dt.datetime | None = None) -> list[Deal]:
-    """Settle every open deal whose deadline has passed at ``as_of`` (each in its own transaction).
-    Whether a deal is due needs only the as-of time (:attr:`DealStatus.due`), not its orders."""
+def settle_due(ws: Workspace, *, as_of: dt.datetime | None = None, compact: bool = True) -> list[Deal]:
+    """Settle every open deal whose deadline has passed at ``as_of`` (each in its own transaction), then
+    compact once as :func:`settle_deal` does. Whether a deal is due needs only the as-of time
+    (:attr:`DealStatus.due`), not its orders."""
     out = []
     open_deals = [d for d in list_deals(ws) if d.state == "open"]
     when = _utc(as_of) if as_of is not None else (_last_instant(ws) if open_deals else None)
     for deal in open_deals:
         if when is not None and when >= deal.deadline:
-            out.append(settle_deal(ws, deal.deal_id, as_of=as_of))
+            out.append(settle_deal(ws, deal.deal_id, as_of=as_of, compact=False))
+    if out and compact:
+        ws.compact(min_files=COMPACT_MIN_FILES)
     return out
