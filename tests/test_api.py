@@ -543,3 +543,61 @@ def test_plan_equals_the_library_and_hides_small_audiences_from_a_brand(world):
     assert len(got_cap["chosen"]) < len(got["chosen"]) or len(got["chosen"]) == 1
     assert client.get(f"/brands/{ids['B']}/plan?budget=300&max_cpa=0", headers=_h("k-admin")).status_code == 422
 
+
+
+@pytest.mark.parametrize("when", ["before", "after", "after-and-purge"])
+def test_ingest_reports_only_its_own_rejections_across_a_compaction(ingest_client, monkeypatch, when):
+    """A compaction while a batch is ingested (before its commit: earlier quarantine files merged into
+    a new one; after it: the batch's own file merged too, and even purged at once) does not make
+    earlier rejections look like the batch's own (the old before/after diff of the manifest did)."""
+    ws, client = ingest_client
+    for i in (1, 2):  # two earlier batches, one bad row each: two quarantine files to merge
+        assert client.post("/events", headers=_h("a"), json=[_ev(10 + i), _ev(20 + i, kind="nope")]).status_code == 200
+    svc = client.app.state.service
+    real = svc.ingest
+
+    def ingest_with_a_compaction(path):
+        if when == "before":
+            ws.compact()
+        report = real(path)
+        if when != "before":
+            ws.compact()
+        if when == "after-and-purge":
+            ws.purge_retired(0)
+        return report
+
+    monkeypatch.setattr(svc, "ingest", ingest_with_a_compaction)
+    r = client.post("/events", headers=_h("a"), json=[_ev(3, kind="order"), _ev(4), _ev(5, user_id="x")])
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["accepted"], got["quarantined"]) == (1, 2)
+    assert [(x["row"], x["field"]) for x in got["rejected"]] == [(1, "order_id"), (3, "user_id")]
+    assert len(ws.manifest()["quarantine"]) == (2 if when == "before" else 1)  # the earlier two merged
+    assert ws.quarantine_arrow().num_rows == 4
+
+
+def test_caches_survive_a_compaction_and_refit_after_an_append(ingest_client):
+    """Who-to-follow is fitted once per state of the log and pair_trust: a compaction (same rows, other
+    files, a new manifest version) keeps the key and the fitted model; an append or a pair_trust write
+    changes the key (and the next request refits)."""
+    import pyarrow as pa
+
+    ws, client = ingest_client
+    for i in range(4):  # four small batches on one day: four files to compact
+        client.post("/events", headers=_h("a"), json=[_ev(i, kind="follow", user_id=1 + i % 2, creator_id=2 + i)])
+    svc = client.app.state.service
+    assert client.get("/users/1/suggestions", headers=_h("a")).status_code == 200
+    key, model = svc._who
+    assert svc.cache_key("pair_trust") == key
+    version = ws.manifest()["version"]
+    assert ws.compact().files_after == 1 and ws.manifest()["version"] == version + 1
+    assert svc.cache_key("pair_trust") == key
+    assert client.get("/users/1/suggestions", headers=_h("a")).status_code == 200
+    assert svc._who[1] is model  # not refitted
+    client.post("/events", headers=_h("a"), json=[_ev(9, kind="follow", user_id=1, creator_id=9)])
+    key2 = svc.cache_key("pair_trust")
+    assert key2 != key and key2[0] == key[0] + 1
+    assert client.get("/users/1/suggestions", headers=_h("a")).status_code == 200
+    assert svc._who[1] is not model and svc._who[0] == key2
+    ws.write_table("pair_trust", pa.table({"user_id": [1], "creator_id": [9], "trust": [0.5]}))
+    assert svc.cache_key("pair_trust") != key2 and svc.cache_key() == key2[:1]

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -28,7 +29,7 @@ from trustecon.api import models as m
 from trustecon.api.access import DEFAULT_K, can_read_creator_stats, suppress, suppress_creator_trust, suppress_stats
 from trustecon.api.keys import KeyStore, Principal
 from trustecon.api.service import HEADLINE_TABLES, PLATFORM_TABLES, NotFound, NotReady, Service
-from trustecon.store import SCHEMA_VERSION, Workspace
+from trustecon.store import SCHEMA_VERSION, AppendResult, Workspace
 
 __all__ = ["MAX_BATCH_BYTES", "create_app"]
 
@@ -125,7 +126,6 @@ def create_app(
         with tempfile.TemporaryDirectory(prefix="trustecon-api-") as tmp:
             path = Path(tmp) / name
             path.write_text(lines)
-            before = set(ws.manifest()["quarantine"])
             try:  # off the event loop: validation and the commit are blocking work
                 report = await run_in_threadpool(svc.ingest, path)
             except Exception as exc:  # the transaction aborted: nothing of the batch is committed
@@ -133,11 +133,7 @@ def create_app(
         if str(path) in report.errors:
             raise HTTPException(400, f"batch not readable: {report.errors[str(path)]}")
         res = report.files[str(path)]
-        new = [f for f in ws.manifest()["quarantine"] if f not in before]
-        rejected = [
-            {"row": r["row"], "field": r["field"], "reason": r["reason"]}
-            for f in new for r in pq.read_table(ws.path / f, columns=["row", "field", "reason"]).to_pylist()
-        ]
+        rejected = _own_rejections(ws, res, str(path))
         return {"batch": name, "read": res.read, "accepted": res.added, "duplicates": res.duplicates,
                 "quarantined": res.quarantined, "conflicts": res.conflicts, "by_kind": dict(res.by_kind),
                 "rejected": rejected}
@@ -291,6 +287,21 @@ def allow(ok: bool) -> None:
     """403 unless ``ok``: the key is valid but the resource belongs to someone else."""
     if not ok:
         raise HTTPException(403, "this key may not read this resource")
+
+
+def _own_rejections(ws: Workspace, res: AppendResult, batch: str) -> list[dict[str, Any]]:
+    """The batch's rejections: the rows of the quarantine files its own transaction wrote. Not a diff of
+    the manifest's quarantine list before and after: a compaction in between merges earlier files into
+    a new one, whose old rows would look new. A compaction after the commit retires the batch's files,
+    which stay readable for the retention; if an operator purged them already (``compact
+    --purge-now``), the same rows are found by their ``file`` (the batch's unique temporary name)."""
+    cols = ["row", "field", "reason"]
+    try:
+        tables = [pq.read_table(ws.path / f, columns=cols) for f in res.quarantine_files]
+    except FileNotFoundError:
+        q = ws.quarantine_arrow()
+        tables = [q.filter(pc.equal(q["file"], batch)).select(cols)]
+    return [r for t in tables for r in t.to_pylist()]
 
 
 def _batch_lines(body: bytes) -> str:

@@ -92,8 +92,8 @@ class Service:
         self.con: ibis.BaseBackend = connect(engine)
         self.lock = threading.RLock()
         self._feed: tuple[Any, FeedServer] | None = None
-        self._who: tuple[int, WhoToFollow] | None = None
-        self._planner: tuple[int, Any, dict[int, int]] | None = None
+        self._who: tuple[tuple[Any, ...], WhoToFollow] | None = None
+        self._planner: tuple[tuple[Any, ...], Any, dict[int, int]] | None = None
         self._config_mtime = (ws.path / "trustecon.toml").stat().st_mtime_ns
 
     # ------------------------------------------------------------------ helpers
@@ -121,6 +121,14 @@ class Service:
             self.ws.config = Workspace.open(self.ws.path).config
             self._config_mtime = mtime
 
+    def cache_key(self, *tables: str) -> tuple[Any, ...]:
+        """The key of a cache fitted on the event log and ``tables``: it changes when their rows may
+        have changed, and not when a compaction only moves the log's rows into other files (the
+        manifest's ``version`` does move then, and a refit on a large log costs seconds). The log's
+        part is :meth:`Workspace.events_version`; a table's is its file list, new on every write."""
+        parts = self.ws.manifest()["tables"]
+        return (self.ws.events_version(), *(tuple(parts.get(t) or ()) for t in tables))
+
     def ingest(self, path: Path) -> IngestReport:
         """:func:`ingest_files` on one batch file: one transaction, as ``trustecon ingest``."""
         with self.lock:
@@ -146,36 +154,37 @@ class Service:
 
     def suggestions(self, user: int, k: int) -> dict[str, Any]:
         """:func:`suggest_creators` as ``trustecon suggest``, with the :class:`WhoToFollow` fitted once per
-        committed workspace state (the fit is on the whole trust graph; a request only ranks)."""
+        state of the log and ``pair_trust`` (:meth:`cache_key`; the fit is on the whole trust graph, a
+        request only ranks)."""
         with self.lock:
             if not self.ws.event_files():  # no trust graph to walk, no creator to suggest
                 raise NotReady("the event log is empty; ingest, load or simulate first")
-            version = self.ws.manifest()["version"]
-            if self._who is None or self._who[0] != version:
+            key = self.cache_key("pair_trust")  # trust_edges reads follows from the log and pair_trust
+            if self._who is None or self._who[0] != key:
                 creators = creator_stats(self.events()).to_pyarrow()["creator_id"].to_numpy()
                 s, d, w = trust_edges(self.ws, self.con)
-                self._who = (version, WhoToFollow().fit(s, d, w, nodes=creators))
+                self._who = (key, WhoToFollow().fit(s, d, w, nodes=creators))
             return {"user_id": user, "suggestions": suggest_creators(self.ws, self.con, user, k, model=self._who[1])}
 
     # ------------------------------------------------------------------ campaigns
     def plan(self, brand: int, budget: float, products: list[int], days: float | None,
              max_cpa: float | None = None) -> dict[str, Any]:
-        """The plan of ``trustecon plan --json``, with the :class:`CampaignPlanner` fitted once per committed
-        workspace state (the fit reads the log; a request only plans), and each chosen row's
+        """The plan of ``trustecon plan --json``, with the :class:`CampaignPlanner` fitted once per state of
+        the log and the tables it reads (:meth:`cache_key`; a request only plans), and each chosen row's
         ``audience_users``: the users with trust evidence toward that creator (for k-anonymity)."""
         from trustecon.marketing.planner import REQUIRED_TABLES, Campaign, CampaignPlanner, PlanError
 
         with self.lock:
             for t in REQUIRED_TABLES:
                 self.table(t, "trustecon build WORKSPACE")
-            version = self.ws.manifest()["version"]
-            if self._planner is None or self._planner[0] != version:
+            key = self.cache_key(*REQUIRED_TABLES)
+            if self._planner is None or self._planner[0] != key:
                 tables = [self.ws.read_table(t) for t in REQUIRED_TABLES]
                 pt = tables[REQUIRED_TABLES.index("pair_trust")]
                 fitted = CampaignPlanner().fit(self.ws.events_arrow(), *tables)
                 counts = pt.group_by("creator_id").aggregate([("user_id", "count_distinct")]).to_pylist()
                 users = {r["creator_id"]: int(r["user_id_count_distinct"]) for r in counts}
-                self._planner = (version, fitted, users)
+                self._planner = (key, fitted, users)
             _, planner, users = self._planner
             try:
                 out = planner.plan(Campaign(brand_id=brand, budget=budget, product_ids=tuple(products),
