@@ -209,7 +209,8 @@ def test_build_on_spark_equals_duckdb(tmp_path, spark_con) -> None:
     """The fused build (materialised pass, side table, ledger; DuckDB reads time by ``epoch_us``) gives
     the same tables on Spark (creator trust included): integers and flags equal, floats within 1e-9
     relative. Two orders have a second line (one later, one earlier than the first line): an order
-    counts once, with its lines' amounts summed, on both engines."""
+    counts once, with its lines' amounts summed, on both engines; so does a refunded order (two
+    orders refunded by several lines)."""
     import numpy as np
 
     from trustecon.trust.build import build
@@ -220,6 +221,13 @@ def test_build_on_spark_equals_duckdb(tmp_path, spark_con) -> None:
     log.add("view", at(3), user_id=21, creator_id=2, content_id=6, watch_ms=100, duration_ms=1000)
     log.add("live_leave", at(9.02), user_id=20, creator_id=1, session_id=77)
     log.add("complaint", at(6), order_id=2021)
+    # Order 1020 refunded by two more lines (one earlier than its first refund) and order 2023 by two
+    # lines and a complaint twice: each counts once per order, at its earliest event, on both engines.
+    log.add("refund", at(4.5), order_id=1020, amount=10.0)
+    log.add("refund", at(7), order_id=1020, amount=5.0)
+    log.add("refund", at(3), order_id=2023, amount=20.0)
+    log.add("refund", at(3.5), order_id=2023, amount=30.0)
+    log.add("complaint", at(8), order_id=2021)
     out = {}
     for eng, con in (("duckdb", None), ("spark", spark_con)):
         w = Workspace.init(tmp_path / eng)
