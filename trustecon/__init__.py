@@ -13,6 +13,7 @@ from typing import Any as _Any
 
 from trustecon.engine import connect
 from trustecon.events import KINDS, SCHEMA, validate
+from trustecon.partitions import CompactResult
 from trustecon.store import AppendResult, Workspace, WorkspaceError
 
 __version__ = "0.1.0"
@@ -61,6 +62,7 @@ __all__ = [
     "KINDS",
     "SCHEMA",
     "AppendResult",
+    "CompactResult",
     "Workspace",
     "WorkspaceError",
     "__version__",
