@@ -83,8 +83,9 @@ def explain(
     engine: str = EngineOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Explain a trust score: the evidence that moved it, by kind and by time. An id the built tables
-    hold no score for (not in the log, or no evidence as of the build) is a one-line error (exit 2)."""
+    """Explain a trust score: the evidence that moved it, by kind and by time.
+
+    An id without a score (not in the log, or no evidence as of the build) is a one-line error, exit 2."""
     from trustecon.engine import connect
     from trustecon.trust.lookup import UnknownId, explain_creator_by_id, explain_pair_by_id, explain_seller_by_id
 
