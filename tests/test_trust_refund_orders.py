@@ -1,15 +1,16 @@
-"""Refunds and complaints count once per (user, creator, order_id), at the earliest event
+"""Refunds and complaints count once per (user, creator, order_id), at the latest event
 (evidence.py's module doc; trustecon/trust/orders.py).
 
-Known answers: an order refunded by three refund lines is one refund at the earliest line's time,
+Known answers: an order refunded by three refund lines is one refund at the latest line's time,
 two refunded orders are two, refunds without an order id count each, as of τ only lines at or before
-τ count (batch, reference rows, explanation, online in any arrival order; a build that a refund
-spans, resumed). Hypothesis: splitting a refund or complaint over several events of its order
-changes nothing (batch and online); another event of an order changes e_refund by exactly the
-documented amount and, unless it is earlier than the order's first refund, never raises T; online
-equals batch within 1e-9 in any arrival order and across a build; the engine sums equal the
-reference rows and a plain-Python count of refunded orders; the in-memory build path equals the
-engine. (Spark: test_trust_cli's build test has an order refunded twice.)"""
+τ count (the latest of those: batch, reference rows, explanation, online in any arrival order; a
+build that a refund spans, resumed). Hypothesis: splitting a refund or complaint over several events
+of its order changes nothing against the refund as one event at the latest of them (batch and
+online); another event of an order at ANY time changes e_refund by exactly the documented amount and
+never raises T (DESIGN.md §5, without exception); online equals batch within 1e-9 in any arrival
+order and across a build; the engine sums equal the reference rows and a plain-Python count of
+refunded orders; the in-memory build path equals the engine. (Spark: test_trust_cli's build test
+has an order refunded twice.)"""
 
 from __future__ import annotations
 
@@ -65,39 +66,42 @@ def _refund_log() -> Log:
 
 
 def test_refund_lines_of_one_order_count_once(duck_con) -> None:
-    # As of day 60 (h = 30 days): order 1's refund is its day-30 line, 0.5; order 2's refund 1; the
-    # two order-less refunds 0.25 each: e_refund = 2 (per event it would be 2^-½ + 0.5 + 1 + 1 + 0.5
-    # ≈ 3.71). Complaints: order 1's day-30 one, 0.5 (per event 1.5). Orders: 2·0.25 + 1·0.5 = 1
-    # and one repurchase (order 2), 0.5.
+    # As of day 60 (h = 30 days): order 1's refund is its latest (day-60) line, 1; order 2's refund
+    # 1; the two order-less refunds 0.25 each: e_refund = 2.5 (per event it would be 2^-½ + 0.5 + 1
+    # + 1 + 0.5 ≈ 3.71). Complaints: order 1's day-60 one, 1 (per event 1.5). Orders: 2·0.25 + 1·0.5
+    # = 1 and one repurchase (order 2), 0.5. α = 1 + 2·1 + 4·0.5 = 5, β = 1 + 5·2.5 + 8·1 = 21.5,
+    # T = 5 / 26.5 = 10/53.
     log = _refund_log()
     model = PairTrust(user_prior=False)
     r = scores(duck_con, log.rows, AS_OF, model=model)[(1, 10)]
-    assert r["e_refund"] == pytest.approx(2.0, abs=1e-12)
-    assert r["e_complaint"] == pytest.approx(0.5, abs=1e-12)
+    assert r["e_refund"] == pytest.approx(2.5, abs=1e-12)
+    assert r["e_complaint"] == pytest.approx(1.0, abs=1e-12)
     assert r["e_order"] == pytest.approx(1.0, abs=1e-12) and r["e_repurchase"] == pytest.approx(0.5, abs=1e-12)
     assert r["n_events"] == 7  # two orders, four refunds (two orders + two order-less), one complaint
     assert r["first_s"] == to_seconds(at(0)) and r["last_s"] == to_seconds(at(60))
-    alpha, beta = 1 + W["order"] * 1.0 + W["repurchase"] * 0.5, 1 + W["refund"] * 2.0 + W["complaint"] * 0.5
-    assert (alpha, beta) == (5.0, 15.0)
+    alpha, beta = 1 + W["order"] * 1.0 + W["repurchase"] * 0.5, 1 + W["refund"] * 2.5 + W["complaint"] * 1.0
+    assert (alpha, beta) == (5.0, 21.5)
     assert r["alpha"] == pytest.approx(alpha, abs=1e-12) and r["beta"] == pytest.approx(beta, abs=1e-12)
-    assert r["trust"] == pytest.approx(0.25, abs=1e-12)
-    # The reference rows (what explanations list): one refund row per order, at its earliest line.
+    assert r["trust"] == pytest.approx(10 / 53, abs=1e-12)
+    # The reference rows (what explanations list): one refund row per order, at its latest line.
     ev = ibis.memtable(log.table())
     rows = duck_con.to_pyarrow(evidence_rows(ev, AS_OF)).to_pylist()
     got = sorted((x["channel"], x["t"], x["intensity"]) for x in rows if x["channel"] in NEG)
-    assert got == [("complaint", to_seconds(at(30)), 1.0), ("refund", to_seconds(at(0)), 1.0),
-                   ("refund", to_seconds(at(0)), 1.0), ("refund", to_seconds(at(30)), 1.0),
+    assert got == [("complaint", to_seconds(at(60)), 1.0), ("refund", to_seconds(at(0)), 1.0),
+                   ("refund", to_seconds(at(0)), 1.0), ("refund", to_seconds(at(60)), 1.0),
                    ("refund", to_seconds(at(60)), 1.0)]
     # The explanation counts what the score counts.
     a0, b0 = model.priors
     ex = explain_pair(ev, r, weights=model.weights, prior_alpha=a0, prior_beta=b0)
     by = {c["channel"]: c for c in ex["channels"]}
-    assert (by["refund"]["events"], by["refund"]["decayed"]) == (4, pytest.approx(2.0, abs=1e-10))
-    assert (by["complaint"]["events"], by["complaint"]["contribution"]) == (1, pytest.approx(4.0, abs=1e-9))
-    # As of day 40 only the lines at or before it count: order 1's day-30 line (2^(−1/3)), not order 2.
-    s40 = scores(duck_con, log.rows, at(40), model=model)[(1, 10)]
-    assert s40["e_refund"] == pytest.approx(2 ** (-1 / 3) + 2 * 2 ** (-4 / 3), abs=1e-12)
-    assert s40["e_complaint"] == pytest.approx(2 ** (-1 / 3), abs=1e-12) and s40["n_events"] == 6
+    assert (by["refund"]["events"], by["refund"]["decayed"]) == (4, pytest.approx(2.5, abs=1e-10))
+    assert (by["complaint"]["events"], by["complaint"]["contribution"]) == (1, pytest.approx(8.0, abs=1e-9))
+    # As of day 50 only the lines at or before it count, the latest of them: order 1's day-45 refund
+    # line (2^(−5/30)) and day-30 complaint (2^(−20/30)); not order 2's refund; the order-less two
+    # 2^(−50/30) each.
+    s50 = scores(duck_con, log.rows, at(50), model=model)[(1, 10)]
+    assert s50["e_refund"] == pytest.approx(2 ** (-5 / 30) + 2 * 2 ** (-50 / 30), abs=1e-12)
+    assert s50["e_complaint"] == pytest.approx(2 ** (-20 / 30), abs=1e-12) and s50["n_events"] == 6
     # Online, in any arrival order (refunds before their order, the earliest line last): the same.
     rs = log.rows
     for perm in (rs, rs[::-1], [*rs[2:], *rs[:2]], [rs[2], rs[4], rs[9], rs[0], rs[8], rs[3], rs[1], rs[6], rs[7],
@@ -107,35 +111,38 @@ def test_refund_lines_of_one_order_count_once(duck_con) -> None:
             online.update_one(row)
         s = online.sums(1, 10, AS_OF)
         assert s is not None
-        assert s["refund"] == pytest.approx(2.0, abs=1e-12) and s["complaint"] == pytest.approx(0.5, abs=1e-12)
-        assert online.score(1, 10, AS_OF)["trust"] == pytest.approx(0.25, abs=1e-12)
+        assert s["refund"] == pytest.approx(2.5, abs=1e-12) and s["complaint"] == pytest.approx(1.0, abs=1e-12)
+        assert online.score(1, 10, AS_OF)["trust"] == pytest.approx(10 / 53, abs=1e-12)
 
 
-def test_online_earlier_refund_line_moves_it_back_and_later_adds_nothing(duck_con) -> None:
+def test_online_later_refund_line_moves_it_forward_and_earlier_adds_nothing(duck_con) -> None:
+    """As of day 60: the day-45 refund (held until its order arrives) is 2^(−15/30); a day-30 line
+    arriving late changes nothing; a day-60 line moves the refund to day 60: 1."""
     log = Log()
     log.add("refund", at(45), order_id=1, amount=50.0)  # arrives before its order: held
     log.add("order", at(0), user_id=1, creator_id=10, order_id=1, amount=135.0)
-    log.add("refund", at(30), order_id=1, amount=50.0)  # earlier line, late: the refund moves back
-    log.add("refund", at(60), order_id=1, amount=35.0)  # later line: nothing
+    log.add("refund", at(30), order_id=1, amount=50.0)  # earlier line, late: nothing
+    log.add("refund", at(60), order_id=1, amount=35.0)  # later line: the refund moves forward
     online = OnlineTrust(PairTrust(user_prior=False))
     online.update_one(log.rows[0])
     assert online.sums(1, 10, AS_OF) is None
-    expected = (2 ** (-15 / 30), 0.5, 0.5)
+    expected = (2 ** (-15 / 30), 2 ** (-15 / 30), 1.0)
     for row, e in zip(log.rows[1:], expected, strict=True):
         online.update_one(row)
         s = online.sums(1, 10, AS_OF)
         assert s is not None and s["refund"] == pytest.approx(e, abs=1e-12)
         assert online.user_sums(1, AS_OF)["refund"] == pytest.approx(e, abs=1e-12)  # the user's prior moved too
     b = scores(duck_con, log.rows, AS_OF)[(1, 10)]
-    assert b["e_refund"] == pytest.approx(0.5, abs=1e-12) and b["n_events"] == 2
+    assert b["e_refund"] == pytest.approx(1.0, abs=1e-12) and b["n_events"] == 2
     assert online.score(1, 10, AS_OF)["trust"] == pytest.approx(b["trust"], abs=1e-12)
 
 
 def test_resume_with_a_refund_spanning_the_build(tmp_path, duck_con) -> None:
     """Order 1 refunded at day 30 and complained about at day 35 before a build at day 40; after it a
-    refund line at day 50 (nothing), one at day 20 (late: moves the refund back) and a complaint at
-    day 55 (nothing). Resumed with the build's ``trust_order_negatives``: the batch; without it the
-    later lines would count again."""
+    refund line at day 50 (moves the refund forward), one at day 20 (late and earlier: nothing) and a
+    complaint at day 55 (moves the complaint forward). As of day 60: e_refund = 2^(−10/30),
+    e_complaint = 2^(−5/30). Resumed with the build's ``trust_order_negatives``: the batch; without it
+    the later lines would count again."""
     log = Log()
     log.add("order", at(0), user_id=1, creator_id=10, order_id=1, amount=135.0)
     log.add("like", at(1), user_id=1, creator_id=10)
@@ -147,11 +154,11 @@ def test_resume_with_a_refund_spanning_the_build(tmp_path, duck_con) -> None:
     ws.append(log.table())
     build(ws, con=duck_con, as_of=at(40))
     assert ws.read_table("trust_order_negatives").to_pylist() == [
-        {"user_id": 1, "creator_id": 10, "order_id": 1, "refund_s": to_seconds(at(30)),
-         "complaint_s": to_seconds(at(35))}]
+        {"user_id": 1, "creator_id": 10, "order_id": 1, "refund_last_s": to_seconds(at(30)),
+         "complaint_last_s": to_seconds(at(35))}]
     b = scores(duck_con, [*log.rows, *later], AS_OF)[(1, 10)]
-    assert b["e_refund"] == pytest.approx(2 ** (-40 / 30), abs=1e-12)
-    assert b["e_complaint"] == pytest.approx(2 ** (-25 / 30), abs=1e-12)
+    assert b["e_refund"] == pytest.approx(2 ** (-10 / 30), abs=1e-12)
+    assert b["e_complaint"] == pytest.approx(2 ** (-5 / 30), abs=1e-12)
     resumed = OnlineTrust.from_workspace(ws).update(later)
     s = resumed.sums(1, 10, AS_OF)
     assert s is not None
@@ -161,12 +168,17 @@ def test_resume_with_a_refund_spanning_the_build(tmp_path, duck_con) -> None:
     args = (ws.read_table("pair_trust"), ws.read_table("trust_orders"), ws.read_table("trust_sessions"))
     blind = OnlineTrust.from_table(*args, order_totals=ws.read_table("trust_order_totals")).update(later)
     assert blind.score(1, 10, AS_OF)["trust"] < b["trust"] - 1e-3
+    old = ws.read_table("trust_order_negatives").rename_columns(
+        ["user_id", "creator_id", "order_id", "refund_s", "complaint_s"])
+    with pytest.raises(ValueError, match=r"trust_order_negatives has 'refund_s'.*rebuild"):
+        OnlineTrust.from_table(*args, order_negatives=old)
 
 
 # ----------------------------------------------------------------------------- logs with refund lines
 def _lines(draw: st.DrawFn, row: dict[str, Any], earlier: bool) -> list[dict[str, Any]]:
     """A refund or complaint as 1–4 events of its order: the first at its time, the others at the
-    same or later times up to AS_OF (``earlier``: or up to 5 days before it)."""
+    same or later times up to AS_OF (``earlier``: or up to 5 days before it). The refund is then at
+    the latest of them (:func:`refund_logs` moves the unsplit row there)."""
     k = draw(st.integers(1, 4))
     steps = [-5.0, -0.5] if earlier else []
     out = []
@@ -184,8 +196,9 @@ def refund_logs(draw: st.DrawFn, max_events: int = 16, earlier: bool = False,
                 no_order_id: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A random log with multi-line orders (``split_logs``) whose refunds and complaints sometimes
     name a pair (their own, or only the user), and the same log with each refund or complaint split
-    into events of its order. ``no_order_id``: a few refunds/complaints naming a pair without an
-    order id are added to both (they count each; a workspace would reject them)."""
+    into events of its order (the unsplit one at its latest event's time). ``no_order_id``: a few
+    refunds/complaints naming a pair without an order id are added to both (they count each; a
+    workspace would reject them)."""
     _, rows = draw(split_logs(max_events, earlier=earlier))
     whole: list[dict[str, Any]] = []
     split: list[dict[str, Any]] = []
@@ -199,8 +212,9 @@ def refund_logs(draw: st.DrawFn, max_events: int = 16, earlier: bool = False,
             r = {**r, "user_id": draw(st.sampled_from(USERS))}
         if ids == "pair":
             r = {**r, "creator_id": draw(st.sampled_from(CREATORS))}
-        whole.append(r)
-        split.extend(_lines(draw, r, earlier))
+        lines = _lines(draw, r, earlier)
+        whole.append({**r, "ts": max(x["ts"] for x in lines)})
+        split.extend(lines)
     if no_order_id:
         for i in range(draw(st.integers(0, 3))):
             loose = {"event_id": f"n{i}", "ts": at(draw(st.integers(0, 59))), "kind": draw(st.sampled_from(NEG)),
@@ -252,38 +266,45 @@ def test_resume_from_build_with_refund_lines_spanning_it(tmp_path_factory, duck_
 
 
 @SETTINGS
-@given(logs=split_logs(), pick=st.integers(0, 10**6), kind=st.sampled_from(NEG),
-       shift=st.sampled_from([-6.0, -0.5, 0.0, 0.5, 3.0]), up=st.booleans())
-def test_another_refund_event_changes_evidence_only_as_documented(duck_con, logs, pick, kind, shift, up) -> None:
-    """Adding a ``kind`` event of an order: a first one adds w(t); one at or after the order's first
-    such event adds nothing; an earlier one moves it back (w(t) − w(t₀)). Only that last case may
-    raise T: a refund otherwise never raises trust."""
+@given(logs=refund_logs(earlier=True), pick=st.integers(0, 10**6), kind=st.sampled_from(NEG),
+       anchor=st.sampled_from(["first", "last"]), shift=st.sampled_from([-6.0, -0.5, 0.0, 0.5, 3.0]),
+       up=st.booleans())
+def test_another_refund_event_changes_evidence_only_as_documented(duck_con, logs, pick, kind, anchor, shift,
+                                                                  up) -> None:
+    """Adding a ``kind`` event of an order at ANY time up to τ (before the order's earliest such
+    event, between them, at or after its latest): a first one adds w(t); one at or before the
+    order's latest such event t₁ adds nothing; a later one moves it forward (w(t) − w(t₁) > 0). T
+    never rises (DESIGN.md §5, without exception)."""
     _, rows = logs
-    orders = [r for r in rows if r["kind"] == "order"]
+    orders = [r for r in rows if r["kind"] == "order" and r["user_id"] != r["creator_id"]]
     if not orders:
         return
     o = orders[pick % len(orders)]
     u, c, oid = o["user_id"], o["creator_id"], o["order_id"]
-    seen = [r["ts"] for r in rows if r["kind"] == kind and r.get("order_id") == oid and r["ts"] <= AS_OF]
-    t0 = min(seen) if seen else None
-    base = t0 if t0 is not None else min(r["ts"] for r in orders if r["order_id"] == oid)
-    t = min(max(base + dt.timedelta(days=shift), at(0)), AS_OF)
+    # (the order's own events: those naming no pair, or this order's pair)
+    seen = [r["ts"] for r in rows if r["kind"] == kind and r.get("order_id") == oid and r["ts"] <= AS_OF
+            and r.get("user_id") in (None, u) and r.get("creator_id") in (None, c)]
+    t1 = max(seen) if seen else None
+    if seen:
+        base = min(seen) if anchor == "first" else max(seen)
+    else:
+        base = min(r["ts"] for r in orders if r["order_id"] == oid)
+    t = min(base + dt.timedelta(days=shift), AS_OF)
     extra = {"event_id": "extra", "ts": t, "kind": kind, "order_id": oid, **({"amount": 1.0} if kind == "refund"
                                                                               else {})}
     m = PairTrust(user_prior=up)
     before, after = scores(duck_con, rows, AS_OF, model=m)[(u, c)], scores(duck_con, [*rows, extra], AS_OF, model=m)
     change = after[(u, c)][f"e_{kind}"] - before[f"e_{kind}"]
-    want = _w(t) if t0 is None else (0.0 if t >= t0 else _w(t) - _w(t0))
-    assert change == pytest.approx(want, abs=1e-12)
-    assert after[(u, c)]["n_events"] == before["n_events"] + (t0 is None)
-    if t0 is None or t >= t0:
-        assert after[(u, c)]["trust"] <= before["trust"] + 1e-12
+    want = _w(t) if t1 is None else (_w(t) - _w(t1) if t > t1 else 0.0)
+    assert change == pytest.approx(want, abs=1e-12) and want >= 0.0
+    assert after[(u, c)]["n_events"] == before["n_events"] + (t1 is None)
+    assert after[(u, c)]["trust"] <= before["trust"] + 1e-12
 
 
 # ----------------------------------------------------------------------------- the paths agree
 def _refunded_orders(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, float]]:
     """By hand: per pair the decayed refund and complaint sums, one per (pair, order, kind) at its
-    earliest event at or before AS_OF (each event without an order id), the pair resolved through the
+    latest event at or before AS_OF (each event without an order id), the pair resolved through the
     order's lines (min buyer, min creator) when the event does not name it."""
     buyer: dict[int, int] = {}
     seller: dict[int, int] = {}
@@ -293,7 +314,7 @@ def _refunded_orders(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[s
             for m, f in ((buyer, "user_id"), (seller, "creator_id")):
                 if r.get(f) is not None:
                     m[oid] = min(m.get(oid, r[f]), r[f])
-    first: dict[tuple[Any, ...], dt.datetime] = {}
+    latest: dict[tuple[Any, ...], dt.datetime] = {}
     for i, r in enumerate(rows):
         if r["kind"] not in NEG or r["ts"] > AS_OF:
             continue
@@ -303,9 +324,9 @@ def _refunded_orders(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[s
         if u is None or c is None or u == c:
             continue
         key = (u, c, r["kind"], oid if oid is not None else f"event {i}")
-        first[key] = min(first.get(key, r["ts"]), r["ts"])
+        latest[key] = max(latest.get(key, r["ts"]), r["ts"])
     out: dict[tuple[int, int], dict[str, float]] = {}
-    for (u, c, kind, _), ts in first.items():
+    for (u, c, kind, _), ts in latest.items():
         s = out.setdefault((u, c), {"refund": 0.0, "complaint": 0.0, "n": 0})
         s[kind] += _w(ts)
         s["n"] += 1

@@ -6,10 +6,10 @@ creator, :class:`~trustecon.trust.creator_fit.CreatorTrust`, from pair trust's s
 of the log), ``tables/creator_credibility``, ``tables/trust_ranks`` (the
 propagation's rank of every node, for explanations), ``tables/seller_reliability``,
 ``tables/seller_ledger``, and the incremental state ``tables/trust_orders`` (order → buyer, creator),
-``tables/trust_order_totals`` (per order: its first line's time and amount so far, so that a later
-line of an order the build saw adds only its increment), ``tables/trust_order_negatives`` (per
-refunded or complained-about order: its earliest refund / complaint, so that another refund of it
-adds nothing) and ``tables/trust_sessions`` (live spans);
+``tables/trust_order_totals`` (per order: its latest line's time and amount so far, so that another
+line of an order the build saw moves that order instead of adding one), ``tables/trust_order_negatives``
+(per refunded or complained-about order: its latest refund / complaint, so that another refund of it
+moves that refund instead of counting again) and ``tables/trust_sessions`` (live spans);
 :meth:`~trustecon.trust.online.OnlineTrust.from_workspace` resumes from all of them. An empty log or
 one without commerce gives empty tables of the right schema and a message per missing part, never a
 traceback or NaN.
@@ -128,9 +128,9 @@ LEDGER_SCHEMA = [
 ]
 ORDERS_SCHEMA = [("order_id", pa.int64()), ("user_id", pa.int64()), ("creator_id", pa.int64())]
 ORDER_TOTALS_SCHEMA = [("user_id", pa.int64()), ("creator_id", pa.int64()), ("order_id", pa.int64()),
-                       ("first_s", pa.float64()), ("amount", pa.float64())]
+                       ("last_s", pa.float64()), ("amount", pa.float64())]
 ORDER_NEGATIVES_SCHEMA = [("user_id", pa.int64()), ("creator_id", pa.int64()), ("order_id", pa.int64()),
-                          ("refund_s", pa.float64()), ("complaint_s", pa.float64())]
+                          ("refund_last_s", pa.float64()), ("complaint_last_s", pa.float64())]
 SESSIONS_SCHEMA = [
     ("user_id", pa.int64()), ("session_id", pa.int64()), ("creator_id", pa.int64()),
     ("enter_s", pa.float64()), ("leave_s", pa.float64()),

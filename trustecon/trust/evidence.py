@@ -29,43 +29,55 @@ live_visit      +     1 per ``live_enter``
 live_minutes    +     minutes in the room per live session: last ``live_leave`` − first ``live_enter``
                       of the user in that session, credited at the last exit
 product_click   +     1
-order           +     ``1 + log1p(A) / log1p(135)`` once per order (135 = the article's AOV), see below
-repurchase      +     1 per order whose time is after the pair's first order time (bought again)
+order           +     ``1 + log1p(A) / log1p(135)`` once per order, at its latest line (135 = the
+                      article's AOV), see below
+repurchase      +     1 per order of the pair but its earliest (bought again), at the order's time
 unfollow        −     1
 hate            −     1
-refund          −     1 per refunded order, at its earliest refund event, credited to the order's buyer
+refund          −     1 per refunded order, at its latest refund event, credited to the order's buyer
                       and creator; see below
-complaint       −     1 per order complained about, at its earliest complaint, likewise
+complaint       −     1 per order complained about, at its latest complaint, likewise
 ==============  ====  =========================================================================
 
 An *order* is one piece of evidence however many lines it has: the ``order`` events of one
 (``user_id``, ``creator_id``, ``order_id``) are one row, with ``A`` = the sum of their amounts
-(each clipped at 0), at the time of the order's first line (the earliest ``ts``; lines at the same
+(each clipped at 0), at the time of the order's *latest* line (the latest ``ts``; lines at the same
 instant are the same time, so ties need no rule), decayed from that time; as of ``τ`` the order is
-its lines at or before ``τ``. Why: a log may write an order as one event per product line (UCI
-Online Retail: one ``order`` per invoice line, ``order_id`` = the invoice), and one purchase decision
-is one piece of evidence — it must not count as dozens of orders, nor trust grow with basket width.
-Counting per order is what seller reliability already does (one outcome per distinct ``order_id``,
-:mod:`trustecon.trust.reliability`), and on Online Retail evidence per invoice predicts next-month
-orders better than per line (docs/evaluation/trust.md §5c: measured in session 3, the model counts
-per order since session 8). The simulator writes one line per order, so on its logs nothing
-changed. A line at or after its order's first time only raises ``A`` (trust never falls); a line
-*earlier* than the order's first line moves the whole order back in time, so it decays more.
+its lines at or before ``τ``. Why one row: a log may write an order as one event per product line
+(UCI Online Retail: one ``order`` per invoice line, ``order_id`` = the invoice), and one purchase
+decision is one piece of evidence — it must not count as dozens of orders, nor trust grow with
+basket width. Counting per order is what seller reliability already does (one outcome per distinct
+``order_id``, :mod:`trustecon.trust.reliability`), and on Online Retail evidence per invoice
+predicts next-month orders better than per line (docs/evaluation/trust.md §5c: measured in session
+3, the model counts per order since session 8). Why the latest line: the order is credited when it
+is complete, the rule live minutes already follow (credited at a session's last exit). Then another
+line, whatever its time, only moves the order later (less decay) or leaves it where it is, and
+raises ``A``: DESIGN.md §5's "positive evidence never lowers trust" holds without exception. (At the
+first line, a line dated earlier than the others moved the whole order back, so it decayed more and
+T fell.) The simulator writes one line per order and Online Retail's lines of an invoice share one
+timestamp, so on those logs the rule changes nothing.
+
+A *repurchase* is every order of the pair but its earliest (each at the order's time, no
+intensity): the sum of the ``n − 1`` largest order weights, which never falls when an order moves
+later or another order arrives (:func:`~trustecon.trust.orders.repurchase_sums` gives the argument);
+of several orders at the pair's first time one is the purchase and the others repurchases.
 
 A *refunded order* is likewise one piece of evidence, and so is an order complained about: the
 ``refund`` events of one (``user_id``, ``creator_id``, ``order_id``) — the pair resolved as below —
-are one row of intensity 1 at the earliest of them (as of ``τ``: the earliest at or before ``τ``);
-the same for ``complaint``. Why: logs write a refund per cancelled product line or per partial refund
+are one row of intensity 1 at the latest of them (as of ``τ``: the latest at or before ``τ``); the
+same for ``complaint``. Why one row: logs write a refund per cancelled product line or per partial refund
 (Online Retail: a cancellation invoice of ten lines is ten ``refund`` events), and counting those per
 event while the order they undo counts once made negatives outweigh positives by basket width
 (docs/evaluation/trust.md §5c: next-month ROC-AUC fell from 0.653 to 0.612 when only orders went per
 order). One decision, one piece of evidence, on both sides of the beta model — and seller
 reliability counts one outcome per order too. The refunded amount is not an intensity (a broken
 promise whatever its size). A refund or complaint with a NULL ``order_id`` cannot be grouped: each
-such event counts once. A later refund event of a refunded order adds nothing; an *earlier* one
-moves that refund back in time, so it decays more — the one way a refund event can raise T (the
-mirror of an earlier order line). The simulator writes at most one refund and one complaint per
-order, so on its logs nothing changed. The per-order tables are in :mod:`trustecon.trust.orders`.
+such event counts once. Why the latest event: as for orders and live minutes, the refund is credited
+when it is complete, so another refund event of a refunded order, whatever its time, moves that
+refund later (less decay: more negative mass) or adds nothing — it never raises T, without
+exception (DESIGN.md §5; at the earliest event, an earlier one moved the refund back and raised T).
+The simulator writes at most one refund and one complaint per order, so on its logs nothing
+changed. The per-order tables are in :mod:`trustecon.trust.orders`.
 
 Refunds and complaints carry an ``order_id``; they reach the pair through the ``order`` events of
 that order (the refund's own ``user_id``/``creator_id`` win when given). An impression is weak
@@ -230,7 +242,7 @@ def evidence_rows(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig |
     Only events at or before ``as_of`` and with both ids (after the order join) are kept; self-pairs
     (a creator on their own content) are dropped. The ``repurchase`` channel is not here: it needs
     the pair's first order and is added by :func:`evidence_sums`. An ``order`` row is one order
-    (its lines' amounts summed, at its first line's time; see the module doc).
+    (its lines' amounts summed, at its latest line's time; see the module doc).
     """
     cfg = config or EvidenceConfig()
     ev = events.filter(events.ts <= ibis.literal(as_of, type="timestamp('UTC')"))
@@ -449,14 +461,14 @@ def kind_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | Non
 def order_pass(events: ir.Table, as_of: dt.datetime, config: EvidenceConfig | None = None) -> ir.Table:
     """:func:`kind_pass`'s rows for orders: per (user, creator) with both ids, up to ``as_of``,
     ``_k`` (the order code), ``sx`` (Σ over the pair's orders of ``order_intensity(A)`` decayed from
-    the order's first line), ``sy`` = 0, ``n`` (orders), ``t_first``/``t_last`` (the first and last
-    orders' first lines). One order = one (user, creator, ``order_id``), as :func:`order_totals`."""
+    the order's latest line), ``sy`` = 0, ``n`` (orders), ``t_first``/``t_last`` (the earliest and
+    latest order times). One order = one (user, creator, ``order_id``), as :func:`order_totals`."""
     cfg = config or EvidenceConfig()
     h, ref = cfg.half_life_seconds, to_seconds(as_of)
     o = order_totals(events, as_of, drop_self=False)
-    o = o.select("user_id", "creator_id", "first_s", x=decay_weight(o.first_s, ref, h) * order_intensity(o.amount))
+    o = o.select("user_id", "creator_id", "last_s", x=decay_weight(o.last_s, ref, h) * order_intensity(o.amount))
     g = o.group_by(["user_id", "creator_id"]).aggregate(
-        sx=o.x.sum(), n=o.count(), t_first=o.first_s.min(), t_last=o.first_s.max()
+        sx=o.x.sum(), n=o.count(), t_first=o.last_s.min(), t_last=o.last_s.max()
     )
     return g.select(
         "user_id", "creator_id", _k=ibis.literal(KIND_CODE["order"], type="int8"), sx=g.sx,
@@ -473,7 +485,7 @@ def side_sums(commerce: ir.Table, spans: ir.Table, as_of: dt.datetime,
               config: EvidenceConfig | None = None) -> ir.Table:
     """The per-pair evidence not in the evidence pass, from two small tables: ``e_live_minutes`` (the
     span from a session's first entry to its last exit, credited at that exit, from :func:`live_spans`),
-    ``e_refund`` and ``e_complaint`` (once per refunded / complained-about order, at its earliest
+    ``e_refund`` and ``e_complaint`` (once per refunded / complained-about order, at its latest
     event: :func:`~trustecon.trust.orders.negative_sums`), ``n_s`` (their rows: spans and orders),
     ``first_x``/``last_x``; self-pairs dropped. A small table (a few
     percent of the pairs) that :func:`evidence_sums` outer-joins to the evidence pass."""
@@ -517,9 +529,8 @@ def evidence_sums(
     count of evidence rows), ``first_s``/``last_s`` (epoch seconds of the first and last evidence).
 
     ``e_repurchase`` sums the decayed weight ``2^(−(as_of − t)/h)`` (no intensity) over the pair's
-    orders (each at its first line's time ``t``) later than its first order time ``first_order_s``;
-    ``e_first_order`` is the same sum over the orders at that first time (the state an incremental
-    update needs when an earlier order arrives late).
+    orders (each at its latest line's time ``t``) but one at its first order time ``first_order_s``;
+    ``e_first_order`` is that one order's weight (:func:`~trustecon.trust.orders.repurchase_sums`).
 
     Fused: the log is aggregated once (:func:`pair_pass`); refunds and complaints (through their
     order), live minutes (from :func:`live_spans`) and repurchases (from the order lines) come from

@@ -5,38 +5,41 @@ Each pair keeps its decayed sums *as values at a fixed reference time* ``t_ref``
 which events arrive, and a score as of ``τ`` multiplies by ``2^((t_ref − τ)/h)``. Addition commutes,
 so the state after any permutation of the same events is the same (up to float rounding), and it
 equals the batch sums Σ i · 2^((t − τ)/h) (DESIGN.md §5: "incremental updates equal a batch
-rebuild"). Three channels need a little more state, still O(1) per event:
+rebuild"). Three channels need a little more state:
 
 - ``order`` counts once per order, not per line (:mod:`trustecon.trust.evidence`): intensity
-  ``1 + log1p(A)/log1p(135)`` of the order's total ``A``, at its first line's time ``t₀``. The
-  updater keeps ``(buyer, creator, order_id) → (t₀, A)`` for every order it has seen; a later line
-  (in the same call or any later one) adds exactly ``(i(A + a) − i(A)) · 2^((t₀ − t_ref)/h)``; a
-  line earlier than ``t₀`` (out of time order) takes the order's old contribution out and puts it
-  back at the new ``t₀`` — so the state is the batch's whatever the arrival order. Memory: one dict
-  entry per order, kept for good (a line may come any time): ≈ 0.22 kB in CPython 3.11 (tracemalloc
-  over 100 k orders: key tuple 64 B, value tuple 56 B and its two floats 48 B, dict slot ≈ 52 B),
-  ≈ 0.3 kB with the key's three ints when no other state shares them.
+  ``1 + log1p(A)/log1p(135)`` of the order's total ``A``, at its latest line's time ``t₁``. The
+  updater keeps ``(buyer, creator, order_id) → (t₁, A)`` for every order it has seen; a line at or
+  before ``t₁`` (in the same call or any later one, in or out of time order) adds exactly
+  ``(i(A + a) − i(A)) · 2^((t₁ − t_ref)/h)``; a later line takes the order's old contribution out
+  and puts ``i(A + a)`` in at its own time — so the state is the batch's whatever the arrival order,
+  in O(1). Memory: one dict entry per order, kept for good (a line may come any time): ≈ 0.22 kB in
+  CPython 3.11 (tracemalloc over 100 k orders: key tuple 64 B, value tuple 56 B and its two floats
+  48 B, dict slot ≈ 52 B), ≈ 0.3 kB with the key's three ints when no other state shares them.
   A resumed state needs the same map for the orders the build saw: the build writes it
   (``tables/trust_order_totals``, :func:`~trustecon.trust.evidence.order_totals`) and
-  :meth:`OnlineTrust.from_workspace` reads it (``from_table(order_totals=…)`` by hand); without it a
-  later line of such an order counts as a new order.
+  :meth:`OnlineTrust.from_workspace` reads it (``from_table(order_totals=…)`` by hand); without it
+  another line of such an order counts as a new order.
 - ``refund``/``complaint`` name an ``order_id``; the updater keeps ``order_id → (buyer, creator)``
   from order lines, and holds a refund that arrives before its order until the order line comes
   (late *and* early refunds are handled). Each counts once per (buyer, creator, order), at its
-  earliest event (:mod:`trustecon.trust.orders`): the updater keeps ``(buyer, creator, order_id,
-  kind) → t₀``; another event of the same order at or after ``t₀`` adds nothing, an earlier one
-  (out of time order) takes ``w(t₀)`` out and puts ``w(t)`` in. One float per refunded order, kept
-  for good; a resumed state reads the build's ``tables/trust_order_negatives``
+  latest event (:mod:`trustecon.trust.orders`): the updater keeps ``(buyer, creator, order_id,
+  kind) → t₁``; another event of the same order at or before ``t₁`` adds nothing, a later one takes
+  ``w(t₁)`` out and puts ``w(t)`` in (O(1)). One float per refunded order, kept for good; a resumed
+  state reads the build's ``tables/trust_order_negatives``
   (:func:`~trustecon.trust.orders.order_negatives`). A refund or complaint without an ``order_id``
   counts each time, as in the batch.
-- ``repurchase`` is "orders after the pair's first order time": the pair keeps the first time,
-  the decayed weight of the orders at that time and of all orders; an earlier order arriving late
-  moves the first time back in O(1), and so does an order whose first line arrives late (its old
-  time is taken out, the new one put in).
+- ``repurchase`` is every order of the pair but its earliest, ``Σ w − min w`` over the pair's order
+  weights (:func:`~trustecon.trust.orders.repurchase_sums`): the pair keeps ``Σ w`` (moved in O(1)
+  with its orders) and its orders' times in a min-heap, so that when the earliest order moves later
+  (its later line arrives) the next earliest is at hand. A heap push is ``O(log k)`` for a pair with
+  ``k`` orders, and only when an order's time changes (a new order, a later line); stale times are
+  dropped from the top lazily (a per-pair count of them, created only for pairs whose orders moved).
+  Memory: ≈ 8 B per order (a list slot; the float is the one the order map holds) plus the list.
 
 ``n_events``, ``first_s`` and ``last_s`` are kept as the batch defines them but for one case: an
-order (or a refund, a complaint) whose first time moves back leaves ``last_s`` where it was (a
-maximum cannot be undone in O(1)); no score reads them.
+order (or a refund, a complaint) whose time moves later leaves ``first_s`` where it was (a minimum
+cannot be undone in O(1)); no score reads them.
 
 The per-event mapping to channels mirrors :func:`trustecon.trust.evidence.evidence_rows` row for
 row (tests check equality against the engine). Events must be at or before the ``as_of`` asked of
@@ -46,6 +49,7 @@ row (tests check equality against the engine). Events must be at or before the `
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -112,16 +116,33 @@ def order_intensity(amount: float) -> float:
 
 
 class _Pair:
-    __slots__ = ("sums", "n_events", "first_s", "last_s", "first_order_s", "w_first_order", "w_orders")
+    __slots__ = ("sums", "n_events", "first_s", "last_s", "n_orders", "w_orders", "order_times", "moved")
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = defaultdict(float)
         self.n_events = 0
         self.first_s = math.inf
         self.last_s = -math.inf
-        self.first_order_s = math.inf
-        self.w_first_order = 0.0  # Σ 2^((t₀ − t_ref)/h) over orders whose first time t₀ is first_order_s
-        self.w_orders = 0.0  # the same over all orders
+        self.n_orders = 0
+        self.w_orders = 0.0  # Σ 2^((t₁ − t_ref)/h) over the pair's orders, each at its time t₁
+        # Min-heap of the orders' times; ``moved[t]`` counts the entries at t that are stale (an order
+        # that was at t moved later). After every change the top is a current time: the earliest order.
+        self.order_times: list[float] = []
+        self.moved: dict[float, int] | None = None
+
+    def place(self, t: float, was: float | None) -> None:
+        """An order now at ``t`` (new, or moved from ``was``): push ``t``, mark ``was`` stale, clean the top."""
+        heapq.heappush(self.order_times, t)
+        if was is not None:
+            if self.moved is None:
+                self.moved = {}
+            self.moved[was] = self.moved.get(was, 0) + 1
+        h, m = self.order_times, self.moved
+        while m and m.get(h[0]):
+            m[h[0]] -= 1
+            if not m[h[0]]:
+                del m[h[0]]
+            heapq.heappop(h)
 
 
 class OnlineTrust:
@@ -138,9 +159,9 @@ class OnlineTrust:
         # Per user, the sums over all their pairs (the hierarchical prior of PairTrust).
         self._users: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._orders: dict[int, tuple[int | None, int | None]] = {}
-        # Per order as evidence counts it (buyer, creator, order_id): its first time and total so far.
+        # Per order as evidence counts it (buyer, creator, order_id): its latest line's time, total so far.
         self._order_totals: dict[tuple[int, int, int | None], tuple[float, float]] = {}
-        # Per refunded / complained-about order (buyer, creator, order_id, kind): its earliest event.
+        # Per refunded / complained-about order (buyer, creator, order_id, kind): its latest event.
         self._negatives: dict[tuple[int, int, int, str], float] = {}
         self._pending: dict[int, list[tuple[str, float, int | None, int | None]]] = defaultdict(list)
         self._sessions: dict[tuple[int, int], tuple[float, float, int]] = {}
@@ -182,14 +203,19 @@ class OnlineTrust:
         ``trust_sessions`` (user_id, session_id, creator_id, enter_s, leave_s) so a live visit that
         spans the build extends its span. ``model`` must be the one the table was built with.
 
-        ``order_totals`` (user_id, creator_id, order_id, first_s, amount as of the same ``as_of``:
-        :func:`~trustecon.trust.evidence.order_totals`) lets a later line of an order the build saw
-        add only its increment; without it such a line counts as a new order (exact whenever no
-        order spans the build, as on the simulator's one-line orders). ``order_negatives`` (user_id,
-        creator_id, order_id, refund_s, complaint_s: :func:`~trustecon.trust.orders.order_negatives`)
-        does the same for refunds and complaints: without it another refund of an order the build saw
+        ``order_totals`` (user_id, creator_id, order_id, last_s, amount as of the same ``as_of``:
+        :func:`~trustecon.trust.evidence.order_totals`) lets another line of an order the build saw
+        move that order instead of adding one (and gives the repurchase heap the build's orders);
+        without it such a line counts as a new order (exact whenever no order spans the build, as on
+        the simulator's one-line orders). ``order_negatives`` (user_id, creator_id, order_id,
+        refund_last_s, complaint_last_s: :func:`~trustecon.trust.orders.order_negatives`) does the
+        same for refunds and complaints: without it another refund of an order the build saw
         refunded counts as a second one (exact whenever an order has at most one refund, as on the
-        simulator's logs)."""
+        simulator's logs). A state table written before orders and refunds were credited at their
+        latest event (``first_s``, ``refund_s`` columns) is refused with a one-line error: its times
+        are the earliest, so rebuild."""
+        _check_state(order_totals, "trust_order_totals", "last_s", "first_s")
+        _check_state(order_negatives, "trust_order_negatives", "refund_last_s", "refund_s")
         if pair_trust.num_rows == 0:
             online = cls(model)
         else:
@@ -212,9 +238,10 @@ class OnlineTrust:
                 p.first_s, p.last_s = cols["first_s"][i], cols["last_s"][i]
                 fo = cols["first_order_s"][i]
                 if fo is not None:
-                    p.first_order_s = fo
-                    p.w_first_order = cols["e_first_order"][i]
                     p.w_orders = cols["e_first_order"][i] + cols["e_repurchase"][i]
+                    if order_totals is None:  # (the build's orders unknown: its earliest stays, never moved)
+                        p.order_times = [fo]
+                        p.n_orders = 1 if not cols["e_repurchase"][i] else 2  # (only "one or more" matters)
                 online._pairs[(cols["user_id"][i], cols["creator_id"][i])] = p
         if orders is not None:
             for o, u, c in zip(
@@ -223,15 +250,20 @@ class OnlineTrust:
             ):
                 online._orders[o] = (u, c)
         if order_totals is not None:
-            for u, c, o, t0, a in zip(*(order_totals[k].to_pylist() for k in (
-                    "user_id", "creator_id", "order_id", "first_s", "amount")), strict=True):
-                online._order_totals[(u, c, o)] = (t0, a)
+            for u, c, o, t1, a in zip(*(order_totals[k].to_pylist() for k in (
+                    "user_id", "creator_id", "order_id", "last_s", "amount")), strict=True):
+                online._order_totals[(u, c, o)] = (t1, a)
+                p = online._pairs.get((u, c)) or online._pairs.setdefault((u, c), _Pair())
+                p.order_times.append(t1)
+                p.n_orders += 1
+            for p in online._pairs.values():
+                heapq.heapify(p.order_times)
         if order_negatives is not None:
             for u, c, o, rs, cs in zip(*(order_negatives[k].to_pylist() for k in (
-                    "user_id", "creator_id", "order_id", "refund_s", "complaint_s")), strict=True):
-                for kind, t0 in (("refund", rs), ("complaint", cs)):
-                    if t0 is not None:
-                        online._negatives[(u, c, o, kind)] = t0
+                    "user_id", "creator_id", "order_id", "refund_last_s", "complaint_last_s")), strict=True):
+                for kind, t1 in (("refund", rs), ("complaint", cs)):
+                    if t1 is not None:
+                        online._negatives[(u, c, o, kind)] = t1
         if sessions is not None:
             for u, sid, c, e, lv in zip(*(sessions[k].to_pylist() for k in (
                 "user_id", "session_id", "creator_id", "enter_s", "leave_s")), strict=True):
@@ -258,11 +290,15 @@ class OnlineTrust:
         p.first_s = min(p.first_s, t)
         p.last_s = max(p.last_s, t)
 
+    def _repurchase(self, p: _Pair) -> float:
+        """``Σ w − min w`` over the pair's orders (0 for fewer than two: exactly, not by rounding)."""
+        return p.w_orders - self._w(p.order_times[0]) if p.n_orders > 1 else 0.0
+
     def _order_line(self, u: int, c: int, oid: int | None, amount: float, t: float) -> None:
-        """One line of order ``oid`` of pair (u, c): the order's evidence is ``i(A) · w(t₀)`` (its
-        total, at its first line's time). A new order adds that; a later line of a known order adds
-        ``i(A + a) · w(t₀') − i(A) · w(t₀)`` with ``t₀' = min(t₀, t)`` (= the intensity's increment
-        at ``t₀`` when the line is not earlier), and the repurchase state moves the order to ``t₀'``."""
+        """One line of order ``oid`` of pair (u, c): the order's evidence is ``i(A) · w(t₁)`` (its
+        total, at its latest line's time). A new order adds that; a line of a known order at or
+        before ``t₁`` adds ``(i(A + a) − i(A)) · w(t₁)``; a later one moves the order to ``t``:
+        ``i(A + a) · w(t) − i(A) · w(t₁)``, and the repurchase state moves it too."""
         if u == c:
             return
         key = (u, c, oid)
@@ -271,57 +307,55 @@ class OnlineTrust:
         if p is None:
             p = self._pairs[(u, c)] = _Pair()
         us = self._users[u]
-        before = p.w_orders - p.w_first_order
+        before = self._repurchase(p)
         if old is None:
-            t0, a0 = t, 0.0
-            w0, change = self._w(t), order_intensity(amount) * self._w(t)
+            t1, a1, w1 = t, amount, self._w(t)
+            change = order_intensity(a1) * w1
+            p.w_orders += w1
+            p.n_orders += 1
             p.n_events += 1
-            p.last_s = max(p.last_s, t)
+            p.first_s = min(p.first_s, t)
+            p.place(t, None)
         else:
             t0, a0 = old
-            w_old = self._w(t0)
-            if t < t0:  # the order's first line arrives late: the order moves back to t
-                w0 = self._w(t)
-                change = order_intensity(a0 + amount) * w0 - order_intensity(a0) * w_old
-                p.w_orders -= w_old
-                if t0 == p.first_order_s:  # (t < t0 then makes t the pair's first order time below)
-                    p.w_first_order -= w_old
+            a1 = a0 + amount
+            if t > t0:  # a later line: the order is complete later, so it moves forward to t
+                t1, w1, w0 = t, self._w(t), self._w(t0)
+                change = order_intensity(a1) * w1 - order_intensity(a0) * w0
+                p.w_orders += w1 - w0
+                p.place(t, t0)
             else:
-                w0, change = None, (order_intensity(a0 + amount) - order_intensity(a0)) * w_old
-        self._order_totals[key] = (min(t0, t), a0 + amount)
+                t1, change = t0, (order_intensity(a1) - order_intensity(a0)) * self._w(t0)
+        self._order_totals[key] = (t1, a1)
         p.sums["order"] += change
         us["order"] += change
-        p.first_s = min(p.first_s, t)
-        if w0 is not None:  # the order is (re)placed at time t in the repurchase state
-            p.w_orders += w0
-            if t < p.first_order_s:
-                p.first_order_s, p.w_first_order = t, w0
-            elif t == p.first_order_s:
-                p.w_first_order += w0
-            # The user's repurchase sum moves by the pair's change (O(1)).
-            us["repurchase"] += (p.w_orders - p.w_first_order) - before
+        p.last_s = max(p.last_s, t1)
+        if old is None or t1 != old[0]:
+            # The user's repurchase sum moves by the pair's change.
+            us["repurchase"] += self._repurchase(p) - before
 
     def _negative(self, u: int, c: int, oid: int | None, kind: str, t: float) -> None:
         """A refund or complaint of order ``oid`` credited to pair (u, c): once per (u, c, order, kind)
-        at its earliest event. A new one adds ``w(t)``; an earlier event of a known one moves it back
-        (``w(t) − w(t₀)``); a later one adds nothing. Without an order id it counts every time."""
+        at its latest event. A new one adds ``w(t)``; a later event of a known one moves it forward
+        (``w(t) − w(t₁)``); one at or before ``t₁`` adds nothing. Without an order id it counts every
+        time."""
         if u == c:
             return
         if oid is None:
             self._add(u, c, kind, 1.0, t)
             return
         key = (u, c, oid, kind)
-        t0 = self._negatives.get(key)
-        if t0 is None:
+        t1 = self._negatives.get(key)
+        if t1 is None:
             self._negatives[key] = t
             self._add(u, c, kind, 1.0, t)
-        elif t < t0:
+        elif t > t1:
             self._negatives[key] = t
-            change = self._w(t) - self._w(t0)
+            change = self._w(t) - self._w(t1)
             p = self._pairs.get((u, c)) or self._pairs.setdefault((u, c), _Pair())  # (resumed: it exists)
             p.sums[kind] += change
             self._users[u][kind] += change
-            p.first_s = min(p.first_s, t)
+            p.last_s = max(p.last_s, t)
 
     def _live(self, u: int, c: int, sid: int, kind: str, t: float) -> None:
         """Live minutes of (u, session) = last exit − first entry, credited at the last exit: when
@@ -409,7 +443,7 @@ class OnlineTrust:
             return None
         f = math.exp((self._ref - to_seconds(as_of)) / self._h * _LN2)
         out = {c: p.sums.get(c, 0.0) * f for c in CHANNELS if c != "repurchase"}
-        out["repurchase"] = (p.w_orders - p.w_first_order) * f
+        out["repurchase"] = self._repurchase(p) * f
         return out
 
     def user_sums(self, user_id: int, as_of: dt.datetime) -> dict[str, float]:
@@ -442,6 +476,17 @@ class OnlineTrust:
 
     def __len__(self) -> int:
         return len(self._pairs)
+
+
+def _check_state(table: pa.Table | None, name: str, column: str, old: str) -> None:
+    """A state table from before orders and refunds were credited at their latest event holds
+    earliest times under ``old``: one line saying so instead of a wrong resume or a KeyError."""
+    if table is None or column in table.column_names:
+        return
+    if old in table.column_names:
+        raise ValueError(f"tables/{name} has {old!r} (earliest times: written before orders and refunds were "
+                         f"credited at their latest event); rebuild the workspace (`trustecon build`) to resume")
+    raise ValueError(f"tables/{name} lacks column {column!r} (has {', '.join(table.column_names)})")
 
 
 def _min(a: int | None, b: int | None) -> int | None:

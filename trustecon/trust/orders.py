@@ -2,17 +2,18 @@
 
 One purchase decision is one piece of evidence, and so is one refunded order and one complaint
 about an order, however many events a log writes for them (one ``order`` per product line, one
-``refund`` per cancelled line or partial refund): :mod:`trustecon.trust.evidence`'s module doc gives
-the rule and the reason. Here are its tables, on the engine (Ibis: DuckDB and Spark run the same
-expressions):
+``refund`` per cancelled line or partial refund), credited when it is complete: at its *latest*
+event at or before ``τ``. :mod:`trustecon.trust.evidence`'s module doc gives the rule and the
+reason. Here are its tables, on the engine (Ibis: DuckDB and Spark run the same expressions):
 
-- :func:`order_totals`: per (``user_id``, ``creator_id``, ``order_id``) its first line's time and
-  amount; :func:`repurchase_sums`: the orders after the pair's first order.
-- :func:`negative_orders`: per (pair, ``order_id``, kind) the earliest refund / complaint as of
+- :func:`order_totals`: per (``user_id``, ``creator_id``, ``order_id``) its latest line's time and
+  amount; :func:`repurchase_sums`: every order of the pair but its earliest (the sum of the
+  ``n − 1`` largest weights).
+- :func:`negative_orders`: per (pair, ``order_id``, kind) the latest refund / complaint as of
   ``τ`` (one row per event when ``order_id`` is NULL: such events cannot be grouped);
   :func:`negative_sums` sums them per pair; :func:`order_negatives` is the state an incremental
   update resumes from.
-- :func:`order_rows`: the same evidence as rows, written independently (first event by rank, not
+- :func:`order_rows`: the same evidence as rows, written independently (latest event by rank, not
   by aggregate) for the reference :func:`~trustecon.trust.evidence.evidence_rows`.
 
 A refund or complaint reaches its pair through its order's ``order`` lines (:func:`order_pairs`);
@@ -70,34 +71,47 @@ def order_pairs(events: ir.Table) -> ir.Table:
 
 def order_totals(commerce: ir.Table, as_of: dt.datetime, *, drop_self: bool = True) -> ir.Table:
     """The orders as evidence sees them as of ``as_of``: per (``user_id``, ``creator_id``,
-    ``order_id``) with both ids (and not a self-pair, unless ``drop_self=False``), ``first_s`` (the
-    first line's time, epoch seconds) and ``amount`` (the lines' amounts, each clipped at 0, summed).
-    ``commerce``: the log or its :func:`~trustecon.trust.evidence.commerce_log`. The state
-    :meth:`~trustecon.trust.online.OnlineTrust.from_table` needs (``order_totals=``) so that a later
-    line of an order the build has seen adds only its increment."""
+    ``order_id``) with both ids (and not a self-pair, unless ``drop_self=False``), ``last_s`` (the
+    latest line's time at or before ``as_of``, epoch seconds: the order's time) and ``amount`` (those
+    lines' amounts, each clipped at 0, summed). ``commerce``: the log or its
+    :func:`~trustecon.trust.evidence.commerce_log`. The state
+    :meth:`~trustecon.trust.online.OnlineTrust.from_table` needs (``order_totals=``) so that another
+    line of an order the build has seen moves that order instead of adding one."""
     com = commerce
     keep = (com.kind == "order") & (com.ts <= _at_or_before(as_of)) & com.user_id.notnull() & com.creator_id.notnull()
     ol = com.filter(keep & (com.user_id != com.creator_id) if drop_self else keep)
     return ol.group_by(["user_id", "creator_id", "order_id"]).aggregate(
-        first_s=event_seconds(ol.ts).min(), amount=ol.amount.fill_null(0.0).clip(lower=0.0).sum()
+        last_s=event_seconds(ol.ts).max(), amount=ol.amount.fill_null(0.0).clip(lower=0.0).sum()
     )
 
 
 def repurchase_sums(commerce: ir.Table, as_of: dt.datetime, config: EvidenceConfig) -> ir.Table:
-    """Per pair with an order up to ``as_of`` (self-pairs dropped): ``e_repurchase`` (decayed weight
-    ``2^(−(as_of − t)/h)`` of the orders whose first line's time ``t`` is strictly after the pair's
-    first order time: one per order, not per line), ``e_first_order`` (the same over the orders at
-    that time) and ``first_order_s``."""
+    """Per pair with an order up to ``as_of`` (self-pairs dropped): ``e_repurchase``, the decayed
+    weight ``w = 2^(−(as_of − t)/h)`` (no intensity) summed over every order of the pair but one of
+    its earliest, each order at its time ``t`` (its latest line, :func:`order_totals`);
+    ``e_first_order``, the weight of that earliest order; ``first_order_s``, its time.
+
+    ``e_repurchase = Σ w − min w`` is the sum of the ``n − 1`` largest weights, which is the maximum
+    over the ``(n − 1)``-subsets of the orders of their summed weights. Each subset's sum is
+    non-decreasing in every weight, and a maximum of non-decreasing functions is non-decreasing, so
+    moving any order later (a later line: a larger weight) never lowers it; a new order never does
+    either (the ``n`` largest of ``n + 1`` weights sum to at least the ``n − 1`` largest of ``n``).
+    Ties are deterministic: orders at the pair's first time all weigh ``min w``, so which one is left
+    out does not change the sum — two orders placed at the same instant are a purchase and a
+    repurchase. (Leaving out *every* order at the first time, the rule before orders were credited at
+    their latest line, is not monotone: a line that moves the first order onto the second's time
+    would take the second's repurchase away.)"""
     h, ref = config.half_life_seconds, to_seconds(as_of)
     ot = order_totals(commerce, as_of)
-    ol = ot.select(user_id=ot.user_id, creator_id=ot.creator_id, t=ot.first_s)
-    first = ol.group_by(["user_id", "creator_id"]).aggregate(t0=ol.t.min())
-    oj = ol.inner_join(first, ["user_id", "creator_id"])
-    w = decay_weight(oj.t, ref, h)
-    return oj.group_by(["user_id", "creator_id"]).aggregate(
-        e_repurchase=w.sum(where=oj.t > oj.t0).fill_null(0.0),
-        e_first_order=w.sum(where=oj.t == oj.t0),
-        first_order_s=oj.t0.min(),
+    w = decay_weight(ot.last_s, ref, h)
+    g = ot.group_by(["user_id", "creator_id"]).aggregate(total=w.sum(), n=ot.count(), t0=ot.last_s.min())
+    w0 = decay_weight(g.t0, ref, h)
+    return g.select(
+        "user_id", "creator_id",
+        # (one order: exactly 0, not Σ w − w's rounding)
+        e_repurchase=ibis.ifelse(g.n > 1, g.total - w0, 0.0),
+        e_first_order=w0,
+        first_order_s=g.t0,
     )
 
 
@@ -115,14 +129,14 @@ def _negative_events(events: ir.Table, as_of: dt.datetime, orders_from: ir.Table
 
 def negative_orders(commerce: ir.Table, as_of: dt.datetime) -> ir.Table:
     """The refunds and complaints as evidence sees them as of ``as_of``: one row per (``user_id``,
-    ``creator_id``, ``order_id``, ``kind``) at its earliest event ``t`` at or before ``as_of``, and
+    ``creator_id``, ``order_id``, ``kind``) at its latest event ``t`` at or before ``as_of``, and
     one row per event whose ``order_id`` is NULL (nothing to group it with). Self-pairs included."""
     rc = _negative_events(commerce, as_of, commerce)
     keyed = rc.filter(rc.order_id.notnull())
-    first = keyed.group_by(["user_id", "creator_id", "order_id", "kind"]).aggregate(t=keyed.t.min())
+    latest = keyed.group_by(["user_id", "creator_id", "order_id", "kind"]).aggregate(t=keyed.t.max())
     loose = rc.filter(rc.order_id.isnull())
     cols = ("user_id", "creator_id", "order_id", "kind", "t")
-    return ibis.union(first.select(*cols), loose.select(*cols), distinct=False)
+    return ibis.union(latest.select(*cols), loose.select(*cols), distinct=False)
 
 
 def negative_sums(commerce: ir.Table, as_of: dt.datetime, config: EvidenceConfig) -> ir.Table:
@@ -142,28 +156,34 @@ def negative_sums(commerce: ir.Table, as_of: dt.datetime, config: EvidenceConfig
 
 def order_negatives(commerce: ir.Table, as_of: dt.datetime) -> ir.Table:
     """Per (``user_id``, ``creator_id``, ``order_id``) refunded or complained about as of ``as_of``
-    (not a self-pair, ``order_id`` known): ``refund_s``/``complaint_s``, the earliest refund /
-    complaint time (null when there is none). The state
+    (not a self-pair, ``order_id`` known): ``refund_last_s``/``complaint_last_s``, the latest refund /
+    complaint time at or before ``as_of`` (null when there is none). The state
     :meth:`~trustecon.trust.online.OnlineTrust.from_table` needs (``order_negatives=``) so that
-    another refund of an order the build saw refunded adds nothing (or moves it back in time)."""
+    another refund of an order the build saw refunded moves that refund later (or adds nothing)
+    instead of counting a second one."""
     rc = _negative_events(commerce, as_of, commerce)
     rc = rc.filter(rc.order_id.notnull() & (rc.user_id != rc.creator_id))
     return rc.group_by(["user_id", "creator_id", "order_id"]).aggregate(
-        refund_s=rc.t.min(where=rc.kind == "refund"), complaint_s=rc.t.min(where=rc.kind == "complaint"),
+        refund_last_s=rc.t.max(where=rc.kind == "refund"), complaint_last_s=rc.t.max(where=rc.kind == "complaint"),
     )
 
 
 def order_rows(ev: ir.Table, events: ir.Table) -> ir.Table:
     """The reference evidence rows of the order, refund and complaint channels: ``user_id,
     creator_id, channel, t, intensity`` from ``ev`` (the log up to ``τ``), refunds and complaints
-    reaching their pair through the order lines of ``events`` (the whole log). An order is one row
-    (its lines' amounts summed, at its first line); a refund or complaint row is kept when it is the
-    first (by time) of its (pair, order, kind), or when its ``order_id`` is NULL. Null ids and
-    self-pairs are the caller's to drop."""
+    reaching their pair through the order lines of ``events`` (the whole log). An order is one row:
+    its latest line (by rank within the order), carrying the sum of the order's amounts; a refund or
+    complaint row is kept when it is the latest (by time) of its (pair, order, kind), or when its
+    ``order_id`` is NULL. Null ids and self-pairs are the caller's to drop."""
     ol = ev.filter(ev.kind == "order")
-    ot = ol.group_by(["user_id", "creator_id", "order_id"]).aggregate(
-        t=event_seconds(ol.ts).min(), a=ol.amount.fill_null(0.0).clip(lower=0.0).sum()
+    by_order = [ol.user_id, ol.creator_id, ol.order_id]
+    ol = ol.select(
+        "user_id", "creator_id", t=event_seconds(ol.ts),
+        a=ol.amount.fill_null(0.0).clip(lower=0.0).sum().over(group_by=by_order),
+        # (ties: any one of the lines at the latest instant, all at the same t and carrying the same a)
+        _rank=ibis.row_number().over(group_by=by_order, order_by=ibis.desc(event_seconds(ol.ts))),
     )
+    ot = ol.filter(ol._rank == 0)
     orders = ot.select(user_id=ot.user_id, creator_id=ot.creator_id, channel=ibis.literal("order"), t=ot.t,
                        intensity=order_intensity(ot.a))
     neg = ev.filter(ev.kind.isin(list(NEGATIVE_KINDS)))
@@ -171,11 +191,12 @@ def order_rows(ev: ir.Table, events: ir.Table) -> ir.Table:
     j = neg.left_join(op, neg.order_id == op.order_id)
     rows = j.select(user_id=j.user_id.fill_null(j.o_user), creator_id=j.creator_id.fill_null(j.o_creator),
                     order_id=j.order_id, channel=j.kind, t=event_seconds(j.ts))
-    # Rank within (pair, order, kind) by time: rank 0 is the order's first refund (ties: any one of
-    # them, all at the same t). NULL order ids share a partition, so they are kept whatever their rank.
+    # Rank within (pair, order, kind) by time, latest first: rank 0 is the order's last refund (ties:
+    # any one of them, all at the same t). NULL order ids share a partition, so they are kept whatever
+    # their rank.
     rank = ibis.row_number().over(group_by=[rows.user_id, rows.creator_id, rows.order_id, rows.channel],
-                                  order_by=rows.t)
+                                  order_by=ibis.desc(rows.t))
     rows = rows.mutate(_rank=rank)
-    firsts = rows.filter(rows.order_id.isnull() | (rows._rank == 0))
-    negs = firsts.select("user_id", "creator_id", "channel", "t", intensity=ibis.literal(1.0))
+    latest = rows.filter(rows.order_id.isnull() | (rows._rank == 0))
+    negs = latest.select("user_id", "creator_id", "channel", "t", intensity=ibis.literal(1.0))
     return ibis.union(orders, negs, distinct=False)
