@@ -54,8 +54,9 @@ is complete, the rule live minutes already follow (credited at a session's last 
 line, whatever its time, only moves the order later (less decay) or leaves it where it is, and
 raises ``A``: DESIGN.md §5's "positive evidence never lowers trust" holds without exception. (At the
 first line, a line dated earlier than the others moved the whole order back, so it decayed more and
-T fell.) The simulator writes one line per order and Online Retail's lines of an invoice share one
-timestamp, so on those logs the rule changes nothing.
+T fell.) The simulator writes one line per order, so on its logs nothing moves; on Online Retail 30
+of 18,536 invoices have lines a minute apart (measured when the rule changed, with the refunds below:
+pair trust T's next-month ROC-AUC 0.644 → 0.641, the fitted blends within ±0.0002).
 
 A *repurchase* is every order of the pair but its earliest (each at the order's time, no
 intensity): the sum of the ``n − 1`` largest order weights, which never falls when an order moves
@@ -77,7 +78,9 @@ when it is complete, so another refund event of a refunded order, whatever its t
 refund later (less decay: more negative mass) or adds nothing — it never raises T, without
 exception (DESIGN.md §5; at the earliest event, an earlier one moved the refund back and raised T).
 The simulator writes at most one refund and one complaint per order, so on its logs nothing
-changed. The per-order tables are in :mod:`trustecon.trust.orders`.
+changed; on Online Retail 468 of 3,943 refunded invoices are cancelled at several times (median 17
+days apart), and those refunds now count at the last cancellation. The per-order tables are in
+:mod:`trustecon.trust.orders`.
 
 Refunds and complaints carry an ``order_id``; they reach the pair through the ``order`` events of
 that order (the refund's own ``user_id``/``creator_id`` win when given). An impression is weak

@@ -125,19 +125,23 @@ class _Pair:
         self.last_s = -math.inf
         self.n_orders = 0
         self.w_orders = 0.0  # Σ 2^((t₁ − t_ref)/h) over the pair's orders, each at its time t₁
-        # Min-heap of the orders' times; ``moved[t]`` counts the entries at t that are stale (an order
-        # that was at t moved later). After every change the top is a current time: the earliest order.
-        self.order_times: list[float] = []
+        # Min-heap of the orders' times (None until the pair's first order: most pairs have none);
+        # ``moved[t]`` counts the entries at t that are stale (an order that was at t moved later).
+        # After every change the top is a current time: the earliest order.
+        self.order_times: list[float] | None = None
         self.moved: dict[float, int] | None = None
 
     def place(self, t: float, was: float | None) -> None:
         """An order now at ``t`` (new, or moved from ``was``): push ``t``, mark ``was`` stale, clean the top."""
-        heapq.heappush(self.order_times, t)
+        if self.order_times is None:
+            self.order_times = []
+        h = self.order_times
+        heapq.heappush(h, t)
         if was is not None:
             if self.moved is None:
                 self.moved = {}
             self.moved[was] = self.moved.get(was, 0) + 1
-        h, m = self.order_times, self.moved
+        m = self.moved
         while m and m.get(h[0]):
             m[h[0]] -= 1
             if not m[h[0]]:
@@ -254,10 +258,13 @@ class OnlineTrust:
                     "user_id", "creator_id", "order_id", "last_s", "amount")), strict=True):
                 online._order_totals[(u, c, o)] = (t1, a)
                 p = online._pairs.get((u, c)) or online._pairs.setdefault((u, c), _Pair())
+                if p.order_times is None:
+                    p.order_times = []
                 p.order_times.append(t1)
                 p.n_orders += 1
             for p in online._pairs.values():
-                heapq.heapify(p.order_times)
+                if p.order_times:
+                    heapq.heapify(p.order_times)
         if order_negatives is not None:
             for u, c, o, rs, cs in zip(*(order_negatives[k].to_pylist() for k in (
                     "user_id", "creator_id", "order_id", "refund_last_s", "complaint_last_s")), strict=True):
@@ -292,7 +299,7 @@ class OnlineTrust:
 
     def _repurchase(self, p: _Pair) -> float:
         """``Σ w − min w`` over the pair's orders (0 for fewer than two: exactly, not by rounding)."""
-        return p.w_orders - self._w(p.order_times[0]) if p.n_orders > 1 else 0.0
+        return p.w_orders - self._w(p.order_times[0]) if p.n_orders > 1 and p.order_times else 0.0
 
     def _order_line(self, u: int, c: int, oid: int | None, amount: float, t: float) -> None:
         """One line of order ``oid`` of pair (u, c): the order's evidence is ``i(A) · w(t₁)`` (its
