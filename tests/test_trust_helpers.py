@@ -132,3 +132,30 @@ def event_logs(draw: st.DrawFn, max_events: int = 14, no_ratio_views: bool = Fal
             rows.append({"event_id": f"h{i}", "ts": ts, "kind": kind, "order_id": oid,
                          **({"amount": 1.0} if kind == "refund" else {})})
     return rows
+
+
+def assert_fused_sums_equal_rows(con, ev, as_of: dt.datetime) -> tuple[dict, dict]:
+    """The fused pass's per-pair sums equal, channel by channel, the decayed sum of the documented
+    evidence rows, their count and first/last times (repurchase aside: it is not a row). Returns the
+    fused rows and the hand sums (with ``neg``: how many refund/complaint rows) by pair."""
+    import pytest
+
+    from trustecon.trust.evidence import CHANNELS, EvidenceConfig, evidence_rows, evidence_sums, to_seconds
+
+    fused = {(r["user_id"], r["creator_id"]): r for r in con.to_pyarrow(evidence_sums(ev, as_of)).to_pylist()}
+    ref_s, h = to_seconds(as_of), EvidenceConfig().half_life_seconds
+    expect: dict[tuple[int, int], dict] = {}
+    for r in con.to_pyarrow(evidence_rows(ev, as_of)).to_pylist():
+        e = expect.setdefault((r["user_id"], r["creator_id"]), {"n": 0, "first": r["t"], "last": r["t"]})
+        e[r["channel"]] = e.get(r["channel"], 0.0) + r["intensity"] * 2.0 ** ((r["t"] - ref_s) / h)
+        e["n"] += 1
+        e["neg"] = e.get("neg", 0) + (r["channel"] in ("refund", "complaint"))
+        e["first"], e["last"] = min(e["first"], r["t"]), max(e["last"], r["t"])
+    assert fused.keys() == expect.keys()
+    for k, e in expect.items():
+        got = fused[k]
+        assert got["n_events"] == e["n"] and got["first_s"] == e["first"] and got["last_s"] == e["last"]
+        for ch in CHANNELS:
+            if ch != "repurchase":
+                assert got[f"e_{ch}"] == pytest.approx(e.get(ch, 0.0), rel=1e-12, abs=1e-12), (k, ch)
+    return fused, expect

@@ -301,15 +301,19 @@ def _assert_online_is_batch(duck_con, online: OnlineTrust, rows: list[dict[str, 
 def test_online_equals_batch_on_multi_line_logs_over_calls(duck_con, logs, seed, calls, up) -> None:
     """Lines of one order in different calls, in any time order, with refunds before or after their
     order: after every call the online state equals a batch over what it has seen."""
-    _, split = logs
-    shuffled = list(split)
+    online_over_calls_equals_batch(duck_con, logs[1], seed, calls, PairTrust(user_prior=up))
+
+
+def online_over_calls_equals_batch(con, rows: list[dict[str, Any]], seed: int, calls: int, model: PairTrust) -> None:
+    """Feed ``rows`` shuffled to one :class:`OnlineTrust` in ``calls`` calls: after every call it
+    equals a batch over what it has seen."""
+    shuffled = list(rows)
     random.Random(seed).shuffle(shuffled)
-    model = PairTrust(user_prior=up)
     online = OnlineTrust(model)
     size = max(1, math.ceil(len(shuffled) / calls))
     for i in range(0, max(len(shuffled), 1), size):
         online.update(shuffled[i:i + size])
-        _assert_online_is_batch(duck_con, online, shuffled[:i + size], model)
+        _assert_online_is_batch(con, online, shuffled[:i + size], model)
 
 
 @settings(max_examples=6, deadline=None,

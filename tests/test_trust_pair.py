@@ -13,6 +13,7 @@ from test_trust_helpers import (
     CREATORS,
     USERS,
     Log,
+    assert_fused_sums_equal_rows,
     assert_order_free_bounded_deterministic,
     at,
     event_logs,
@@ -253,21 +254,4 @@ def _fixed_log() -> list[dict]:
 def test_fused_sums_equal_the_evidence_rows(duck_con, rows) -> None:
     """The fused pass (one aggregate of the log, plus the commerce and live tables) gives, per pair and
     channel, the decayed sum of the documented evidence rows, their count and first/last times."""
-    from trustecon.trust.evidence import CHANNELS, evidence_rows, evidence_sums, to_seconds
-
-    ev = ibis.memtable(events_table(rows))
-    fused = {(r["user_id"], r["creator_id"]): r for r in duck_con.to_pyarrow(evidence_sums(ev, AS_OF)).to_pylist()}
-    ref_s, h = to_seconds(AS_OF), EvidenceConfig().half_life_seconds
-    expect: dict[tuple[int, int], dict] = {}
-    for r in duck_con.to_pyarrow(evidence_rows(ev, AS_OF)).to_pylist():
-        e = expect.setdefault((r["user_id"], r["creator_id"]), {"n": 0, "first": r["t"], "last": r["t"]})
-        e[r["channel"]] = e.get(r["channel"], 0.0) + r["intensity"] * 2.0 ** ((r["t"] - ref_s) / h)
-        e["n"] += 1
-        e["first"], e["last"] = min(e["first"], r["t"]), max(e["last"], r["t"])
-    assert fused.keys() == expect.keys()
-    for k, e in expect.items():
-        got = fused[k]
-        assert got["n_events"] == e["n"] and got["first_s"] == e["first"] and got["last_s"] == e["last"]
-        for c in CHANNELS:
-            if c != "repurchase":
-                assert got[f"e_{c}"] == pytest.approx(e.get(c, 0.0), rel=1e-12, abs=1e-12)
+    assert_fused_sums_equal_rows(duck_con, ibis.memtable(events_table(rows)), AS_OF)

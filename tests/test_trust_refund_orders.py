@@ -15,7 +15,6 @@ has an order refunded twice.)"""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from typing import Any
 
@@ -23,14 +22,23 @@ import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_trust_helpers import CREATORS, USERS, Log, at, events_table, resumed_after_build, scores
-from test_trust_order_lines import _assert_online_is_batch, _same_sums, split_logs
+from test_trust_helpers import (
+    CREATORS,
+    USERS,
+    Log,
+    assert_fused_sums_equal_rows,
+    at,
+    events_table,
+    resumed_after_build,
+    scores,
+)
+from test_trust_order_lines import _assert_online_is_batch, _same_sums, online_over_calls_equals_batch, split_logs
 from test_trust_pivot import _assert_same
 
 from trustecon.store import Workspace
 from trustecon.trust.build import build
-from trustecon.trust.evidence import CHANNELS, EvidenceConfig, evidence_rows, evidence_sums, to_seconds
 from trustecon.trust.evidence import DEFAULT_WEIGHTS as W
+from trustecon.trust.evidence import evidence_rows, to_seconds
 from trustecon.trust.explain import explain_pair
 from trustecon.trust.online import OnlineTrust
 from trustecon.trust.pair import PairTrust
@@ -245,15 +253,7 @@ def test_splitting_a_refund_over_events_of_its_order_never_changes_trust(duck_co
 def test_online_equals_batch_with_refund_lines_in_any_order(duck_con, logs, seed, calls, up) -> None:
     """Refund lines before their order, an earlier line after a later one, in several calls: after
     every call the online state equals a batch over what it has seen."""
-    _, split = logs
-    shuffled = list(split)
-    random.Random(seed).shuffle(shuffled)
-    model = PairTrust(user_prior=up)
-    online = OnlineTrust(model)
-    size = max(1, math.ceil(len(shuffled) / calls))
-    for i in range(0, max(len(shuffled), 1), size):
-        online.update(shuffled[i:i + size])
-        _assert_online_is_batch(duck_con, online, shuffled[:i + size], model)
+    online_over_calls_equals_batch(duck_con, logs[1], seed, calls, PairTrust(user_prior=up))
 
 
 @settings(max_examples=6, deadline=None,
@@ -337,23 +337,7 @@ def _refunded_orders(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[s
 @given(logs=refund_logs(18, earlier=True, no_order_id=True))
 def test_engine_sums_equal_the_reference_rows_and_a_count_by_hand(duck_con, logs) -> None:
     _, rows = logs
-    ev = ibis.memtable(events_table(rows))
-    fused = {(r["user_id"], r["creator_id"]): r for r in duck_con.to_pyarrow(evidence_sums(ev, AS_OF)).to_pylist()}
-    ref_s, h = to_seconds(AS_OF), EvidenceConfig().half_life_seconds
-    expect: dict[tuple[int, int], dict] = {}
-    for r in duck_con.to_pyarrow(evidence_rows(ev, AS_OF)).to_pylist():
-        e = expect.setdefault((r["user_id"], r["creator_id"]), {"n": 0, "first": r["t"], "last": r["t"]})
-        e[r["channel"]] = e.get(r["channel"], 0.0) + r["intensity"] * 2.0 ** ((r["t"] - ref_s) / h)
-        e["n"] += 1
-        e["neg"] = e.get("neg", 0) + (r["channel"] in NEG)
-        e["first"], e["last"] = min(e["first"], r["t"]), max(e["last"], r["t"])
-    assert fused.keys() == expect.keys()
-    for k, e in expect.items():
-        got = fused[k]
-        assert got["n_events"] == e["n"] and got["first_s"] == e["first"] and got["last_s"] == e["last"]
-        for ch in CHANNELS:
-            if ch != "repurchase":
-                assert got[f"e_{ch}"] == pytest.approx(e.get(ch, 0.0), rel=1e-12, abs=1e-12), (k, ch)
+    fused, expect = assert_fused_sums_equal_rows(duck_con, ibis.memtable(events_table(rows)), AS_OF)
     hand = _refunded_orders(rows)
     for k in set(fused) | set(hand):
         got = fused.get(k, {"e_refund": 0.0, "e_complaint": 0.0})
