@@ -99,9 +99,9 @@ def _invoice_log(con, ev: ibis.Table) -> ibis.Table:
     the order its cancellation lines point to) instead of one per line: amount = the total, time = the
     first line. In this data an order event is a product line; until session 8 the trust model counted
     every line (basket size) and this log was how it counted purchases. Since session 8 the model
-    counts one order per (customer, seller, invoice) itself (:mod:`trustecon.trust.evidence`), so its
-    order and repurchase sums on the raw log equal this log's at the same half-life; what still
-    differs here is the refunds (one per order cancelled, not one per cancelled line).
+    counts one order per (customer, seller, invoice) itself (:mod:`trustecon.trust.orders`) and, since
+    session 9, one refund per order cancelled, so on the raw log it counts what this log counts; what
+    still differs is the time (this log: the first line / first cancellation; the model: the latest).
     The candidates' labels keep their names: "line-level" = the model on the raw log."""
     from trustecon.events import SCHEMA
 
