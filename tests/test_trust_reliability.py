@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_trust_helpers import Log, at, event_logs, events_table
 
 from trustecon.trust.reliability import SellerReliability
@@ -55,9 +56,22 @@ def test_partial_refund_and_complaint(duck_con) -> None:
     log.add("complaint", at(1), order_id=2)
     rel, led = _run(duck_con, log, at(0) + (at(1) - at(0)) * 30, half_life_days=1e9)  # no decay
     o1, o2 = led[("creator", 1, 1)], led[("creator", 1, 2)]
-    assert o1["refunded_fraction"] == 0.25 and o1["buyer_orders"] == 2  # two settled orders share one vote
-    assert o1["d_alpha"] == pytest.approx(0.1 * 0.75 / 2) and o1["d_beta"] == pytest.approx(0.1 * 0.25 / 2)
-    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.1 * 2 / 2)
+    # Buyer 10 (weight 0.1: one seller, no engagement): Σa = 0.1·0.75 ≤ the cap 0.1 and
+    # Σc = 0.1·0.25 + 0.1·2 ≤ 0.1·(1 + 2), so nothing is scaled.
+    assert o1["refunded_fraction"] == 0.25 and o1["buyer_orders"] == 2
+    assert o1["d_alpha"] == pytest.approx(0.1 * 0.75) and o1["d_beta"] == pytest.approx(0.1 * 0.25)
+    assert o2["outcome"] == "complained" and o2["d_alpha"] == 0.0 and o2["d_beta"] == pytest.approx(0.1 * 2)
+    # Two more refunded-and-complained orders: Σc = 0.225 + 2·0.3 = 0.825 > 0.3, each scaled by 0.3/0.825.
+    for oid in (3, 4):
+        log.add("order", at(0), user_id=10, creator_id=1, order_id=oid, amount=10.0)
+        log.add("refund", at(1), order_id=oid, amount=10.0)
+        log.add("complaint", at(1), order_id=oid)
+    rel, led = _run(duck_con, log, at(0) + (at(1) - at(0)) * 30, half_life_days=1e9)
+    k = 0.3 / 0.825
+    assert led[("creator", 1, 2)]["d_beta"] == pytest.approx(0.2 * k)
+    assert led[("creator", 1, 3)]["d_beta"] == pytest.approx(0.3 * k)
+    assert rel[("creator", 1)]["beta"] == pytest.approx(1.0 + 0.3)
+    assert rel[("creator", 1)]["alpha"] == pytest.approx(1.075)
 
 
 def test_engaged_buyer_counts_fully(duck_con) -> None:
@@ -169,3 +183,82 @@ def _assert_pivots_equal(duck_con, rows) -> None:
     assert got.column_names == want.column_names
     for c in want.column_names:
         assert got[c].to_pylist() == want[c].to_pylist(), c
+
+
+def _reliabilities(con, rows: list[dict], as_of) -> dict[tuple[str, int], float]:
+    rel, _ = SellerReliability().transform(ibis.memtable(events_table(rows)), as_of)
+    return {(r["seller_kind"], r["seller_id"]): r["reliability"] for r in con.to_pyarrow(rel).to_pylist()}
+
+
+def test_a_refund_never_raises_reliability_by_hand(duck_con) -> None:
+    """The two ways a refund used to raise R (session 9), each by hand. Seller 10 has ten engaged
+    buyers with kept orders (α = 1 + 10·δ). (a) Buyer 1 (no engagement) complained about one order
+    of 10 and has another still pending; refunding the pending one settled it, and the old mean over
+    settled orders halved the complaint. (b) Buyer 2 was vetted by kept orders from 10 and 11 and
+    complained about another order of 10; refunding the order with 10 (or the one with 11) un-vetted
+    them, and the old weight 0.1 shrank the complaint."""
+    def log() -> Log:
+        lg = Log()
+        for u in range(100, 110):
+            lg.add("view", at(0), user_id=u, creator_id=10, content_id=1, duration_ms=1000, watch_ms=1000)
+            lg.add("order", at(1), user_id=u, creator_id=10, order_id=1000 + u, amount=10.0)
+        lg.add("order", at(1), user_id=1, creator_id=10, order_id=1, amount=10.0)
+        lg.add("complaint", at(3), order_id=1)
+        lg.add("order", at(58), user_id=1, creator_id=10, order_id=2, amount=10.0)  # pending at day 60
+        lg.add("order", at(1), user_id=2, creator_id=10, order_id=3, amount=10.0)
+        lg.add("order", at(1), user_id=2, creator_id=11, order_id=4, amount=10.0)
+        lg.add("order", at(2), user_id=2, creator_id=10, order_id=5, amount=10.0)
+        lg.add("complaint", at(5), order_id=5)
+        return lg
+
+    base = _reliabilities(duck_con, log().rows, at(60))
+    for oid in (2, 3, 4):
+        lg = log().add("refund", at(20 if oid != 2 else 59), order_id=oid, amount=10.0)
+        after = _reliabilities(duck_con, lg.rows, at(60))
+        for k, r in base.items():
+            assert after[k] <= r + 1e-12, (oid, k, r, after[k])
+    # The known answer, no refund: δ = 2^(−59/90) for day-1 orders; buyer 1's complaint (day 1 order)
+    # counts in full (c = 0.1·δ·2, under its cap 0.1·3); buyer 2 is vetted (weight 1), a = δ (order 3),
+    # c = 2·2^(−58/90) (order 5, under its cap 3).
+    d1, d2 = 2 ** (-59 / 90), 2 ** (-58 / 90)
+    alpha, beta = 1 + 10 * d1 + d1, 1 + 0.1 * d1 * 2 + 2 * d2
+    assert base[("creator", 10)] == pytest.approx(alpha / (alpha + beta), abs=1e-12)
+
+
+@st.composite
+def _commerce_logs(draw: st.DrawFn) -> list[dict]:
+    """Orders of 2 buyers with 2 creators and 2 brands (few, so that one buyer has several orders), some engaged before ordering, some refunded
+    (in part or in full) or complained about, some too young to have matured."""
+    rows: list[dict] = []
+    n = draw(st.integers(1, 14))
+    for i in range(n):
+        u, c = draw(st.sampled_from([1, 2])), draw(st.sampled_from([10, 11]))
+        day = draw(st.sampled_from([0.0, 1.0, 5.0, 20.0, 27.0]))
+        if draw(st.booleans()):
+            rows.append({"event_id": f"v{i}", "ts": at(day - 0.5), "kind": "like", "user_id": u, "creator_id": c})
+        rows.append({"event_id": f"o{i}", "ts": at(day), "kind": "order", "user_id": u, "creator_id": c,
+                     "order_id": i, "amount": float(draw(st.sampled_from([0, 10, 40]))),
+                     "brand_id": draw(st.sampled_from([None, 7, 8])), "product_id": 70})
+        outcome = draw(st.sampled_from(["none", "none", "refund", "complaint"]))
+        if outcome != "none":
+            rows.append({"event_id": f"x{i}", "ts": at(day + 1), "kind": outcome, "order_id": i,
+                         **({"amount": float(draw(st.sampled_from([5, 10, 40])))} if outcome == "refund" else {})})
+    return rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_commerce_logs(), pick=st.integers(0, 100), kind=st.sampled_from(["refund", "complaint"]),
+       amount=st.sampled_from([1.0, 10.0, 100.0]))
+def test_a_refund_or_complaint_never_raises_any_reliability(duck_con, rows, pick, kind, amount) -> None:
+    """DESIGN.md §5 for R: another refund or complaint on any order (pending or settled, refunded
+    before or not) never raises any seller's reliability — its own creator's and brands', nor anyone
+    else's (vetting and the buyer's vote do not depend on outcomes)."""
+    orders = [r for r in rows if r["kind"] == "order"]
+    o = orders[pick % len(orders)]
+    extra = {"event_id": "extra", "ts": at(29), "kind": kind, "order_id": o["order_id"],
+             **({"amount": amount} if kind == "refund" else {})}
+    before = _reliabilities(duck_con, rows, at(30))
+    after = _reliabilities(duck_con, [*rows, extra], at(30))
+    assert after.keys() == before.keys()
+    for k, r in before.items():
+        assert after[k] <= r + 1e-12, (k, r, after[k])

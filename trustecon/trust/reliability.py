@@ -10,16 +10,26 @@ who sold it (``creator_id`` of its lines) and every brand whose product it conta
   amount) is refunded;
 - **complained**: a complaint was filed (whether or not it was refunded).
 
-With the buyer's weight ``b`` and decay ``δ = 2^(−(as_of − t_order)/h)``:
+With the buyer's weight ``b`` and decay ``δ = 2^(−(as_of − t_order)/h)``, each order gives
 
-    Δα = b δ (1 − f)·[matured, no complaint] / n     Δβ = b δ (w_refund f + w_complaint [complained]) / n
-    R = α / (α + β),  α = α₀ + ΣΔα,  β = β₀ + ΣΔβ          (Jøsang & Ismail 2002)
+    a = b δ (1 − f)·[matured, no complaint]        c = b δ (w_refund f + w_complaint [complained])
 
-where ``n`` is the number of the buyer's settled (not pending) orders with that seller: one buyer,
-one vote, as review systems count reviewers rather than reviews.
+and each buyer's orders with a seller are **one vote**, capped, not averaged: with ``B`` the buyer's
+largest weight among them, ``Σa`` is scaled down to at most ``B`` and ``Σc`` to at most
+``B (w_refund + w_complaint)`` (each order keeps its share), as review systems count reviewers rather
+than reviews. Then
 
-The buyer weight is 1 for a *vetted* buyer — one who kept matured orders from at least
-``vetted_min_sellers`` different creators — or an *engaged* one — who watched, entered a live room,
+    R = α / (α + β),  α = α₀ + Σ capped a,  β = β₀ + Σ capped c           (Jøsang & Ismail 2002)
+
+A cap rather than a mean so that the score keeps DESIGN.md §5's direction: a refund or complaint only
+lowers its order's ``a`` and raises its ``c``, and a capped sum never falls when a term grows, so it
+never raises R. (Until session 9 the vote was the mean over the buyer's settled orders, and a refund
+that settled a pending order halved that buyer's complaint: R rose 0.342 → 0.405 in a hand case.)
+
+The buyer weight is 1 for a *vetted* buyer — one with matured orders from at least
+``vetted_min_sellers`` different creators, whatever their outcome (an outcome must not reweigh the
+buyer's other orders: when vetting needed *kept* orders, a refund could un-vet a buyer and cut the
+weight of their complaint about another order, raising R) — or an *engaged* one — who watched, entered a live room,
 interacted with or clicked a product of the seller before ordering — and ``unvetted_weight`` (0.1)
 otherwise. Fake accounts made
 for brushing (kept fake orders) or for fake refunds buy from their one target, so their say is cut
@@ -88,7 +98,8 @@ class SellerReliability:
     ) -> ir.Table:
         """One row per (seller, order): ``seller_id, seller_kind, order_id, buyer_id, order_s,
         amount, refunded_fraction, complained, outcome, buyer_weight, decay, d_alpha, d_beta,
-        buyer_orders`` (the buyer's settled orders with this seller, which share one vote).
+        buyer_orders`` (the buyer's settled orders with this seller; all their orders with it share one
+        capped vote).
 
         ``commerce`` (the log's order/refund/complaint events) and ``engaged`` (``user_id,
         creator_id, first_s``: each pair's first engagement up to ``as_of``) may be given already
@@ -133,9 +144,11 @@ class SellerReliability:
             complained=o.n_comp.fill_null(0) > 0,
             matured=o.order_s <= mature_s,
         )
-        # Vetted buyers: kept matured orders from enough distinct creators.
-        kept = o.filter(o.matured & (o.refunded_fraction == 0) & ~o.complained & o.creator_id.notnull())
-        vet = kept.group_by("buyer_id").aggregate(n_sellers=kept.creator_id.nunique())
+        # Vetted buyers: matured orders from enough distinct creators, whatever their outcome — an
+        # outcome must not reweigh the buyer's other orders (a refund that un-vetted the buyer cut
+        # the weight of their complaint elsewhere and raised R; session 9).
+        matured = o.filter(o.matured & o.creator_id.notnull())
+        vet = matured.group_by("buyer_id").aggregate(n_sellers=matured.creator_id.nunique())
         vet = vet.filter(vet.n_sellers >= self.vetted_min_sellers).select(vb=vet.buyer_id, vetted=ibis.literal(True))
         o = o.left_join(vet, o.buyer_id == vet.vb)
         # Engaged buyers: watched, entered a room, interacted or clicked a product of the seller
@@ -181,15 +194,23 @@ class SellerReliability:
         by_brand = ob.mutate(seller_id=ob.brand_id, seller_kind=ibis.literal("brand"))
         keep = ["seller_id", "seller_kind", *cols]
         led = ibis.union(by_creator.select(*keep), by_brand.select(*keep), distinct=False)
-        # One buyer, one vote: a buyer's settled orders with a seller share one unit of evidence, so
-        # fifteen accounts placing a hundred fake orders count as fifteen buyers, not a hundred orders.
-        settled = led.outcome != "pending"
-        n_bs = settled.cast("int64").sum().over(ibis.window(group_by=["seller_kind", "seller_id", "buyer_id"]))
-        share = 1.0 / ibis.greatest(n_bs, 1).cast("float64")
+        # One buyer, one vote: a buyer's orders with a seller add up to at most one order's worth of
+        # evidence — Σα ≤ b and Σβ ≤ b·(refund_weight + complaint_weight), b the buyer's largest
+        # weight with the seller — so fifteen accounts placing a hundred fake orders count as fifteen
+        # buyers, not a hundred orders. A cap, not a mean: with a mean over the buyer's settled orders
+        # a refund that settled a pending order diluted that buyer's complaint and raised R (session
+        # 9); capped sums only grow with their terms, so a refund or complaint never raises R.
+        w = ibis.window(group_by=["seller_kind", "seller_id", "buyer_id"])
+        n_bs = (led.outcome != "pending").cast("int64").sum().over(w)
+        cap = led.buyer_weight.max().over(w)
+        sum_a, sum_b = led.d_alpha.sum().over(w), led.d_beta.sum().over(w)
+        worst = cap * (self.refund_weight + self.complaint_weight)
+        share_a = ibis.ifelse(sum_a > cap, cap / sum_a, 1.0)
+        share_b = ibis.ifelse(sum_b > worst, worst / sum_b, 1.0)
         return led.mutate(
             buyer_orders=n_bs.cast("int64"),
-            d_alpha=(led.d_alpha * share).cast("float64"),
-            d_beta=(led.d_beta * share).cast("float64"),
+            d_alpha=(led.d_alpha * share_a).cast("float64"),
+            d_beta=(led.d_beta * share_b).cast("float64"),
         )
 
     def transform(self, events: ir.Table, as_of: dt.datetime | None = None) -> tuple[ir.Table, ir.Table]:
