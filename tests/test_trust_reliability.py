@@ -227,8 +227,9 @@ def test_a_refund_never_raises_reliability_by_hand(duck_con) -> None:
 
 @st.composite
 def _commerce_logs(draw: st.DrawFn) -> list[dict]:
-    """Orders of 2 buyers with 2 creators and 2 brands (few, so that one buyer has several orders), some engaged before ordering, some refunded
-    (in part or in full) or complained about, some too young to have matured."""
+    """Orders of 2 buyers with 2 creators and 2 brands (few, so that one buyer has several orders),
+    some engaged before ordering, some refunded (in part or in full) or complained about, some too
+    young to have matured."""
     rows: list[dict] = []
     n = draw(st.integers(1, 14))
     for i in range(n):
