@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from trustecon.engine import connect
@@ -28,14 +29,20 @@ def build_world(path: Path) -> Workspace:
     return ws
 
 
-def built_world(tmp_path_factory, name: str) -> Workspace:
-    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
-    base = tmp_path_factory.getbasetemp() / "trustecon-api-world"
+def session_copy(tmp_path_factory, key: str, build_fn: Callable[[Path], object], name: str) -> Workspace:
+    """A copy of the workspace ``build_fn`` writes, built once per test session under ``key`` (built
+    aside and renamed, so an interrupted build is never reused); each caller gets its own copy."""
+    base = tmp_path_factory.getbasetemp() / key
     if not (base / "trustecon.toml").exists():
         tmp = base.with_name(base.name + ".building")
         shutil.rmtree(tmp, ignore_errors=True)
-        build_world(tmp)
+        build_fn(tmp)
         tmp.rename(base)
     dest = tmp_path_factory.mktemp(name) / "ws"
     shutil.copytree(base, dest)
     return Workspace.open(dest)
+
+
+def built_world(tmp_path_factory, name: str) -> Workspace:
+    """A copy of the small world, built once per test session (test_api and test_dashboard share it)."""
+    return session_copy(tmp_path_factory, "trustecon-api-world", build_world, name)

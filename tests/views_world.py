@@ -8,8 +8,9 @@ even on 13 events) and each test gets its own copy.
 
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 
+from api_world import session_copy
 from test_trust_helpers import Log, at
 
 from trustecon.store import Workspace
@@ -28,21 +29,17 @@ def views_log() -> Log:
     return log
 
 
-def views_world(tmp_path_factory, name: str) -> Workspace:
-    """A copy of the views-only workspace with its trust and KPI tables."""
+def _build_views(path: Path) -> None:
     from trustecon.engine import connect
     from trustecon.kpis.persist import write_kpis
     from trustecon.trust.build import build
 
-    base = tmp_path_factory.getbasetemp() / "trustecon-views-world"
-    if not (base / "trustecon.toml").exists():
-        tmp = base.with_name(base.name + ".building")
-        shutil.rmtree(tmp, ignore_errors=True)
-        ws = Workspace.init(tmp)
-        ws.append(views_log().table())
-        build(ws)
-        write_kpis(ws, connect("duckdb"))
-        tmp.rename(base)
-    dest = tmp_path_factory.mktemp(name) / "ws"
-    shutil.copytree(base, dest)
-    return Workspace.open(dest)
+    ws = Workspace.init(path)
+    ws.append(views_log().table())
+    build(ws)
+    write_kpis(ws, connect("duckdb"))
+
+
+def views_world(tmp_path_factory, name: str) -> Workspace:
+    """A copy of the views-only workspace with its trust and KPI tables."""
+    return session_copy(tmp_path_factory, "trustecon-views-world", _build_views, name)

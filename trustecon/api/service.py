@@ -12,6 +12,7 @@ redaction are not here (see :mod:`trustecon.api.access`); errors are :class:`Not
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -199,33 +200,26 @@ class Service:
     def pair(self, user: int, creator: int) -> dict[str, Any]:
         """T(user → creator) with :func:`explain_pair_by_id` (as ``trustecon explain --user --creator``; an
         id not in the log is :class:`NotFound` with the CLI's message)."""
-        with self.lock:
-            self.table("pair_trust", "trustecon build WORKSPACE")
-            self.refresh()
-            try:
-                return explain_pair_by_id(self.ws, self.events, user, creator)
-            except UnknownId as exc:
-                raise NotFound(str(exc)) from exc
+        return self._explain("pair_trust", explain_pair_by_id, user, creator)
 
     def credibility(self, creator: int) -> dict[str, Any]:
         """C(creator) and the creator trust T_c with :func:`explain_creator_by_id` (as ``trustecon
         explain --creator``: ``notes`` on scores that cannot be computed; an id without evidence as of
         the build is :class:`NotFound` with the CLI's message)."""
-        with self.lock:
-            self.table("creator_credibility", "trustecon build WORKSPACE")
-            self.refresh()
-            try:
-                return explain_creator_by_id(self.ws, self.events, creator)
-            except UnknownId as exc:
-                raise NotFound(str(exc)) from exc
+        return self._explain("creator_credibility", explain_creator_by_id, creator)
 
     def reliability(self, seller: int, kind: str) -> dict[str, Any]:
         """R(seller) with :func:`explain_seller_by_id` (as ``trustecon explain --seller``)."""
+        return self._explain("seller_reliability", explain_seller_by_id, seller, kind)
+
+    def _explain(self, table: str, explain: Callable[..., dict[str, Any]], *ids: Any) -> dict[str, Any]:
+        """One explanation from the built tables (409 until ``table`` is built); an id the tables
+        hold no score for is :class:`NotFound` with the CLI's one-line reason."""
         with self.lock:
-            self.table("seller_reliability", "trustecon build WORKSPACE")
+            self.table(table, "trustecon build WORKSPACE")
             self.refresh()
             try:
-                return explain_seller_by_id(self.ws, self.events, seller, kind)
+                return explain(self.ws, self.events, *ids)
             except UnknownId as exc:
                 raise NotFound(str(exc)) from exc
 
