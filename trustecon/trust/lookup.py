@@ -54,31 +54,36 @@ def _build_as_of(ws: Workspace) -> dt.datetime | None:
     return dt.datetime.fromisoformat(s) if s else None
 
 
-def not_in_log(ws: Workspace, events: Callable[[], ir.Table], role: str, ident: int) -> str | None:
-    """Why ``role ident`` is not in the event log (no event's ``user_id``/``creator_id``/``brand_id``
-    names it), or None when some event names it."""
+def _first_event(ws: Workspace, events: Callable[[], ir.Table], role: str, ident: int) -> tuple[str | None, Any]:
+    """``(why role ident is not in the event log or None, the time of its first event)`` from one
+    filtered pass over the log (no event's ``user_id``/``creator_id``/``brand_id`` names it: the time
+    is None)."""
     if ws.event_count() == 0:
-        return f"{role} {ident}: not in the event log (the log is empty)"
+        return f"{role} {ident}: not in the event log (the log is empty)", None
     e = events()
-    if e.filter(e[_COLUMN[role]] == ident).count().to_pyarrow().as_py():
-        return None
-    return f"{role} {ident}: not in the event log (no event names this {role})"
+    first = e.filter(e[_COLUMN[role]] == ident).ts.min().to_pyarrow().as_py()
+    if first is None:
+        return f"{role} {ident}: not in the event log (no event names this {role})", None
+    return None, first
+
+
+def not_in_log(ws: Workspace, events: Callable[[], ir.Table], role: str, ident: int) -> str | None:
+    """Why ``role ident`` is not in the event log, or None when some event names it."""
+    return _first_event(ws, events, role, ident)[0]
 
 
 def why_absent(ws: Workspace, events: Callable[[], ir.Table], role: str, ident: int, score: str, detail: str) -> str:
     """One line saying why ``role ident`` has no ``score`` in the built tables: not in the log, or in
     the log with no evidence as of the build — because its first event is later (rebuild), or
     ``detail`` (e.g. "no orders name this seller")."""
-    missing = not_in_log(ws, events, role, ident)
+    missing, first = _first_event(ws, events, role, ident)
     if missing is not None:
         return missing
     as_of = _build_as_of(ws)
     if as_of is None:  # built while the log was empty
         return f"{role} {ident}: no {score}: the trust tables were built before any event; run 'trustecon build' again"
     head = f"{role} {ident}: no {score} as of the build ({as_of.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC)"
-    e = events()
-    first = e.filter(e[_COLUMN[role]] == ident).ts.min().to_pyarrow().as_py()
-    if first is not None and first > as_of:
+    if first > as_of:
         return f"{head}: its first event is later; run 'trustecon build' again"
     return f"{head}: {detail}"
 
