@@ -323,6 +323,12 @@ def test_cli_live_json(tmp_path: Path) -> None:
     assert (row["session_id"], row["kept"], row["gmv"], row["products_seen_per_visit"]) == (S, 1, 80.0, 1.75)
     res = CliRunner().invoke(app, ["live", str(ws.path), "--session", str(S), "--json"])
     assert [n for _, n in json.loads(res.output)["sessions"][0]["concurrent_per_minute"]] == [2, 2, 2, 2, 2, 0]
+    # One session is a two-column table: every number named in full, whatever the terminal width.
+    res = CliRunner().invoke(app, ["live", str(ws.path), "--session", str(S)], env={"COLUMNS": "60"})
+    rows = {ln.strip("│ ").split("│")[0].strip(): ln.strip("│ ").split("│")[-1].strip()
+            for ln in res.output.splitlines() if ln.startswith("│")}
+    # (known answers of the tiny room, worked out in test_known_answers_tiny_room)
+    assert (rows["GMV"], rows["orders / buyers"], rows["products seen per visit"]) == ("80.00", "2 / 2", "1.75")
     res = CliRunner().invoke(app, ["live", str(ws.path), "--session", "1"])
     assert res.exit_code == 2 and "session 1" in res.output
     res = CliRunner().invoke(app, ["live", str(ws.path), "--check"])
@@ -345,3 +351,42 @@ def test_two_enters_at_one_instant_are_two_visits() -> None:
     s = mon.snapshot(S)
     assert (s.visits, s.closed_visits, s.products_seen, s.watch_minutes) == (2, 2, 2, 1.0)
     assert_equal_to_batch(mon, table(rows))
+
+
+def test_cli_live_table_fits_the_terminal() -> None:
+    # At 80 columns the 15-column table used to print every cell as "0…". Now columns are left out,
+    # least important first, until it fits; what is shown is never truncated, and the estimate of the
+    # width is the width rich draws.
+    import io
+
+    from rich.console import Console
+
+    from trustecon.cli.live import _COLS, rooms_table
+
+    mon = RoomMonitor()
+    mon.feed_batch(tiny_room())
+    snaps = mon.snapshot_all()
+    full = 0
+    for width in range(30, 260, 7):
+        t, hidden = rooms_table(snaps, "rooms", width)
+        out = io.StringIO()
+        Console(file=out, width=width, color_system=None).print(t)
+        lines = [line for line in out.getvalue().splitlines() if line.strip() and line.strip() != "rooms"]
+        drawn = max(len(line) for line in lines)
+        shown = [c for c in _COLS if c not in hidden]
+        assert "…" not in out.getvalue()
+        # The fitting's width formula (widest cell or header + 3 per column, + 1) is what rich draws.
+        assert drawn == 1 + sum(max([len(c.header)] + [len(c.cell(s)) for s in snaps]) + 3 for c in shown)
+        assert drawn <= width or all(c.priority == 0 for c in shown), (width, drawn)
+        if hidden:  # every column left out is at most as important as every column kept (bar the always-kept)
+            assert min(c.priority for c in hidden) >= max([c.priority for c in shown if c.priority > 0], default=0)
+        else:
+            full = full or drawn
+    assert full == 167  # all 15 columns of the tiny room at their natural width
+    _, hidden80 = rooms_table(snaps, "rooms", 80)
+    # By hand at 80: the priority ≤ 2 columns take (7+3)+(4+3)+(11+3)+(6+3)+(7+3)+(9+3)+(5+3)+1 = 71
+    # ("01-01 10:00" is 11 wide, "80.00" 5); of the priority-3 columns GPM (listed last) goes first,
+    # then inter/min (71+7+12 = 90 > 80), and peak stays (71+7 = 78).
+    assert [c.header for c in hidden80] == [
+        "seen/visit", "inter/min", "funnel e→w→c→o→k", "UV value", "GPM", "follow conv", "old fans"
+    ]

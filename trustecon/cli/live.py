@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.table import Table
@@ -22,6 +24,9 @@ from trustecon.cli._app import (
     parse_instant,
     print_json,
 )
+
+if TYPE_CHECKING:  # the CLI imports the live layer lazily, inside commands
+    from trustecon.live.rooms import RoomSnapshot
 
 __all__: list[str] = []
 
@@ -80,34 +85,103 @@ def live(
     if not snaps:
         console.print("no live sessions in the log")
         return
-    t = Table(title=f"live rooms of {workspace} ({len(snaps)} sessions; money in {ws.currency})")
-    cols = ["session", "host", "start", "visits", "viewers", "peak", "min/visit", "seen/visit", "inter/min"]
-    cols += ["funnel e→w→c→o→k", "GMV", "UV value", "GPM", "follow conv", "old fans"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("start",) else "right")
-    for s in snaps:
-        funnel = "→".join(str(n) for n in (s.entered, s.watched_1min, s.clicked, s.ordered, s.kept))
-        t.add_row(
-            str(s.session_id),
-            str(s.creator_id),
-            s.start.strftime("%m-%d %H:%M") if s.start else "—",
-            f"{s.visits:,}",
-            f"{s.unique_viewers:,}",
-            str(s.peak_concurrent),
-            _num(s.watch_minutes_per_visit),
-            _num(s.products_seen_per_visit),
-            _num(s.interactions_per_minute),
-            funnel,
-            _num(s.gmv),
-            _num(s.uv_value),
-            _num(s.gpm, "{:,.0f}"),
-            _num(s.follower_conversion, "{:.1%}"),
-            _num(s.old_fan_buyer_share, "{:.0%}"),
-        )
+    if session is not None:
+        console.print(_one_session(snaps[0], ws.currency))
+        if snaps[0].concurrent_per_minute:
+            series = " ".join(str(n) for _, n in snaps[0].concurrent_per_minute)
+            console.print(f"concurrent viewers per minute from {snaps[0].concurrent_per_minute[0][0]:%H:%M}: {series}")
+        return
+    t, hidden = rooms_table(snaps, f"live rooms of {workspace} ({len(snaps)} sessions; money in {ws.currency})",
+                            console.width)
     console.print(t)
-    if session is not None and snaps[0].concurrent_per_minute:
-        series = " ".join(str(n) for _, n in snaps[0].concurrent_per_minute)
-        console.print(f"concurrent viewers per minute from {snaps[0].concurrent_per_minute[0][0]:%H:%M}: {series}")
+    if hidden:
+        console.print(
+            f"{len(hidden)} columns left out at width {console.width}: {', '.join(c.header for c in hidden)} "
+            "(a wider terminal shows them; --session S shows one session whole; --json has everything)",
+            soft_wrap=True,
+        )
+
+
+@dataclass(frozen=True)
+class _Col:
+    header: str
+    #: Kept while the table fits the terminal, lowest first; 0 is never left out.
+    priority: int
+    cell: Callable[[RoomSnapshot], str]
+    label: str = ""
+    justify: Literal["left", "right"] = "right"
+
+
+def _funnel(s: RoomSnapshot) -> str:
+    return "→".join(str(n) for n in (s.entered, s.watched_1min, s.clicked, s.ordered, s.kept))
+
+
+# The room monitor's per-session numbers, in the order a host reads them. Priorities say which stay on a
+# narrow terminal: who and when, then the money, then reach and engagement; the rest fit or are named
+# as left out (a table squeezed to 80 columns printed every cell as "0…").
+_COLS: tuple[_Col, ...] = (
+    _Col("session", 0, lambda s: str(s.session_id), "session"),
+    _Col("host", 0, lambda s: str(s.creator_id), "host (creator)"),
+    _Col("start", 1, lambda s: s.start.strftime("%m-%d %H:%M") if s.start else "—", "start", "left"),
+    _Col("visits", 2, lambda s: f"{s.visits:,}", "visits (entries)"),
+    _Col("viewers", 1, lambda s: f"{s.unique_viewers:,}", "unique viewers"),
+    _Col("peak", 3, lambda s: str(s.peak_concurrent), "peak concurrent viewers"),
+    _Col("min/visit", 2, lambda s: _num(s.watch_minutes_per_visit), "watch minutes per visit"),
+    _Col("seen/visit", 5, lambda s: _num(s.products_seen_per_visit), "products seen per visit"),
+    _Col("inter/min", 3, lambda s: _num(s.interactions_per_minute), "interactions per minute"),
+    _Col("funnel e→w→c→o→k", 6, _funnel, "funnel: entered → watched 1 min → clicked → ordered → kept"),
+    _Col("GMV", 1, lambda s: _num(s.gmv), "GMV"),
+    _Col("UV value", 4, lambda s: _num(s.uv_value), "UV value (GMV per unique viewer)"),
+    _Col("GPM", 3, lambda s: _num(s.gpm, "{:,.0f}"), "GPM (GMV per 1,000 visits)"),
+    _Col("follow conv", 4, lambda s: _num(s.follower_conversion, "{:.1%}"), "follower conversion"),
+    _Col("old fans", 5, lambda s: _num(s.old_fan_buyer_share, "{:.0%}"), "old-fan share of buyers"),
+)
+
+
+def _width(cols: Sequence[_Col], cells: dict[str, int]) -> int:
+    """Width of a rich table with these columns: each column its widest cell or header (so nothing
+    wraps), plus two of padding and one border; one more border at the end."""
+    return 1 + sum(cells[c.header] + 3 for c in cols)
+
+
+def _fit(snaps: Sequence[RoomSnapshot], width: int) -> tuple[list[_Col], list[_Col]]:
+    """The columns that fit ``width`` (dropping the highest priority number first, the last listed
+    first among equals) and those left out, both in table order."""
+    cells = {
+        c.header: max([len(c.header)] + [len(c.cell(s)) for s in snaps]) for c in _COLS
+    }
+    shown = list(_COLS)
+    for c in sorted(_COLS, key=lambda c: (-c.priority, -_COLS.index(c))):
+        if _width(shown, cells) <= width or c.priority == 0:
+            break
+        shown.remove(c)
+    return shown, [c for c in _COLS if c not in shown]
+
+
+def rooms_table(snaps: Sequence[RoomSnapshot], title: str, width: int) -> tuple[Table, list[_Col]]:
+    """The sessions as one table no wider than ``width``, and the columns left out to make it fit."""
+    shown, hidden = _fit(snaps, width)
+    t = Table(title=title)
+    for c in shown:
+        t.add_column(c.header, justify=c.justify, no_wrap=True)
+    for s in snaps:
+        t.add_row(*(c.cell(s) for c in shown))
+    return t, hidden
+
+
+def _one_session(s: RoomSnapshot, currency: str) -> Table:
+    """One session as a two-column table (fits any terminal), every monitor number named in full."""
+    t = Table(title=f"live session {s.session_id} (money in {currency})", show_header=False)
+    t.add_column("", justify="left")
+    t.add_column("", justify="right")
+    state = "live now" if s.live else (f"ended {s.end:%Y-%m-%d %H:%M}" if s.end else "ended")
+    t.add_row("state", state)
+    for c in _COLS:
+        t.add_row(c.label, c.cell(s) if c.header != "start" else (f"{s.start:%Y-%m-%d %H:%M}" if s.start else "—"))
+    t.add_row("orders / buyers", f"{s.orders:,} / {s.buyers:,}")
+    t.add_row("AOV", _num(s.aov))
+    t.add_row("new followers", f"{s.new_followers:,}")
+    return t
 
 
 def _deal_dict(d: Any) -> dict[str, Any]:
