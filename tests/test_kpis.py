@@ -781,6 +781,12 @@ def test_cli_writes_kpi_tables_and_prints_json(tmp_path):
     assert stored["2024-01-01"]["visits"] == 8
     res = runner.invoke(app, ["kpis", str(ws.path)])
     assert res.exit_code == 0 and "16.57" in res.stdout and "24.00" in res.stdout  # ours beside the article
+    # KPI names never wrap or get cut, even at 80 columns (the note column wraps instead).
+    from trustecon.cli._app import console
+
+    assert console.width <= 80 and "…" not in res.stdout
+    assert "interactions_per_minute_live_vs_video" in out["headline"]  # the longest name, 37 characters
+    assert all(f"│ {name} " in res.stdout for name in out["headline"])
     res = runner.invoke(app, ["kpis", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "not a trustecon workspace" in res.output
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 app = typer.Typer(
     name="trustecon",
@@ -84,3 +86,16 @@ def parse_instant(value: str | None, option: str = "--as-of") -> dt.datetime | N
     except ValueError:
         fail(f"{option} {value!r}: expected an ISO 8601 date or time, e.g. 2024-05-01 or 2024-05-01T12:00:00+08:00")
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def kpi_table(title: str, rows: Iterable[tuple[str, str, str, str | None]], note: str = "note") -> Table:
+    """KPI name, ours, the article's figure and a note: the name and the numbers never wrap (at 80
+    columns they were cut to "live_watch_minutes_per_vis…"); the note wraps instead."""
+    t = Table(title=title)
+    t.add_column("KPI", no_wrap=True)
+    t.add_column("ours", justify="right", no_wrap=True)
+    t.add_column("article", justify="right", no_wrap=True)
+    t.add_column(note, ratio=1)
+    for name, ours, article, why in rows:
+        t.add_row(name, ours, article, why or "")
+    return t

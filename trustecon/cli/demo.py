@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, err_console, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, err_console, kpi_table, print_json
 
 __all__: list[str] = []
 
@@ -23,7 +23,6 @@ def demo(
 ) -> None:
     """Simulate the default world, build trust, feeds and KPIs, write the report, print the KPI table."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from trustecon.demo import DEMO_STEPS, run_demo
 
@@ -59,14 +58,16 @@ def demo(
     if as_json:
         print_json(res.as_dict())
         return
-    t = Table(title=f"KPIs of the simulated world beside the article ({workspace})")
-    for col in ("KPI", "ours", "article", "note"):
-        t.add_column(col, justify="right" if col in ("ours", "article") else "left")
-    for name, v in res.headline.items():
-        ours = "—" if v["value"] is None else f"{v['value']:,.3f}"
-        art = "—" if v["article"] is None else f"{v['article']:,.3f}"
-        t.add_row(name, ours, art, v["reason"] or v["unit"])
-    console.print(t)
+    rows = [
+        (
+            name,
+            "—" if v["value"] is None else f"{v['value']:,.3f}",
+            "—" if v["article"] is None else f"{v['article']:,.3f}",
+            v["reason"] or v["unit"],
+        )
+        for name, v in res.headline.items()
+    ]
+    console.print(kpi_table(f"KPIs of the simulated world beside the article ({workspace})", rows))
     for name, s in res.steps.items():
         console.print(f"  {name}: {s['seconds']} s", highlight=False)
     console.print(f"report: [bold]{res.report}[/] (open it in a browser; it works offline)")

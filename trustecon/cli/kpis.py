@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, fail, print_json
+from trustecon.cli._app import EngineOpt, JsonOpt, app, check_engine, console, fail, kpi_table, print_json
 
 __all__: list[str] = []
 
@@ -70,7 +70,6 @@ def kpis(
     ),
 ) -> None:
     """Compute every KPI (DESIGN.md §9), write tables/kpis_<name>, print them beside the article's figures."""
-    from rich.table import Table
 
     from trustecon.engine import connect
     from trustecon.kpis import ARTICLE_FIGURES, OTHER_ARTICLE_FIGURES, headline
@@ -109,20 +108,17 @@ def kpis(
             }
         )
         return
-    t = Table(title=f"KPIs of {workspace} ({engine}, days cut in {ws.timezone})")
-    for col in ("KPI", "ours", "article", "unit / note"):
-        t.add_column(col, justify="right" if col in ("ours", "article") else "left")
+    rows = []
     for k, v in head.items():
         unit = ws.currency if v.unit == "currency" else v.unit
         note = v.reason if v.value is None else unit
-        t.add_row(k, _fmt(v.value, v.unit), _fmt(ARTICLE_FIGURES.get(k), v.unit), note)
-    console.print(t)
-    o = Table(title="More KPIs (whole log)")
-    for col in ("KPI", "ours", "article", "note"):
-        o.add_column(col, justify="right" if col in ("ours", "article") else "left")
+        rows.append((k, _fmt(v.value, v.unit), _fmt(ARTICLE_FIGURES.get(k), v.unit), note))
+    console.print(kpi_table(f"KPIs of {workspace} ({engine}, days cut in {ws.timezone})", rows, "unit / note"))
+    rows = []
     for k, row in others.items():
         unit = ws.currency if row["unit"] == "currency" else row["unit"]
         article = OTHER_ARTICLE_FIGURES.get(k)
-        o.add_row(k, _fmt(row["value"], row["unit"]), _fmt(article, row["unit"]), row["reason"] or row["note"] or unit)
-    console.print(o)
+        note = row["reason"] or row["note"] or unit
+        rows.append((k, _fmt(row["value"], row["unit"]), _fmt(article, row["unit"]), note))
+    console.print(kpi_table("More KPIs (whole log)", rows))
     console.print(f"wrote {len(written)} tables: tables/kpis_* in {workspace}")
