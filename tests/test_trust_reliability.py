@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trust_helpers import Log, at, event_logs, events_table
 
+from trustecon.trust.evidence import to_seconds
 from trustecon.trust.reliability import SellerReliability
 
 
@@ -226,12 +227,13 @@ def test_a_refund_never_raises_reliability_by_hand(duck_con) -> None:
 
 
 @st.composite
-def _commerce_logs(draw: st.DrawFn) -> list[dict]:
+def _commerce_logs(draw: st.DrawFn, max_orders: int = 14) -> list[dict]:
     """Orders of 2 buyers with 2 creators and 2 brands (few, so that one buyer has several orders),
-    some engaged before ordering, some refunded (in part or in full) or complained about, some too
-    young to have matured."""
+    some engaged before ordering, some with a second line later (maturing later: engaged between
+    the lines, or not), some refunded (in part or in full) or complained about, some too young to
+    have matured."""
     rows: list[dict] = []
-    n = draw(st.integers(1, 14))
+    n = draw(st.integers(1, max_orders))
     for i in range(n):
         u, c = draw(st.sampled_from([1, 2])), draw(st.sampled_from([10, 11]))
         day = draw(st.sampled_from([0.0, 1.0, 5.0, 20.0, 27.0]))
@@ -240,6 +242,11 @@ def _commerce_logs(draw: st.DrawFn) -> list[dict]:
         rows.append({"event_id": f"o{i}", "ts": at(day), "kind": "order", "user_id": u, "creator_id": c,
                      "order_id": i, "amount": float(draw(st.sampled_from([0, 10, 40]))),
                      "brand_id": draw(st.sampled_from([None, 7, 8])), "product_id": 70})
+        later = draw(st.sampled_from([None, None, 0.25, 1.0, 21.0]))
+        if later is not None:
+            rows.append({"event_id": f"p{i}", "ts": at(day + later), "kind": "order", "user_id": u,
+                         "creator_id": c, "order_id": i, "amount": float(draw(st.sampled_from([0, 10]))),
+                         "brand_id": draw(st.sampled_from([None, 7, 8])), "product_id": 71})
         outcome = draw(st.sampled_from(["none", "none", "refund", "complaint"]))
         if outcome != "none":
             rows.append({"event_id": f"x{i}", "ts": at(day + 1), "kind": outcome, "order_id": i,
@@ -263,3 +270,121 @@ def test_a_refund_or_complaint_never_raises_any_reliability(duck_con, rows, pick
     assert after.keys() == before.keys()
     for k, r in before.items():
         assert after[k] <= r + 1e-12, (k, r, after[k])
+
+
+def _hand_case() -> Log:
+    """Creator 10 as of day 100 (half-life 90 days, maturity 7). Buyer 2 liked the creator on day 0
+    and was refunded in full for order 2 (day 10, no brand); buyer 1 liked it on day 50 and ordered
+    order 1 on day 55 (amount 10, brand 7), refunded 5 on day 60."""
+    log = Log().add("like", at(0), user_id=2, creator_id=10)
+    log.add("order", at(10), user_id=2, creator_id=10, order_id=2, amount=10.0)
+    log.add("refund", at(12), order_id=2, amount=10.0)
+    log.add("like", at(50), user_id=1, creator_id=10)
+    log.add("order", at(55), user_id=1, creator_id=10, order_id=1, amount=10.0, brand_id=7, product_id=70)
+    return log.add("refund", at(60), order_id=1, amount=5.0)
+
+
+def test_an_earlier_line_never_lowers_reliability_by_hand(duck_con) -> None:
+    """Session 9's case (its fixture was not kept; this one has the same mechanism): another line of
+    order 1 dated day 10, before the order's line of day 55 and before buyer 1's engagement (day 50).
+    Dated by its first line, the order moved to day 10: decay 2^(−90/90) = 0.5 instead of 2^(−45/90),
+    and the like of day 50 no longer came before ordering (weight 1 → 0.1), so R(creator 10) fell
+    0.4221 → 0.4069 (α = 1 + 0.1·0.5·0.75 = 1.0375, β = 1 + 0.5 + 0.1·0.5·0.25 = 1.5125). Dated
+    when complete (day 55), only its amount grows: f = 5/20 instead of 5/10, and R rises."""
+    r = 2 ** -0.5  # δ of order 1: 45 days before as_of
+    rel, led = _run(duck_con, _hand_case(), at(100))
+    # Without the line: order 1 has f = 0.5, weight 1 (engaged day 50 ≤ 55): a = c = 0.5·r; order 2
+    # (engaged, δ = 2^(−90/90) = 0.5) has f = 1: c = 0.5.
+    a, b = 1 + 0.5 * r, 1 + 0.5 + 0.5 * r
+    assert rel[("creator", 10)]["reliability"] == pytest.approx(a / (a + b), abs=1e-12)  # 0.42206
+    assert rel[("brand", 7)]["reliability"] == pytest.approx(0.5, abs=1e-12)  # a = c for order 1 alone
+    log = _hand_case().add("order", at(10), user_id=1, creator_id=10, order_id=1, amount=10.0, brand_id=7,
+                           product_id=71)
+    rel, led = _run(duck_con, log, at(100))
+    o1 = led[("creator", 10, 1)]
+    assert o1["order_s"] == to_seconds(at(55)) and o1["engaged"] and o1["buyer_weight"] == 1.0
+    assert o1["amount"] == 20.0 and o1["refunded_fraction"] == 0.25 and o1["decay"] == pytest.approx(r)
+    # a = 0.75·r = 0.53033, c = 0.25·r = 0.17678
+    a, b = 1 + 0.75 * r, 1 + 0.5 + 0.25 * r
+    assert rel[("creator", 10)]["reliability"] == pytest.approx(a / (a + b), abs=1e-12)  # 0.47717
+    assert rel[("brand", 7)]["reliability"] == pytest.approx(a / (a + b - 0.5), abs=1e-12)  # 0.56529
+
+
+def test_a_later_line_restarts_the_return_window(duck_con) -> None:
+    """Documented, not a bug: the return window runs from the order's latest line, so a line dated
+    after it moves the order forward. Order 3 (engaged buyer, day 80) is kept as of day 100 (matured:
+    80 ≤ 100 − 7): R = (1 + 2^(−20/90)) / (2 + 2^(−20/90)). A second line on day 90 keeps it
+    matured and only makes it fresher (δ = 2^(−10/90), R rises); one on day 95 makes it pending
+    (95 > 93): it moves nothing and R is the prior's 0.5 — the order was not complete until then."""
+    def log(*days: float) -> Log:
+        lg = Log().add("like", at(0), user_id=3, creator_id=20)
+        for d in (80, *days):
+            lg.add("order", at(d), user_id=3, creator_id=20, order_id=3, amount=10.0)
+        return lg
+
+    for days, outcome, d in (((), "kept", 2 ** (-20 / 90)), ((90,), "kept", 2 ** (-10 / 90)),
+                             ((95,), "pending", 2 ** (-5 / 90))):
+        rel, led = _run(duck_con, log(*days), at(100))
+        o3 = led[("creator", 20, 3)]
+        assert o3["outcome"] == outcome and o3["decay"] == pytest.approx(d, abs=1e-12), days
+        assert o3["order_s"] == to_seconds(at(max((80, *days))))
+        a = 1 + (d if outcome == "kept" else 0.0)
+        assert rel[("creator", 20)]["reliability"] == pytest.approx(a / (a + 1), abs=1e-12), days
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_commerce_logs(5), pick=st.integers(0, 100), back=st.sampled_from([0.0, 0.25, 0.75, 3.0, 30.0]),
+       amount=st.sampled_from([0.0, 5.0, 40.0]), brand=st.integers(0, 10))
+def test_an_order_line_at_or_before_the_latest_never_lowers_any_reliability(duck_con, rows, pick, back, amount,
+                                                                            brand) -> None:
+    """DESIGN.md §5 for R, order lines: another line of an order (same buyer, creator and one of its
+    brands or none, any amount ≥ 0) dated at or before the order's latest line — before its first line
+    too, or before the buyer's engagement — never lowers any seller's reliability. (Fails when an order
+    is dated by its first line.)"""
+    lines = [r for r in rows if r["kind"] == "order"]
+    o = lines[pick % len(lines)]
+    mine = [r for r in lines if r["order_id"] == o["order_id"]]
+    latest = max(r["ts"] for r in mine)
+    brands = sorted({r["brand_id"] for r in mine}, key=lambda b: (b is not None, b))
+    extra = {**o, "event_id": "extra", "ts": latest - back * (at(1) - at(0)), "amount": amount,
+             "brand_id": brands[brand % len(brands)], "product_id": 72}
+    before = _reliabilities(duck_con, rows, at(30))
+    after = _reliabilities(duck_con, [*rows, extra], at(30))
+    assert after.keys() == before.keys()
+    for k, r in before.items():
+        assert after[k] >= r - 1e-12, (k, r, after[k])
+
+
+def test_build_ledger_equals_the_plain_path(ws, duck_con) -> None:
+    """``build`` passes reliability its precomputed commerce events and first engagements: it writes
+    the ledger and scores ``transform`` computes from the log alone, with orders of several lines
+    (engagement between them, a later line that makes an order pending, a line after ``as_of``)."""
+    from trustecon.trust.build import build
+
+    log = _hand_case().add("order", at(10), user_id=1, creator_id=10, order_id=1, amount=10.0, brand_id=7)
+    log.add("like", at(0), user_id=3, creator_id=20)
+    log.add("order", at(80), user_id=3, creator_id=20, order_id=3, amount=10.0, brand_id=8)
+    log.add("order", at(95), user_id=3, creator_id=20, order_id=3, amount=4.0, brand_id=7)
+    log.add("order", at(70), user_id=4, creator_id=20, order_id=4, amount=10.0)
+    log.add("view", at(75), user_id=4, creator_id=20, content_id=1, watch_ms=900, duration_ms=1000)
+    log.add("order", at(78), user_id=4, creator_id=20, order_id=4, amount=10.0)
+    log.add("order", at(101), user_id=4, creator_id=20, order_id=4, amount=10.0)  # after as_of
+    log.add("view", at(100), user_id=9, creator_id=20, content_id=1, watch_ms=900, duration_ms=1000)
+    ws.append(log.table())
+    build(ws, as_of=at(100))
+    rel, led = SellerReliability().transform(ibis.memtable(log.table()), at(100))
+    key = ["seller_kind", "seller_id", "order_id"]
+    want_led = duck_con.to_pyarrow(led).sort_by([(k, "ascending") for k in key]).to_pylist()
+    got_led = ws.read_table("seller_ledger").sort_by([(k, "ascending") for k in key]).to_pylist()
+    assert [r["order_id"] for r in got_led] == [r["order_id"] for r in want_led]
+    for g, w in zip(got_led, want_led, strict=True):
+        assert g.keys() == w.keys()
+        for c in w:
+            assert g[c] == pytest.approx(w[c], rel=1e-12, abs=1e-15) if isinstance(w[c], float) else g[c] == w[c], c
+    o4 = next(r for r in got_led if r["order_id"] == 4)
+    assert o4["engaged"] and o4["order_s"] == to_seconds(at(78))  # the view on day 75 came before day 78
+    want = {(r["seller_kind"], r["seller_id"]): r for r in duck_con.to_pyarrow(rel).to_pylist()}
+    for r in ws.read_table("seller_reliability").to_pylist():
+        w = want[(r["seller_kind"], r["seller_id"])]
+        assert r["reliability"] == pytest.approx(w["reliability"], rel=1e-12)
+        assert (r["kept"], r["refunded"], r["pending"]) == (w["kept"], w["refunded"], w["pending"])

@@ -339,7 +339,9 @@ def explain_built_creator(creator_id: int, tables: dict[str, pa.Table | None], m
 def explain_seller(
     seller_id: int, seller_kind: str, reliability: pa.Table, ledger: pa.Table, *, top: int = 10
 ) -> dict[str, Any]:
-    """Explain R(s) from its ``seller_reliability`` row and its ledger rows."""
+    """Explain R(s) from its ``seller_reliability`` row and its ledger rows. An order's ``time`` (and
+    its ``by_month`` month) is the ledger's ``order_s``: when the order was complete, its latest line,
+    the time its decay and return window run from."""
     rel = next(
         r for r in reliability.to_pylist() if r["seller_id"] == seller_id and r["seller_kind"] == seller_kind
     )

@@ -3,9 +3,9 @@
 Every order (distinct ``order_id``) is one piece of evidence about each seller in it: the creator
 who sold it (``creator_id`` of its lines) and every brand whose product it contains. Its outcome:
 
-- **kept**: no refund and no complaint, and at least ``maturity_days`` old (younger orders are
-  ``pending`` and move nothing: a kept order is only known once the return window has passed;
-  counting fresh orders as kept is exactly what brushing exploits);
+- **kept**: no refund and no complaint, and at least ``maturity_days`` old, counted from its latest
+  line (younger orders are ``pending`` and move nothing: a kept order is only known once the return
+  window has passed; counting fresh orders as kept is exactly what brushing exploits);
 - **refunded**: a fraction ``f = min(1, refunded amount / order amount)`` (1 when the order has no
   amount) is refunded;
 - **complained**: a complaint was filed (whether or not it was refunded).
@@ -26,15 +26,27 @@ lowers its order's ``a`` and raises its ``c``, and a capped sum never falls when
 never raises R. (Until session 9 the vote was the mean over the buyer's settled orders, and a refund
 that settled a pending order halved that buyer's complaint: R rose 0.342 → 0.405 in a hand case.)
 
+**An order is dated when it is complete**: its time ``t_order`` (the ledger's ``order_s``) is its
+latest line at or before ``as_of``, and decay, maturity (the return window runs from the completed
+order) and "engaged before ordering" all use it, as pair trust credits an order at its latest line
+(DESIGN.md §5). The reason is §5's direction: another line of an order (same buyer, creator and
+brand) dated at or before its latest line leaves ``t_order``, maturity, vetting and engagement where
+they were and only adds to the amount (so lowers ``f``), hence never lowers any seller's R. Dated by
+its *first* line (until session 10), an extra kept line dated before the order's first line lowered
+R: the order decayed more, and the buyer's engagement could stop counting as "before ordering"
+(weight 1 → 0.1). The price: a line dated *after* the latest line moves the order forward, so a
+matured order can become pending again (its return window restarts with the order's last line) —
+intended, not a bug: the order was not complete until then.
+
 The buyer weight is 1 for a *vetted* buyer — one with matured orders from at least
 ``vetted_min_sellers`` different creators, whatever their outcome (an outcome must not reweigh the
 buyer's other orders: when vetting needed *kept* orders, a refund could un-vet a buyer and cut the
-weight of their complaint about another order, raising R) — or an *engaged* one — who watched, entered a live room,
-interacted with or clicked a product of the seller before ordering — and ``unvetted_weight`` (0.1)
-otherwise. Fake accounts made
-for brushing (kept fake orders) or for fake refunds buy from their one target, so their say is cut
-for good and for bad alike. Decay (default half-life 90 days: a quarter's record) lets a seller
-recover from an old bad season.
+weight of their complaint about another order, raising R) — or an *engaged* one — who watched,
+entered a live room, interacted with or clicked a product of the seller before ordering (at or
+before ``t_order``) — and ``unvetted_weight`` (0.1) otherwise. Fake accounts made for brushing
+(kept fake orders) or for fake refunds buy from their one target, so their say is cut for good and
+for bad alike. Decay (default half-life 90 days: a quarter's record) lets a seller recover from an
+old bad season.
 
 The **ledger** has one row per (seller, order): the outcome, the buyer weight, decay, Δα, Δβ, and
 the order's effect on the score, ``R − R_without_this_order`` — every order that moved the score,
@@ -99,7 +111,8 @@ class SellerReliability:
         """One row per (seller, order): ``seller_id, seller_kind, order_id, buyer_id, order_s,
         amount, refunded_fraction, complained, outcome, buyer_weight, decay, d_alpha, d_beta,
         buyer_orders`` (the buyer's settled orders with this seller; all their orders with it share one
-        capped vote).
+        capped vote). ``order_s`` is the order's time, its latest line up to ``as_of`` (when it was
+        complete: see the module docstring); decay, maturity and engagement are measured from it.
 
         ``commerce`` (the log's order/refund/complaint events) and ``engaged`` (``user_id,
         creator_id, first_s``: each pair's first engagement up to ``as_of``) may be given already
@@ -116,10 +129,12 @@ class SellerReliability:
 
         lines = ev.filter((ev.kind == "order") & ev.order_id.notnull())
         lines = lines.mutate(t=event_seconds(lines.ts))
+        # The order's time is its latest line (complete then), not its first: another line dated at or
+        # before it then moves no date, so it only adds to the amount and never lowers R (session 10).
         orders = lines.group_by("order_id").aggregate(
             buyer_id=lines.user_id.min(),
             creator_id=lines.creator_id.min(),
-            order_s=lines.t.min(),
+            order_s=lines.t.max(),
             amount=lines.amount.fill_null(0.0).sum(),
         )
         ref_ev = ev.filter((ev.kind == "refund") & ev.order_id.notnull())
@@ -152,8 +167,9 @@ class SellerReliability:
         vet = vet.filter(vet.n_sellers >= self.vetted_min_sellers).select(vb=vet.buyer_id, vetted=ibis.literal(True))
         o = o.left_join(vet, o.buyer_id == vet.vb)
         # Engaged buyers: watched, entered a room, interacted or clicked a product of the seller
-        # before ordering. Brushing orders come from accounts with no such history (how platforms
-        # spot 刷单: a purchase with no browsing before it).
+        # before ordering (at or before the order's latest line: engagement between its lines
+        # counts). Brushing orders come from accounts with no such history (how platforms spot 刷单:
+        # a purchase with no browsing before it).
         if engaged is None:
             full = events.filter(events.ts <= lit)
             eng = full.filter(full.kind.isin(list(ENGAGEMENT)) & full.user_id.notnull() & full.creator_id.notnull())
