@@ -246,3 +246,59 @@ def test_build_on_spark_equals_duckdb(tmp_path, spark_con) -> None:
                                            err_msg=f"{name}.{c}")
             elif a[c].dtype.kind in "iub":
                 assert (a[c].to_numpy() == b[c].to_numpy()).all(), f"{name}.{c}"
+
+
+def test_explanation_rows_fit_the_terminal_and_lose_nothing() -> None:
+    # At 80 columns rich squeezed every column alike: a ledger's reason became one letter per line and
+    # numbers were cut to "0.0042…". rows_view picks the first layout that fits; whatever it picks,
+    # no line is wider than the terminal, nothing is cut, and every letter and digit of every cell and
+    # header is printed.
+    import io
+    from collections import Counter
+
+    from rich.console import Console
+
+    from trustecon.cli._app import _cell, rows_view
+
+    assert [_cell(v) for v in (0.004241, 1.0, 156.93, True, None, 12345, 7)] == [
+        "0.00424", "1", "157", "yes", "—", "12,345", "7"
+    ]
+    assert _cell("2026-01-03T16:37:04.222000+00:00") == "2026-01-03 16:37"
+    rows = [
+        {"order_id": 6, "buyer_id": 87, "time": "2026-01-03T16:37:04.222000+00:00", "outcome": "kept",
+         "buyer_weight": 1.0, "d_alpha": 0.9454, "d_beta": 0.0, "delta": 0.1607,
+         "reason": "kept, buyer engaged with the seller before ordering"},
+        {"order_id": 1, "buyer_id": 81, "time": "2026-01-01T16:26:29.773000+00:00", "outcome": "refunded",
+         "buyer_weight": 0.1, "d_alpha": 0.0, "d_beta": 0.9309, "delta": -0.1586,
+         "reason": "refunded, unvetted buyer with no engagement before ordering"},
+    ]
+    want = Counter(ch for k in rows[0] for ch in k if ch.isalnum())  # the headers once, the cells
+    want += Counter(ch for r in rows for v in r.values() for ch in _cell(v) if ch.isalnum())
+    layouts = set()
+    for width in range(24, 200, 5):
+        out = io.StringIO()
+        Console(file=out, width=width, color_system=None).print(rows_view(rows, width))
+        text = out.getvalue()
+        layouts.add("bordered" if "┏" in text else "records" if "┌" in text else "borderless")
+        assert max(len(line) for line in text.splitlines()) <= width, width
+        assert "…" not in text
+        got = Counter(ch for ch in text if ch.isalnum())
+        assert not want - got, (width, want - got)
+    assert layouts == {"bordered", "borderless", "records"}
+    # Bordered at its natural width: 1 + Σ(widest cell or header + 3) = 1 + (8+8+16+8+12+7+6+6+59 + 27) = 158
+    # ("order id", "buyer id", "2026-01-03 16:37", "refunded", "buyer weight", "d alpha", "d beta",
+    # "-0.159", and the second reason, 59 characters).
+    assert "┏" in _render(rows_view(rows, 158), 158) and "┏" not in _render(rows_view(rows, 157), 157)
+    # Below the bordered width, the borderless table; below its least width, one table per row.
+    assert _render(rows_view(rows, 80), 80).count("order id") == 0 and "reason" in _render(rows_view(rows, 80), 80)
+    assert _render(rows_view(rows, 40), 40).count("order id") == 2
+
+
+def _render(renderable: object, width: int) -> str:
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    return out.getvalue()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 app = typer.Typer(
@@ -98,4 +100,80 @@ def kpi_table(title: str, rows: Iterable[tuple[str, str, str, str | None]], note
     t.add_column(note, ratio=1)
     for name, ours, article, why in rows:
         t.add_row(name, ours, article, why or "")
+    return t
+
+
+def _cell(v: object) -> str:
+    """A value as a terminal reads it: 3 significant digits for floats (the explanation's weights and
+    shares, not their last bits), whole numbers without ".0", instants to the minute."""
+    if isinstance(v, bool) or v is None:
+        return {True: "yes", False: "no", None: "—"}[v]
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() and abs(v) < 1e15 else f"{v:.3g}"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    text = str(v)
+    if _INSTANT.match(text):
+        return text[:10] + " " + text[11:16]
+    return text
+
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def rows_view(rows: Sequence[Mapping[str, object]], width: int) -> RenderableType:
+    """Rows of one shape (an explanation's channels, trusters, ledger) shown within ``width``
+    columns. Rich left alone squeezes every column alike (at 80 columns a ledger's reason became one
+    letter per line, numbers "0.0042…"), so the layout is chosen here, the first that fits:
+
+    1. a bordered table, every column at its natural width;
+    2. a borderless one (header rule only, two spaces between columns) where numbers keep their width
+       and text columns (reasons, instants) and headers wrap at their words — a header word longer
+       than its numbers folds down to 6 letters;
+    3. one small two-column table per row.
+    """
+    keys = list(rows[0])
+    cells = [[_cell(r[k]) for k in keys] for r in rows]
+    heads = [k.replace("_", " ") for k in keys]
+    numeric = [all(isinstance(r[k], int | float) and not isinstance(r[k], bool) for r in rows) for k in keys]
+    natural = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
+    least = []
+    for i, h in enumerate(heads):
+        widest = max(len(c[i]) for c in cells)
+        word = min(max(len(w) for w in h.split()), max(widest, 6))
+        longest = max([len(w) for c in cells for w in c[i].split()] + [1])
+        least.append(max(word, widest) if numeric[i] else max(word, min(natural[i], longest, 24)))
+    n = len(keys)
+    if 1 + sum(w + 3 for w in natural) <= width:
+        t = Table()
+        widths = natural
+    elif sum(least) + 2 * (n - 1) <= width:
+        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        widths = list(least)
+        spare = width - sum(least) - 2 * (n - 1)
+        words = [max(len(w) for w in h.split()) for h in heads]
+        short = [i for i in range(n) if natural[i] > least[i]]
+        # One column at a time: first headers that fold mid-word, then text that wraps, then the
+        # headers that wrap at words; within each, the one furthest from its natural width.
+        while spare > 0 and short:
+            i = max(short, key=lambda j: (widths[j] < words[j], not numeric[j], natural[j] - widths[j]))
+            widths[i] += 1
+            spare -= 1
+            if widths[i] == natural[i]:
+                short.remove(i)
+    else:
+        return Group(*(_record(heads, c) for c in cells))
+    for h, w, num in zip(heads, widths, numeric, strict=True):
+        t.add_column(h, width=w, justify="right" if num else "left", overflow="fold")
+    for c in cells:
+        t.add_row(*c)
+    return t
+
+
+def _record(heads: Sequence[str], cells: Sequence[str]) -> Table:
+    t = Table(show_header=False)
+    t.add_column("", no_wrap=True)
+    t.add_column("", overflow="fold")
+    for h, c in zip(heads, cells, strict=True):
+        t.add_row(h, c)
     return t

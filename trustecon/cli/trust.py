@@ -19,6 +19,7 @@ from trustecon.cli._app import (
     open_workspace,
     parse_instant,
     print_json,
+    rows_view,
 )
 
 __all__: list[str] = []
@@ -137,9 +138,4 @@ def explain(
 
 def _rows(rows: list[dict]) -> None:
     if rows:
-        t = Table()
-        for k in rows[0]:
-            t.add_column(k)
-        for r in rows:
-            t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
-        console.print(t)
+        console.print(rows_view(rows, console.width))
