@@ -418,7 +418,27 @@ def test_plan_on_small_workspace_totals_are_row_sums(small_ws: Path) -> None:
     more = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "1200", "--json"])
     assert json.loads(more.stdout)["totals"]["expected_kept_orders"] >= tot["expected_kept_orders"]
     table = runner.invoke(app, ["plan", str(small_ws), "--brand", "1", "--budget", "600"])
-    assert table.exit_code == 0 and "total" in table.stdout and "pin exposures" in table.stdout
+    assert table.exit_code == 0 and "total" in table.stdout and "exposures" in table.stdout
+    # At the runner's 80 columns the plan's numbers are printed whole (rich used to cut them to "0.04…").
+    assert "…" not in table.stdout and max(len(line) for line in table.stdout.splitlines()) <= 80
+    for row in rows:
+        assert f"{row['cost']:,.2f}" in table.stdout
+
+
+def test_plan_cli_groups_exclusions_by_reason() -> None:
+    from types import SimpleNamespace as N
+
+    from trustecon.cli.marketing import _excluded
+
+    rows = [N(creator_id=c, excluded=why) for c, why in [
+        (17, "credibility 0.05 < floor 0.10"), (1, "no live-room pin exposures in the history"),
+        (300, "expected cost per kept order 6.67 > max_cpa 5"), (2, "no live-room pin exposures in the history"),
+        (20, "credibility 0.00 < floor 0.10"), (200, "expected cost per kept order 10.67 > max_cpa 5"),
+    ]]
+    assert _excluded(rows) == (
+        "credibility < floor 0.10: 17 (0.05), 20 (0.00); no live-room pin exposures in the history: 1, 2; "
+        "expected cost per kept order > max_cpa 5: 300 (6.67), 200 (10.67)"
+    )
 
 
 def test_plan_cli_past_delivery_scales_every_forecast(small_ws: Path) -> None:

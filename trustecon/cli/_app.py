@@ -11,13 +11,14 @@ import datetime as dt
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import typer
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     name="trustecon",
@@ -121,37 +122,50 @@ def _cell(v: object) -> str:
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def rows_view(rows: Sequence[Mapping[str, object]], width: int) -> RenderableType:
+def rows_view(
+    rows: Sequence[Mapping[str, object]],
+    width: int,
+    *,
+    title: str | None = None,
+    right: Collection[str] = (),
+    bold_last: bool = False,
+) -> RenderableType:
     """Rows of one shape (an explanation's channels, trusters, ledger) shown within ``width``
     columns. Rich left alone squeezes every column alike (at 80 columns a ledger's reason became one
     letter per line, numbers "0.0042…"), so the layout is chosen here, the first that fits:
 
     1. a bordered table, every column at its natural width;
-    2. a borderless one (header rule only, two spaces between columns) where numbers keep their width
-       and text columns (reasons, instants) and headers wrap at their words — a header word longer
-       than its numbers folds down to 6 letters;
+    2. a borderless one (header rule only, two spaces between columns, else one) where numbers keep
+       their width and text columns (reasons, instants) and headers wrap at their words — and when
+       that is still too wide, a header word longer than its numbers folds down to 6 letters;
     3. one small two-column table per row.
+
+    Numbers are right-aligned, and so are the columns named in ``right`` (numbers already formatted);
+    ``bold_last`` sets the last row (a total) in bold.
     """
     keys = list(rows[0])
     cells = [[_cell(r[k]) for k in keys] for r in rows]
     heads = [k.replace("_", " ") for k in keys]
-    numeric = [all(isinstance(r[k], int | float) and not isinstance(r[k], bool) for r in rows) for k in keys]
+    numeric = [
+        k in right or all(isinstance(r[k], int | float) and not isinstance(r[k], bool) for r in rows) for k in keys
+    ]
     natural = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
-    least = []
-    for i, h in enumerate(heads):
-        widest = max(len(c[i]) for c in cells)
-        word = min(max(len(w) for w in h.split()), max(widest, 6))
-        longest = max([len(w) for c in cells for w in c[i].split()] + [1])
-        least.append(max(word, widest) if numeric[i] else max(word, min(natural[i], longest, 24)))
+    words = [max(len(w) for w in h.split()) for h in heads]
     n = len(keys)
     if 1 + sum(w + 3 for w in natural) <= width:
-        t = Table()
-        widths = natural
-    elif sum(least) + 2 * (n - 1) <= width:
-        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        t, widths = Table(), natural
+    else:
+        # Borderless: two spaces between columns, then one; headers wrap at words, then fold mid-word.
+        for gap, fold in ((2, False), (1, False), (1, True)):
+            least = _least(cells, words, natural, numeric, fold)
+            spare = width - sum(least) - gap * (n - 1)
+            if spare >= 0:
+                break
+        else:
+            return Group(*([Text(title, style="italic")] if title else []), *(_record(heads, c) for c in cells))
+        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True,
+                  padding=(0, gap // 2))
         widths = list(least)
-        spare = width - sum(least) - 2 * (n - 1)
-        words = [max(len(w) for w in h.split()) for h in heads]
         short = [i for i in range(n) if natural[i] > least[i]]
         # One column at a time: first headers that fold mid-word, then text that wraps, then the
         # headers that wrap at words; within each, the one furthest from its natural width.
@@ -161,13 +175,28 @@ def rows_view(rows: Sequence[Mapping[str, object]], width: int) -> RenderableTyp
             spare -= 1
             if widths[i] == natural[i]:
                 short.remove(i)
-    else:
-        return Group(*(_record(heads, c) for c in cells))
+    if title:
+        t.title = title
     for h, w, num in zip(heads, widths, numeric, strict=True):
         t.add_column(h, width=w, justify="right" if num else "left", overflow="fold")
-    for c in cells:
-        t.add_row(*c)
+    for i, c in enumerate(cells):
+        t.add_row(*c, style="bold" if bold_last and i == len(cells) - 1 else None)
     return t
+
+
+def _least(
+    cells: Sequence[Sequence[str]], words: Sequence[int], natural: Sequence[int], numeric: Sequence[bool], fold: bool
+) -> list[int]:
+    """Each column's narrowest width: a number's widest cell; text wraps at its words (down to its
+    longest word, at most 24: longer runs fold); a header wraps at its words or, with ``fold``, folds
+    down to 6 letters or its numbers' width."""
+    out = []
+    for i, word in enumerate(words):
+        widest = max(len(c[i]) for c in cells)
+        head = min(word, max(widest, 6)) if fold else word
+        longest = max([len(w) for c in cells for w in c[i].split()] + [1])
+        out.append(max(head, widest) if numeric[i] else max(head, min(natural[i], longest, 24)))
+    return out
 
 
 def _record(heads: Sequence[str], cells: Sequence[str]) -> Table:

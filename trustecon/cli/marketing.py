@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from trustecon.cli._app import (
     new_folder,
     open_workspace,
     print_json,
+    rows_view,
 )
 
 __all__: list[str] = []
@@ -101,9 +104,8 @@ def plan(
             out["comparison"] = cmp.as_dict()
         print_json(out)
         return
-    t = Table(title=f"campaign plan: brand {brand}, budget {budget:,.2f} {ws.currency} ({p.candidates} candidates)")
     pins = conversion == "pins"  # then the plan buys pin exposures and conversion is orders per exposure
-    for c in [
+    heads = [
         "creator",
         "pin exposures" if pins else "trusted reach",
         "orders/exposure" if pins else "conv.",
@@ -114,10 +116,9 @@ def plan(
         "cost",
         "CPA",
         f"{p.interval:.0%} range",
-    ]:
-        t.add_column(c, justify="right")
-    for r in p.chosen:
-        t.add_row(
+    ]
+    rows = [
+        [
             str(r.creator_id),
             _num(r.exposures if pins else r.reach),
             _num(r.conversion, "{:.4f}" if pins else "{:.3f}"),
@@ -128,27 +129,24 @@ def plan(
             _num(r.cost),
             _num(r.cpa),
             f"{r.low:g}–{r.high:g}",
-        )
-    t.add_row(
-        "total",
-        "",
-        "",
-        "",
-        "",
-        _num(p.expected_orders),
-        _num(p.expected_kept),
-        _num(p.cost),
-        _num(p.cpa),
-        f"{p.low:g}–{p.high:g}",
-        style="bold",
-    )
-    console.print(t)
+        ]
+        for r in p.chosen
+    ]
+    rows.append(["total", "", "", "", "", _num(p.expected_orders), _num(p.expected_kept), _num(p.cost), _num(p.cpa),
+                 f"{p.low:g}–{p.high:g}"])
+    console.print(rows_view(
+        [dict(zip(heads, r, strict=True)) for r in rows],
+        console.width,
+        title=f"campaign plan: brand {brand}, budget {budget:,.2f} {ws.currency} ({p.candidates} candidates)",
+        right=heads,
+        bold_last=True,
+    ))
     over_budget = p.candidates - len(p.chosen) - len(p.excluded)
     if not p.chosen and over_budget > 0:
         console.print(f"no creator chosen: the {over_budget} eligible creators' fees exceed the budget "
                       f"(raise --budget, shorten --days or lower --cpm)")
     if p.excluded:
-        console.print(f"excluded {len(p.excluded)}: " + "; ".join(f"{r.creator_id} ({r.excluded})" for r in p.excluded))
+        console.print(f"excluded {len(p.excluded)}: " + _excluded(p.excluded))
     console.print(f"method: {p.method}")
     for a in p.assumptions:
         console.print(f"assumption: {a}")
@@ -253,3 +251,17 @@ def experiment_market(
         )
     for a in res["assumptions"]:
         console.print(f"assumption: {a}")
+
+
+def _excluded(rows: Sequence[Any]) -> str:
+    """Excluded creators grouped by reason ("no live-room pin exposures in the history: 1, 2, 3"), so
+    a reason shared by many is said once; a reason that names a creator's own number (credibility
+    0.05 < floor 0.10) stays with that creator."""
+    by: dict[str, list[str]] = {}
+    for r in rows:
+        m = re.match(r"^(.*?) (-?[\d.,]+) ([<>].*)$", r.excluded)
+        if m:  # "credibility 0.05 < floor 0.10" -> "credibility < floor 0.10: 17 (0.05)"
+            by.setdefault(f"{m[1]} {m[3]}", []).append(f"{r.creator_id} ({m[2]})")
+        else:
+            by.setdefault(r.excluded, []).append(str(r.creator_id))
+    return "; ".join(f"{why}: {', '.join(ids)}" for why, ids in by.items())
