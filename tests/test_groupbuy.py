@@ -308,6 +308,8 @@ def test_cli_groupbuy_flow(ws: Workspace) -> None:
     code, out = run("status", w, "--json")
     st_ = json.loads(out)["deals"][0]
     assert (st_["quantity"], st_["joined_orders"], st_["due"]) == (2, 1, False)
+    code, out = run("status", w)  # the table at the runner's 80 columns: the deadline whole, with its zone
+    assert code == 0 and f"{D:%Y-%m-%d %H:%M} UTC" in out and "2 / 3" in out and "…" not in out
     # The same join retried: accepted, nothing written, and said so.
     code, out = run("join", w, "--deal", "7", "--user", "1", "--order", "1", "--at", h(1).isoformat(),
                     "--quantity", "2")

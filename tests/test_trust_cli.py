@@ -263,7 +263,9 @@ def test_explanation_rows_fit_the_terminal_and_lose_nothing() -> None:
     assert [_cell(v) for v in (0.004241, 1.0, 156.93, True, None, 12345, 7)] == [
         "0.00424", "1", "157", "yes", "—", "12,345", "7"
     ]
-    assert _cell("2026-01-03T16:37:04.222000+00:00") == "2026-01-03 16:37"
+    assert _cell("2026-01-03T16:37:04.222000+00:00") == "2026-01-03 16:37 UTC"
+    assert _cell("2026-01-03 16:37:04+08:00") == "2026-01-03 16:37 +08:00"
+    assert _cell("2026-01-03T16:37") == "2026-01-03 16:37" and _cell("2026-01-03 is a day") == "2026-01-03 is a day"
     rows = [
         {"order_id": 6, "buyer_id": 87, "time": "2026-01-03T16:37:04.222000+00:00", "outcome": "kept",
          "buyer_weight": 1.0, "d_alpha": 0.9454, "d_beta": 0.0, "delta": 0.1607,
@@ -285,10 +287,10 @@ def test_explanation_rows_fit_the_terminal_and_lose_nothing() -> None:
         got = Counter(ch for ch in text if ch.isalnum())
         assert not want - got, (width, want - got)
     assert layouts == {"bordered", "borderless", "records"}
-    # Bordered at its natural width: 1 + Σ(widest cell or header + 3) = 1 + (8+8+16+8+12+7+6+6+59 + 27) = 158
-    # ("order id", "buyer id", "2026-01-03 16:37", "refunded", "buyer weight", "d alpha", "d beta",
+    # Bordered at its natural width: 1 + Σ(widest cell or header + 3) = 1 + (8+8+20+8+12+7+6+6+59 + 27) = 162
+    # ("order id", "buyer id", "2026-01-03 16:37 UTC", "refunded", "buyer weight", "d alpha", "d beta",
     # "-0.159", and the second reason, 59 characters).
-    assert "┏" in _render(rows_view(rows, 158), 158) and "┏" not in _render(rows_view(rows, 157), 157)
+    assert "┏" in _render(rows_view(rows, 162), 162) and "┏" not in _render(rows_view(rows, 161), 161)
     # Below the bordered width, the borderless table; below its least width, one table per row.
     assert _render(rows_view(rows, 80), 80).count("order id") == 0 and "reason" in _render(rows_view(rows, 80), 80)
     assert _render(rows_view(rows, 40), 40).count("order id") == 2

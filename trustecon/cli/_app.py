@@ -106,7 +106,7 @@ def kpi_table(title: str, rows: Iterable[tuple[str, str, str, str | None]], note
 
 def _cell(v: object) -> str:
     """A value as a terminal reads it: 3 significant digits for floats (the explanation's weights and
-    shares, not their last bits), whole numbers without ".0", instants to the minute."""
+    shares, not their last bits), whole numbers without ".0", instants to the minute with their zone."""
     if isinstance(v, bool) or v is None:
         return {True: "yes", False: "no", None: "—"}[v]
     if isinstance(v, float):
@@ -114,12 +114,15 @@ def _cell(v: object) -> str:
     if isinstance(v, int):
         return f"{v:,}" if abs(v) >= 10_000 else str(v)
     text = str(v)
-    if _INSTANT.match(text):
-        return text[:10] + " " + text[11:16]
+    m = _INSTANT.match(text)
+    if m:
+        zone = m[3] or ""
+        return f"{m[1]} {m[2]}" + (" UTC" if zone in ("Z", "+00:00") else f" {zone}" if zone else "")
     return text
 
 
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# An ISO 8601 instant (as JSON or str(datetime) give it): date, hour:minute, and its offset if any.
+_INSTANT = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
 def rows_view(

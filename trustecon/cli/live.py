@@ -23,6 +23,7 @@ from trustecon.cli._app import (
     open_workspace,
     parse_instant,
     print_json,
+    rows_view,
 )
 
 if TYPE_CHECKING:  # the CLI imports the live layer lazily, inside commands
@@ -278,22 +279,23 @@ def gb_status(
     if as_json:
         print_json({"workspace": str(workspace), "deals": [r.as_dict() for r in rows]})
         return
-    t = Table(title=f"group buys of {workspace}")
-    for c in ("deal", "state", "quantity / target", "orders", "buyer refunds", "rejected", "deadline", "due"):
-        t.add_column(c)
-    for r in rows:
-        d = r.deal
-        t.add_row(
-            str(d.deal_id),
-            d.state,
-            f"{r.quantity} / {d.target_quantity}",
-            str(r.joined_orders),
-            str(r.buyer_refunded),
-            str(len(r.rejected)),
-            d.deadline.isoformat(),
-            "yes" if r.due else "no",
-        )
-    console.print(t)
+    if not rows:
+        console.print("no group-buy deals in this workspace")
+        return
+    view = [
+        {
+            "deal": r.deal.deal_id,
+            "state": r.deal.state,
+            "quantity / target": f"{r.quantity} / {r.deal.target_quantity}",
+            "orders": r.joined_orders,
+            "buyer refunds": r.buyer_refunded,
+            "rejected": len(r.rejected),
+            "deadline": r.deal.deadline,
+            "due": r.due,
+        }
+        for r in rows
+    ]
+    console.print(rows_view(view, console.width, title=f"group buys of {workspace}", right=["quantity / target"]))
 
 
 @groupbuy_app.command("settle")
