@@ -791,6 +791,29 @@ def test_cli_writes_kpi_tables_and_prints_json(tmp_path):
     assert res.exit_code == 2 and "not a trustecon workspace" in res.output
 
 
+def test_stored_headline_equals_headline_from_the_log(tmp_path):
+    # `trustecon kpis` and the demo read the headline back from the tables they just wrote instead of
+    # computing it again; the numbers and reasons must be exactly headline()'s.
+    import ibis
+
+    from trustecon.kpis import headline
+    from trustecon.kpis.persist import stored_headline, write_kpis
+
+    ws = Workspace.init(tmp_path / "h")
+    ws.append(table(LIVE_ROWS + [dict(r, ts=r["ts"]) for r in COMMERCE_ROWS], prefix="c"))
+    con = ibis.duckdb.connect()
+    with pytest.raises(KeyError, match="kpis_live_watch_time: not written yet"):
+        stored_headline(ws)
+    write_kpis(ws, con, min_followers=1)
+    assert stored_headline(ws) == headline(ws.events(con), timezone=ws.timezone)
+    got = stored_headline(ws)
+    assert got["live_watch_minutes_per_visit"].value == pytest.approx(116 / 7)  # the known answer above
+    assert got["monthly_repurchase_rate"].reason == "no complete month pair (m, m+1) in the log"
+    day = stored_headline(ws, period="2024-01-01")
+    assert day["live_watch_minutes_per_visit"].value is not None
+    assert stored_headline(ws, period="1999-01")["fan_content_reach"].reason == "no rows for period 1999-01"
+
+
 # ------------------------------------------------------------------- pairing rule vs a reference
 def _reference_visits(rows: list[dict[str, Any]]) -> list[tuple[int, int, dt.datetime, int | None]]:
     """The live-visit pairing rule of trustecon.kpis.live, written as a plain loop."""

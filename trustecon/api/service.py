@@ -24,7 +24,8 @@ from trustecon.distribution import FeedConfig, FeedServer
 from trustecon.distribution.pipelines import creator_stats
 from trustecon.distribution.suggest import WhoToFollow, suggest_creators, trust_edges
 from trustecon.ingest import IngestReport, ingest_files
-from trustecon.kpis import ARTICLE_FIGURES, HEADLINE, OTHER_ARTICLE_FIGURES
+from trustecon.kpis import ARTICLE_FIGURES, HEADLINE_TABLES, OTHER_ARTICLE_FIGURES
+from trustecon.kpis.catalogue import headline_value
 from trustecon.live.funnel import live_funnel
 from trustecon.store import Workspace
 from trustecon.trust.lookup import (
@@ -46,15 +47,6 @@ class NotReady(RuntimeError):
     """A derived table the request needs is not built yet (409), with the command that builds it."""
 
 
-#: Headline KPI → the stored table holding it (its ``value`` column), per period.
-HEADLINE_TABLES: dict[str, str] = {
-    "live_watch_minutes_per_visit": "kpis_live_watch_time",
-    "products_seen_per_live_visit": "kpis_products_seen",
-    "fan_content_reach": "kpis_fan_content_reach",
-    "interactions_per_minute_live_vs_video": "kpis_interactions_per_minute",
-    "monthly_repurchase_rate": "kpis_monthly_repurchase",
-    "aov_top10_creators": "kpis_order_value_top10",
-}
 #: Platform-wide KPI tables (one row per period), stored by ``trustecon kpis``.
 PLATFORM_TABLES: tuple[str, ...] = (
     "live_watch_time", "products_seen", "interactions_per_minute", "live_rooms", "fan_content_reach",
@@ -310,12 +302,10 @@ class Service:
                                "inside the log)")
             headline: dict[str, Any] = {}
             for name, table in HEADLINE_TABLES.items():
-                rows = _rows(self.ws.read_table(table), period=period)
-                spec = HEADLINE[name]
-                value = rows[0]["value"] if rows else None
-                reason = None if value is not None else (rows[0]["reason"] if rows else "no rows for this period")
-                headline[name] = {"value": value, "reason": reason, "unit": spec.unit,
-                                  "definition": spec.definition, "article": ARTICLE_FIGURES.get(name)}
+                kv = headline_value(name, _rows(self.ws.read_table(table), period=period),
+                                    missing="no rows for this period")
+                headline[name] = {"value": kv.value, "reason": kv.reason, "unit": kv.unit,
+                                  "definition": kv.definition, "article": ARTICLE_FIGURES.get(name)}
             tables = {}
             for name in PLATFORM_TABLES:
                 rows = _rows(self.ws.read_table(f"kpis_{name}"), period=period)

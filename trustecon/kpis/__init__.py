@@ -16,6 +16,7 @@ from trustecon.kpis.campaign import campaign_metrics
 from trustecon.kpis.catalogue import (
     ARTICLE_FIGURES,
     HEADLINE,
+    HEADLINE_TABLES,
     OTHER_ARTICLE_FIGURES,
     KpiValue,
     compute_all,
@@ -43,6 +44,7 @@ from trustecon.kpis.reach import fan_content_reach, follow_conversion
 __all__ = [
     "ARTICLE_FIGURES",
     "HEADLINE",
+    "HEADLINE_TABLES",
     "OTHER_ARTICLE_FIGURES",
     "KpiValue",
     "Zone",

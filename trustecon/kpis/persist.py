@@ -11,10 +11,10 @@ import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import shared_intermediates
-from trustecon.kpis.catalogue import compute_all
+from trustecon.kpis.catalogue import HEADLINE_TABLES, KpiValue, compute_all, headline_value
 from trustecon.store import Workspace
 
-__all__ = ["REAL_MIN_FOLLOWERS", "default_min_followers", "temporary_tables", "write_kpis"]
+__all__ = ["REAL_MIN_FOLLOWERS", "default_min_followers", "stored_headline", "temporary_tables", "write_kpis"]
 
 #: The creator-income audience threshold N on real platforms (DESIGN.md §9).
 REAL_MIN_FOLLOWERS = 10_000
@@ -77,3 +77,20 @@ def write_kpis(ws: Workspace, con: ibis.BaseBackend, *, min_followers: int | Non
             tx.write_table(f"kpis_{name}", t)
             rows[f"kpis_{name}"] = t.num_rows
     return rows
+
+
+def stored_headline(ws: Workspace, period: str = "all") -> dict[str, KpiValue]:
+    """The headline KPIs of ``period`` read from the stored ``tables/kpis_*`` (written by
+    :func:`write_kpis`), equal to :func:`~trustecon.kpis.headline` over the log they were computed
+    from; without a row for the period the reason says so. Raises ``KeyError`` naming the table when
+    the KPIs were never written."""
+    import pyarrow.compute as pc
+
+    out: dict[str, KpiValue] = {}
+    for name, table in HEADLINE_TABLES.items():
+        if table not in ws.table_names():
+            raise KeyError(f"{table}: not written yet (trustecon kpis WORKSPACE)")
+        t = ws.read_table(table)
+        rows = t.filter(pc.equal(t["period"], period)).to_pylist()
+        out[name] = headline_value(name, rows, missing=f"no rows for period {period}")
+    return out

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 from pathlib import Path
 
 import ibis
 
-from trustecon.kpis import headline
+from trustecon.kpis import KpiValue, headline
 from trustecon.kpis.persist import temporary_tables
 from trustecon.report.sections import SECTIONS, Context, Section
 from trustecon.store import Workspace
@@ -44,15 +45,27 @@ class ReportResult:
         return {"path": str(self.path), "sections": self.drawn, "left_out": self.left_out, "charts": self.charts}
 
 
-def build_report(ws: Workspace, con: ibis.BaseBackend, out: str | Path | None = None) -> ReportResult:
-    """Write the report of ``ws`` (default ``WORKSPACE/reports/report.html``) and say what it holds."""
+def build_report(
+    ws: Workspace,
+    con: ibis.BaseBackend,
+    out: str | Path | None = None,
+    *,
+    headline_kpis: Mapping[str, KpiValue] | None = None,
+) -> ReportResult:
+    """Write the report of ``ws`` (default ``WORKSPACE/reports/report.html``) and say what it holds.
+
+    ``headline_kpis``: the headline numbers when the caller has them for this log already (the demo
+    reads them from the KPI tables it just wrote); computed from the log otherwise."""
     events = ws.events(con)
     kinds = {
         r["kind"]: int(r["n"]) for r in events.group_by("kind").aggregate(n=events.count()).to_pyarrow().to_pylist()
     }
     ctx = Context(ws=ws, con=con, events=events, kinds=kinds)
     with temporary_tables(con):  # the headline and the sections share spines, spells and visits
-        ctx.headline = headline(events, timezone=ws.timezone) if kinds else {}
+        if not kinds:
+            ctx.headline = {}
+        else:
+            ctx.headline = dict(headline_kpis) if headline_kpis is not None else headline(events, timezone=ws.timezone)
         sections = [fn(ctx) for fn in SECTIONS]
     target = Path(out) if out else ws.path / "reports" / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
