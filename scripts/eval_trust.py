@@ -36,7 +36,7 @@ from trust_evalkit import auc, boot, dataset_workspace, rho, simulate_into
 from trustecon.engine import connect
 from trustecon.store import Workspace
 from trustecon.trust.build import build
-from trustecon.trust.credibility import personalized_pagerank, vouched_trust
+from trustecon.trust.credibility import personalized_pagerank, tie_key, vouched_trust
 from trustecon.trust.pair import PairTrust
 
 BRUSHING_DAYS = 42
@@ -170,8 +170,10 @@ def _sim_ceiling(con, ev: ibis.Table, ws: Workspace, pairs: pd.DataFrame) -> dic
 
 # ----------------------------------------------------------------------------- 4. attacks
 def _ranks(values: dict[int, float], ids: list[int]) -> dict[int, float]:
-    """Percentile rank (1 = top) of each id among ``ids`` by value (ties averaged)."""
-    v = np.array([values.get(i, 0.0) for i in ids])
+    """Percentile rank (1 = top) of each id among ``ids`` by value (ties averaged; values equal to 12
+    significant digits are ties, :func:`~trustecon.trust.credibility.tie_key`: the engine's parallel
+    sums vary in the last bits between builds, and flipped a tied target by half a place)."""
+    v = tie_key(np.array([values.get(i, 0.0) for i in ids]))
     r = rankdata(-v, method="average") / len(ids)
     return dict(zip(ids, r, strict=True))
 

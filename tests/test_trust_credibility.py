@@ -314,3 +314,24 @@ def test_arrow_pair_trust_equals_ibis_pair_trust(duck_con) -> None:
                 assert np.allclose(x, y, rtol=1e-12, atol=1e-15), c
             else:
                 assert x == y, c
+
+
+def test_ranks_ignore_the_last_bits_of_parallel_sums() -> None:
+    # Two builds of one log differ in the last bits of their float sums (the engine adds in parallel;
+    # measured ≤ 4e-15 on credibility): creators tied in exact arithmetic must rank as ties whatever
+    # those bits say, and values that really differ must still be ordered.
+    from trustecon.trust.credibility import _table, tie_key
+
+    assert tie_key(np.array([0.1 + 0.2, 0.3, 0.0, -2.5e-7 * (1 + 1e-15), np.nan]))[:4].tolist() == [
+        0.3, 0.3, 0.0, -2.5e-7
+    ]
+    assert tie_key(np.array([1.0, 1.0 + 1e-10]))[1] > 1.0  # a real difference (1e-10) survives
+    ea = pa.table({"src": pa.array([], pa.int64()), "dst": pa.array([], pa.int64())})
+    cid = np.array([10, 11, 12, 13])
+    for noise in (0.0, 4e-15, -4e-15):
+        v = np.array([2.0, 2.0 + noise, 1.0, 2.0 + 1e-9])
+        t = _table(cid, np.full(4, 0.25), v, ea, np.array([], np.int64)).to_pydict()
+        # 13 is first (V larger by 1e-9); 10 and 11 tie for second whatever the noise; 12 last.
+        assert dict(zip(t["creator_id"], t["rank"], strict=True)) == {13: 1, 10: 2, 11: 2, 12: 4}
+        assert dict(zip(t["creator_id"], t["score"], strict=True)) == pytest.approx(
+            {13: 1.0, 10: 0.5, 11: 0.5, 12: 0.0})
