@@ -922,3 +922,13 @@ def test_write_kpis_on_an_empty_log_and_its_default_income_threshold(tmp_path, d
     want = kpis.compute_all(ws.events(duck_con), timezone=ws.timezone, min_followers=25)["creator_income"].to_pyarrow()
     got = ws.read_table("kpis_creator_income").select(want.schema.names)
     assert _canon(want) == _canon(got)
+
+
+def test_duckdb_connection_settings(duck_con) -> None:
+    # The engine's DuckDB connection: UTC session time zone (days are cut in the workspace's zone
+    # explicitly, never in the machine's) and no DuckDB progress bar on stdout (it interleaved with
+    # the CLI's own bars and landed in --json output).
+    settings = dict(duck_con.raw_sql(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN ('TimeZone', 'enable_progress_bar')"
+    ).fetchall())
+    assert settings == {"TimeZone": "UTC", "enable_progress_bar": "false"}

@@ -54,6 +54,9 @@ def connect(engine: str = "duckdb", *, path: str | None = None, master: str | No
     if engine == "duckdb":
         con = ibis.duckdb.connect(path or ":memory:")
         con.raw_sql("SET TimeZone='UTC'")
+        # DuckDB draws its own progress bar on stdout for queries over 2 s; it interleaved with the
+        # CLI's rich progress bars and landed in `--json` output piped to a file.
+        con.raw_sql("SET enable_progress_bar=false")
         return con
     if engine == "spark":
         try:
