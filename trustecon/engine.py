@@ -89,4 +89,5 @@ def scratch_duckdb():
         _SCRATCH = duckdb.connect()
     con = _SCRATCH.cursor()
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")  # a session setting: no bar on stdout
     return con

@@ -111,6 +111,7 @@ def connect_duckdb() -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB for an adapter's transforms (UTC session, bounded memory)."""
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")  # no bar on stdout beside the CLI's
     con.execute("SET memory_limit='2GB'")
     return con
 
