@@ -20,6 +20,7 @@ PERIOD = Column("period", "all, a month YYYY-MM or a day YYYY-MM-DD, cut in the 
 WHOLE = Column("period", "all (the whole log)")
 MONTHS = Column("period", "all (pooled) or a month YYYY-MM whose next month also lies wholly in the log")
 REASON = Column("reason", "why value is null (null when value is defined)")
+ROOMS_REASON = Column("reason", "why ratios are null: no live visits, or no live orders (for old_fan_buyer_share)")
 BY_CREATOR = Column("creator_id", "the creator (over lines or events carrying its creator_id)")
 
 # Column groups shared by a KPI and its per-creator table.
@@ -71,9 +72,10 @@ PRIVATE = cols(
 )
 
 
-def _kpi(name: str, fn: str, row: str, description: str, key: tuple[str, ...], *columns: Column) -> TableSpec:
+def _kpi(name: str, fn: str, row: str, description: str, key: tuple[str, ...], *columns: Column,
+         reason: Column = REASON) -> TableSpec:
     return TableSpec(f"kpis_{name}", "tables", GROUP, KPIS, WRITER, f"trustecon.kpis.{fn}", row=row, key=key,
-                     description=description, columns=(*columns, REASON))
+                     description=description, columns=(*columns, reason))
 
 
 PER_PERIOD, PER_CREATOR = "one period", "one creator (period all)"
@@ -103,12 +105,13 @@ KPI_TABLES: tuple[TableSpec, ...] = (
                ("value", "live_per_minute / video_per_minute (article: 12×)"))),
     _kpi("live_rooms", "live.live_room_metrics", PER_PERIOD,
          "Live-room money metrics pooled per period (sums over the sessions starting in it).", P, PERIOD,
-         SESSIONS, *ROOMS),
+         SESSIONS, *ROOMS, reason=ROOMS_REASON),
     _kpi("live_rooms_by_creator", "live.live_room_metrics", "one host creator (period all)",
-         "Live-room money metrics per host.", PC, WHOLE, Column("creator_id", "the host"), SESSIONS, *ROOMS),
+         "Live-room money metrics per host.", PC, WHOLE, Column("creator_id", "the host"), SESSIONS, *ROOMS,
+         reason=ROOMS_REASON),
     _kpi("live_sessions", "live.live_room_metrics", "one live session (period all)",
          "Live-room money metrics per session.", ("session_id",), WHOLE, Column("session_id"),
-         Column("creator_id", "the host"), *ROOMS),
+         Column("creator_id", "the host"), *ROOMS, reason=ROOMS_REASON),
     _kpi("fan_content_reach", "reach.fan_content_reach", PER_PERIOD,
          "Fan content reach rate: the share of (follower at publish, content) pairs the follower was shown "
          "within 7 days, per period of the publish.", P, PERIOD, *REACH),
@@ -181,5 +184,6 @@ KPI_TABLES: tuple[TableSpec, ...] = (
                ("new_repeat_buyers", "buyers whose first campaign order had no order of the brand before it and "
                 "who ordered from the brand again after it"),
                ("cost_per_kept_order", "spend / kept_orders (null without spend)"),
-               ("roi", "kept_gmv / spend"))),
+               ("roi", "kept_gmv / spend")),
+         reason=Column("reason", "why a ratio is null: no spend recorded for the campaign, or no kept orders")),
 )
