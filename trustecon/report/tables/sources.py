@@ -83,7 +83,7 @@ SOURCE_TABLES: tuple[TableSpec, ...] = (
             ("dishonest", "made dishonest by an attack (honesty set low)"),
             ("sells", "sells in live rooms"),
             ("publish_rate", "short videos per day (Poisson mean)"),
-            ("live_days_per_week", "weekdays of the creator's live schedule"),
+            ("live_days_per_week", "the number of weekdays on the creator's live schedule"),
             ("fame", "> 0, Pareto: how widely followed at the start"),
             ("followers_end", "followers at the end of the run"),
         ),
