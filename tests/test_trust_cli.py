@@ -58,6 +58,20 @@ def test_build_writes_all_tables_in_one_commit(ws) -> None:
     assert _run("explain", ws.path, "--seller", 8, "--seller-kind", "brand").exit_code == 0
 
 
+def test_stored_types_do_not_depend_on_the_data(ws, tmp_path) -> None:
+    # Every trust table has one schema whatever the log holds: a log with orders once stored the
+    # ledger's buyer_weight as DECIMAL(2,1) and buyer_orders as DECIMAL(38,0) (DuckDB's literal
+    # types), where a log without orders stored float64 and int64.
+    ws.append(_shop_log().table())
+    assert _run("build", ws.path).exit_code == 0
+    empty = Workspace.init(tmp_path / "empty")
+    assert _run("build", empty.path).exit_code == 0
+    for name in TABLES:
+        full, none = ws.read_table(name).schema, empty.read_table(name).schema
+        assert [(f.name, f.type) for f in full] == [(f.name, f.type) for f in none], name
+    assert ws.read_table("seller_ledger").num_rows > 0
+
+
 def pytest_approx(x: float):
     import pytest
 

@@ -355,8 +355,12 @@ def _reliability(con: Any, events: Any, when: dt.datetime, reliability: SellerRe
         led = _materialize(con, reliability.ledger(events, when, commerce=commerce, engaged=engaged),
                            f"_tb_led_{tag}")
         rel, led = reliability.summarize(led, when)
-        out["seller_reliability"] = con.to_pyarrow(rel.order_by(["seller_kind", "seller_id"]))
-        out["seller_ledger"] = con.to_pyarrow(led.order_by(["seller_kind", "seller_id", "order_id"]))
+        # Cast to the declared schemas: DuckDB types the literal weights (1.0, 0.1) as DECIMAL(2,1), and
+        # a log with orders stored decimals where one without stored float64 (found by docs/tables.md).
+        out["seller_reliability"] = con.to_pyarrow(rel.order_by(["seller_kind", "seller_id"])).cast(
+            pa.schema(RELIABILITY_SCHEMA))
+        out["seller_ledger"] = con.to_pyarrow(led.order_by(["seller_kind", "seller_id", "order_id"])).cast(
+            pa.schema(LEDGER_SCHEMA))
         op = order_pairs(commerce)
         out["trust_orders"] = con.to_pyarrow(
             op.select(order_id=op.order_id, user_id=op.o_user, creator_id=op.o_creator).order_by("order_id")
