@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "parquet": 0,
     "partitions": 0,
     "dedup": 0,
+    "order_integrity": 0,
     "retention": 0,
     "engine": 0,
     "stats": 0,

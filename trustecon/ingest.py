@@ -3,7 +3,10 @@
 Each file is one transaction: its valid rows land together or not at all, and re-running an
 interrupted ingest completes it without duplicates (the store skips event_ids it already holds).
 Bad rows never stop the good ones: a line the CSV parser cannot split, a JSON line that does not
-parse, or a row that fails validation goes to quarantine with the file, its row and the reason.
+parse, or a row that fails validation goes to quarantine with the file, its row and the reason. So
+does an ``order``, ``refund`` or ``complaint`` row whose ``order_id`` is already bound to another
+buyer or seller — by a stored row, or by an earlier row of the same file (the first row in file
+order binds): :mod:`trustecon.order_integrity`.
 
 Row numbers: for CSV and JSON Lines, ``row`` is the line number in the file (the CSV header is line
 1, so the first data row is line 2); for Parquet it is the 1-based row index.
@@ -196,7 +199,7 @@ def _clean_csv_fast_path(tx: Transaction, path: Path) -> AppendResult | None:
                 tx.rollback_to(point)
                 return None
             # Row i of the chunk is line next_line + i: the reader refused no line in between.
-            result += tx.append_valid(clean, file=str(path), row_offset=next_line)
+            result += tx.append_valid(clean, file=str(path), row_offset=next_line, check_orders=True)
             next_line += chunk.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError):
         tx.rollback_to(point)
@@ -321,7 +324,7 @@ def ingest_files(
                         continue
                     if table.num_rows == 0:
                         table = pa.table({"event_id": pa.array([], pa.string())})
-                    result += tx.append(table, file=key, row_numbers=lines, extra_errors=errors)
+                    result += tx.append(table, file=key, row_numbers=lines, extra_errors=errors, check_orders=True)
                     if on_progress is not None:
                         on_progress(key, table.num_rows + errors.num_rows)
         except IngestError as exc:

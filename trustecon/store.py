@@ -22,6 +22,8 @@ compaction does not), for caches of what is derived from the log. Writers hold a
 
 Events are deduplicated by ``event_id``: an exact repeat is skipped, a different row under a stored id
 is a conflict that goes to quarantine while the stored event stays as it was (:mod:`trustecon.dedup`).
+An append may also ask that order/refund/complaint rows agree with their order's stored buyer and
+seller (``check_orders``: :mod:`trustecon.order_integrity`; file ingest does).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tomli_w
 
 from trustecon.dedup import dedup, new_rejections
 from trustecon.events import QUARANTINE_SCHEMA, SCHEMA, validate
+from trustecon.order_integrity import check_order_owners
 from trustecon.parquet import fsync_path, table_parts, write_parquet, write_parts
 from trustecon.partitions import STORED_SCHEMA, TARGET_ROWS, CompactResult, compact, files_in_range, stage_events
 from trustecon.retention import expire, retention_seconds, retire
@@ -438,22 +442,29 @@ class Transaction:
         row_offset: int = 1,
         row_numbers: pa.Array | None = None,
         extra_errors: pa.Table | None = None,
+        check_orders: bool = False,
     ) -> AppendResult:
         """Validate ``batch``, drop duplicates, quarantine conflicts and bad rows, stage the rest.
 
         Row numbers in quarantine are ``row_offset + i`` for the batch's i-th row, or
-        ``row_numbers[i]`` when given (see :func:`trustecon.events.validate`)."""
+        ``row_numbers[i]`` when given (see :func:`trustecon.events.validate`). ``check_orders``: also
+        quarantine order/refund/complaint rows whose order the log binds to another buyer or seller
+        (:mod:`trustecon.order_integrity`; file ingest asks for it, sources that write consistent
+        orders by construction skip its read of the stored log)."""
         res = validate(batch, file=file, row_offset=row_offset, row_numbers=row_numbers, extra_errors=extra_errors)
         read = batch.num_rows + (extra_errors.num_rows if extra_errors is not None else 0)
-        return self._admit(res.valid, res.valid_index, res.rejected, read, file, row_offset, row_numbers)
+        return self._admit(res.valid, res.valid_index, res.rejected, read, file, row_offset, row_numbers,
+                           check_orders)
 
     def append_valid(
-        self, valid: pa.Table, *, file: str = "<batch>", row_offset: int = 1, row_numbers: pa.Array | None = None
+        self, valid: pa.Table, *, file: str = "<batch>", row_offset: int = 1, row_numbers: pa.Array | None = None,
+        check_orders: bool = False,
     ) -> AppendResult:
         """Append rows already validated (:func:`trustecon.events.clean_typed` returned them): the same
-        deduplication and staging as :meth:`append`, without validating twice."""
+        deduplication, order check and staging as :meth:`append`, without validating twice."""
         rejected = QUARANTINE_SCHEMA.empty_table()
-        return self._admit(valid.cast(SCHEMA), None, rejected, valid.num_rows, file, row_offset, row_numbers)
+        return self._admit(valid.cast(SCHEMA), None, rejected, valid.num_rows, file, row_offset, row_numbers,
+                           check_orders)
 
     def _admit(
         self,
@@ -464,14 +475,22 @@ class Transaction:
         file: str,
         row_offset: int,
         row_numbers: pa.Array | None,
+        check_orders: bool = False,
     ) -> AppendResult:
         out = AppendResult(read=read)
         if valid.num_rows:
+            given = valid
             valid, dup, conflicts = dedup(valid, valid_index, self.stored_event_files, file, row_offset, row_numbers)
             out.duplicates = dup
             out.conflicts = conflicts.num_rows
             if conflicts.num_rows:
                 rejected = pa.concat_tables([rejected, conflicts])
+            if check_orders and valid.num_rows:
+                # Dedup keeps rows in order and each kept event_id's first occurrence: its position.
+                pos = None if valid.num_rows == given.num_rows else pc.index_in(valid["event_id"], given["event_id"])
+                index = valid_index if pos is None else (pos if valid_index is None else valid_index.take(pos))
+                valid, wrong = check_order_owners(valid, index, self.stored_event_files, file, row_offset, row_numbers)
+                rejected = pa.concat_tables([rejected, wrong]) if wrong.num_rows else rejected
         if valid.num_rows:
             out.by_kind.update(stage_events(self, valid))
             out.added = valid.num_rows

@@ -21,14 +21,29 @@ rebuild"). Three channels need a little more state:
   :meth:`OnlineTrust.from_workspace` reads it (``from_table(order_totals=…)`` by hand); without it
   another line of such an order counts as a new order.
 - ``refund``/``complaint`` name an ``order_id``; the updater keeps ``order_id → (buyer, creator)``
-  from order lines, and holds a refund that arrives before its order until the order line comes
-  (late *and* early refunds are handled). Each counts once per (buyer, creator, order), at its
-  latest event (:mod:`trustecon.trust.orders`): the updater keeps ``(buyer, creator, order_id,
-  kind) → t₁``; another event of the same order at or before ``t₁`` adds nothing, a later one takes
-  ``w(t₁)`` out and puts ``w(t)`` in (O(1)). One float per refunded order, kept for good; a resumed
-  state reads the build's ``tables/trust_order_negatives``
+  from order lines (the minimum over the lines seen, the batch's rule). Each counts once per (buyer,
+  creator, order), at its latest event (:mod:`trustecon.trust.orders`): the updater keeps
+  ``(buyer, creator, order_id, kind) → t₁``; another event of the same order at or before ``t₁``
+  adds nothing, a later one takes ``w(t₁)`` out and puts ``w(t)`` in (O(1)). One float per refunded
+  order, kept for good; a resumed state reads the build's ``tables/trust_order_negatives``
   (:func:`~trustecon.trust.orders.order_negatives`). A refund or complaint without an ``order_id``
-  counts each time, as in the batch.
+  counts each time, as in the batch. One naming both ids is credited to them. One that leaves a
+  field NULL ("the order's") is kept in its order's *implicit group* ``(kind, its ids) → latest
+  time`` and credited through the order's owner as it stands: before its order (nothing yet), after
+  it, and again whenever the owner moves — an order line with a smaller buyer or seller id than the
+  lines before it (a malformed log: the store refuses such rows at ingest,
+  :mod:`trustecon.order_integrity`, but ``update`` may be fed rows directly), or the first line to
+  name the seller. Then each group whose pair changes leaves its old (pair, order, kind) and reaches
+  its new one, each credited at the latest event still resolving to it; for that the updater also
+  keeps, per key an implicit group has ever reached, the latest of the key's own explicit events.
+  *Why exact and not an error:* moving costs O(implicit groups of that order) only when its owner
+  moves, which on a log whose lines of one order agree happens at most once per order (the seller
+  named late) with at most a few groups — O(1) per event there, as before — and a conflicting log
+  then still equals the batch (DESIGN.md §5, issue 4: "after any event sequence"), where an error
+  would leave a caller who feeds raw rows with no state at all. Memory: one entry per order with an
+  implicit refund or complaint (≈ the per-refunded-order float above), none on the simulator's
+  creator orders (their refunds name both ids). A resumed state does not know the build's implicit
+  groups: an owner that moves after the build leaves their credit where the build put it.
 - ``repurchase`` is every order of the pair but its earliest, ``Σ w − min w`` over the pair's order
   weights (:func:`~trustecon.trust.orders.repurchase_sums`): the pair keeps ``Σ w`` (moved in O(1)
   with its orders) and its orders' times in a min-heap, so that when the earliest order moves later
@@ -37,9 +52,10 @@ rebuild"). Three channels need a little more state:
   dropped from the top lazily (a per-pair count of them, created only for pairs whose orders moved).
   Memory: ≈ 8 B per order (a list slot; the float is the one the order map holds) plus the list.
 
-``n_events``, ``first_s`` and ``last_s`` are kept as the batch defines them but for one case: an
+``n_events``, ``first_s`` and ``last_s`` are kept as the batch defines them but for two cases: an
 order (or a refund, a complaint) whose time moves later leaves ``first_s`` where it was (a minimum
-cannot be undone in O(1)); no score reads them.
+cannot be undone in O(1)), and a refund or complaint that moves to another pair leaves its old pair's
+``first_s``/``last_s``; no score reads them.
 
 The per-event mapping to channels mirrors :func:`trustecon.trust.evidence.evidence_rows` row for
 row (tests check equality against the engine). Events must be at or before the ``as_of`` asked of
@@ -167,7 +183,11 @@ class OnlineTrust:
         self._order_totals: dict[tuple[int, int, int | None], tuple[float, float]] = {}
         # Per refunded / complained-about order (buyer, creator, order_id, kind): its latest event.
         self._negatives: dict[tuple[int, int, int, str], float] = {}
-        self._pending: dict[int, list[tuple[str, float, int | None, int | None]]] = defaultdict(list)
+        # Per order, its refunds/complaints that take a field from the order's owner: (kind, their
+        # user_id, their creator_id; None = the order's) → latest time. They follow the owner.
+        self._implicit: dict[int, dict[tuple[str, int | None, int | None], float]] = {}
+        # Per key an implicit group ever reached: the latest of its own explicit events (both ids given).
+        self._explicit: dict[tuple[int, int, int, str], float | None] = {}
         self._sessions: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.events_seen = 0
 
@@ -341,28 +361,97 @@ class OnlineTrust:
             # The user's repurchase sum moves by the pair's change.
             us["repurchase"] += self._repurchase(p) - before
 
-    def _negative(self, u: int, c: int, oid: int | None, kind: str, t: float) -> None:
-        """A refund or complaint of order ``oid`` credited to pair (u, c): once per (u, c, order, kind)
-        at its latest event. A new one adds ``w(t)``; a later event of a known one moves it forward
-        (``w(t) − w(t₁)``); one at or before ``t₁`` adds nothing. Without an order id it counts every
-        time."""
+    def _credit(self, key: tuple[int, int, int, str], t: float) -> None:
+        """Another refund or complaint event of order ``key[2]`` credited to pair ``key[:2]``: counted
+        once per (u, c, order, kind) at its latest event — a new one adds ``w(t)``, a later event moves
+        it forward (``w(t) − w(t₁)``), one at or before ``t₁`` adds nothing."""
+        t1 = self._negatives.get(key)
+        if t1 is None or t > t1:
+            self._set_credit(key, t)
+
+    def _set_credit(self, key: tuple[int, int, int, str], t: float | None) -> None:
+        """Credit ``key`` at ``t`` (None: not at all) instead of where it was: O(1)."""
+        u, c, _, kind = key
         if u == c:
             return
-        if oid is None:
-            self._add(u, c, kind, 1.0, t)
-            return
-        key = (u, c, oid, kind)
         t1 = self._negatives.get(key)
+        if t == t1:
+            return
+        p = self._pairs.get((u, c)) or self._pairs.setdefault((u, c), _Pair())
+        change = (0.0 if t is None else self._w(t)) - (0.0 if t1 is None else self._w(t1))
+        p.sums[kind] += change
+        self._users[u][kind] += change
         if t1 is None:
-            self._negatives[key] = t
-            self._add(u, c, kind, 1.0, t)
-        elif t > t1:
-            self._negatives[key] = t
-            change = self._w(t) - self._w(t1)
-            p = self._pairs.get((u, c)) or self._pairs.setdefault((u, c), _Pair())  # (resumed: it exists)
-            p.sums[kind] += change
-            self._users[u][kind] += change
-            p.last_s = max(p.last_s, t)
+            p.n_events += 1
+        if t is None:
+            del self._negatives[key]
+            p.n_events -= 1
+            return
+        self._negatives[key] = t
+        p.first_s = min(p.first_s, t) if t1 is None else p.first_s
+        p.last_s = max(p.last_s, t)
+
+    def _resolve(self, oid: int, group: tuple[str, int | None, int | None],
+                 owner: tuple[int | None, int | None] | None) -> tuple[int, int, int, str] | None:
+        """The key an implicit refund/complaint group of order ``oid`` credits under ``owner`` (None
+        while a field is unknown: the batch drops such an event too)."""
+        kind, gu, gc = group
+        u = gu if gu is not None else (owner[0] if owner else None)
+        c = gc if gc is not None else (owner[1] if owner else None)
+        return None if u is None or c is None else (u, c, oid, kind)
+
+    def _reach(self, key: tuple[int, int, int, str]) -> None:
+        """An implicit group reaches ``key``: the first time, what ``key`` holds is its explicit events'."""
+        if key not in self._explicit:
+            self._explicit[key] = self._negatives.get(key)
+
+    def _negative(self, u: int | None, c: int | None, oid: int | None, kind: str, t: float) -> None:
+        """A refund or complaint event. Without an order id it counts every time (both ids needed);
+        with both ids it is credited to (u, c); otherwise it joins its order's implicit group
+        (``kind``, u, c), credited through the order's owner now and moved when the owner moves."""
+        if oid is None:
+            if u is not None and c is not None:
+                self._add(u, c, kind, 1.0, t)
+            return
+        if u is not None and c is not None:
+            key = (u, c, oid, kind)
+            if key in self._explicit:
+                e = self._explicit[key]
+                self._explicit[key] = t if e is None else max(e, t)
+            self._credit(key, t)
+            return
+        groups = self._implicit.setdefault(oid, {})
+        g = (kind, u, c)
+        t0 = groups.get(g)
+        if t0 is not None and t <= t0:
+            return
+        groups[g] = t
+        via = self._resolve(oid, g, self._orders.get(oid))
+        if via is not None:
+            self._reach(via)
+            self._credit(via, t)
+
+    def _reown(self, oid: int, was: tuple[int | None, int | None] | None, now: tuple[int | None, int | None]) -> None:
+        """Order ``oid``'s owner moved from ``was`` to ``now`` (a line with a smaller id, or the first
+        to name a field): each implicit group whose pair changes leaves its old key and reaches its
+        new one, and every key it touched is credited at the latest event now resolving to it (its
+        explicit events' and the groups'). O(groups of this order); nothing on a log whose lines of
+        one order agree (then the owner only ever gains a field once)."""
+        groups = self._implicit.get(oid)
+        if not groups:
+            return
+        touched: set[tuple[int, int, int, str]] = set()
+        for g in groups:
+            a, b = self._resolve(oid, g, was), self._resolve(oid, g, now)
+            if a != b:
+                touched.update(k for k in (a, b) if k is not None)
+        for key in sorted(touched):
+            self._reach(key)
+            times = [t for g, t in groups.items() if self._resolve(oid, g, now) == key]
+            e = self._explicit[key]
+            if e is not None:
+                times.append(e)
+            self._set_credit(key, max(times) if times else None)
 
     def _live(self, u: int, c: int, sid: int, kind: str, t: float) -> None:
         """Live minutes of (u, session) = last exit − first entry, credited at the last exit: when
@@ -401,30 +490,16 @@ class OnlineTrust:
         kind = row["kind"]
         u, c = row.get("user_id"), row.get("creator_id")
         if kind in ("refund", "complaint"):
-            oid = row.get("order_id")
-            if u is not None and c is not None:
-                self._negative(u, c, oid, kind, t)
-            elif oid in self._orders:
-                ou, oc = self._orders[oid]
-                uu, cc = (u if u is not None else ou), (c if c is not None else oc)
-                if uu is not None and cc is not None:
-                    self._negative(uu, cc, oid, kind, t)
-            elif oid is not None:
-                self._pending[oid].append((kind, t, u, c))
+            self._negative(u, c, row.get("order_id"), kind, t)
             return
         if kind == "order" and row.get("order_id") is not None:
             oid = row["order_id"]
             known = self._orders.get(oid)
             # The batch maps an order to the min buyer/creator over its lines; keep the same rule.
-            self._orders[oid] = (
-                _min(known[0] if known else None, u),
-                _min(known[1] if known else None, c),
-            )
-            for k, tk, pu, pc in self._pending.pop(oid, []):
-                ou, oc = self._orders[oid]
-                uu, cc = (pu if pu is not None else ou), (pc if pc is not None else oc)
-                if uu is not None and cc is not None:
-                    self._negative(uu, cc, oid, k, tk)
+            owner = (_min(known[0] if known else None, u), _min(known[1] if known else None, c))
+            if owner != known:
+                self._orders[oid] = owner
+                self._reown(oid, known, owner)
         if u is None or c is None:
             return
         if kind == "order":
