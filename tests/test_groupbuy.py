@@ -148,6 +148,12 @@ def test_rejections_and_bad_input(ws: Workspace) -> None:
     )
     st_ = gb.deal_status(ws, 7)
     assert st_.quantity == 0 and st_.rejected[0][0] == 77 and "after the deadline" in st_.rejected[0][1]
+    # Order 77 belongs to user 5: joining the deal with that id as user 6 is refused with the owner
+    # named (trustecon.order_integrity), and nothing is written, not even to quarantine.
+    n, q = ws.event_count(), ws.quarantine_arrow().num_rows
+    with pytest.raises(gb.GroupBuyError, match="order 77 rejected: order_id 77 belongs to user 5 .*names user 6"):
+        gb.join_deal(ws, 7, user_id=6, order_id=77, ts=h(1))
+    assert (ws.event_count(), ws.quarantine_arrow().num_rows) == (n, q)
     assert gb.settle_deal(ws, 7).state == "failed" and refunds(ws) == Counter()
 
 

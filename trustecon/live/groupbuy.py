@@ -51,6 +51,7 @@ import pyarrow as pa
 
 from trustecon.engine import scratch_duckdb
 from trustecon.events import SCHEMA
+from trustecon.order_integrity import check_order_owners
 from trustecon.store import Transaction, Workspace
 
 __all__ = [
@@ -243,7 +244,13 @@ def join_deal(ws: Workspace, deal_id: int, *, user_id: int, order_id: int, ts: d
             "amount": deal.unit_price * quantity,
             "quantity": quantity,
         }
-        res = tx.append(pa.Table.from_pylist([row], schema=SCHEMA), file=f"groupbuy:{deal_id}")
+        line = pa.Table.from_pylist([row], schema=SCHEMA)
+        # An order id the log already gives to another buyer (or seller) is refused with the owner
+        # named (trustecon.order_integrity), as ingest refuses it, instead of storing a conflict.
+        _, wrong = check_order_owners(line, None, tx.stored_event_files, f"groupbuy:{deal_id}", 1, None)
+        if wrong.num_rows:
+            raise GroupBuyError(f"deal {deal_id}: order {order_id} rejected: {wrong['reason'][0].as_py()}")
+        res = tx.append(line, file=f"groupbuy:{deal_id}")
         if res.quarantined or res.already_quarantined:
             raise GroupBuyError(f"deal {deal_id}: order {order_id} was not accepted (an order with this id exists?)")
         return res.added == 1  # 0: this very order was already in the deal (a retried join)
