@@ -405,23 +405,38 @@ def test_settlement_compacts_the_joins_and_answers_the_same(tmp_path: Path) -> N
     import shutil
 
     ws = Workspace.init(tmp_path / "ws")
+    # Another day with as many small files (follows three days before): not the deal's, left alone.
+    for i in range(gb.COMPACT_MIN_FILES):
+        append(ws, [{"event_id": f"v{i}", "ts": T0 - dt.timedelta(days=3, minutes=i), "kind": "follow", "user_id": i}])
+    other = {f for f in ws.manifest()["events"] if "day=2026-02-26" in f}
+    assert len(other) == gb.COMPACT_MIN_FILES
     open7(ws, target=200)
     for oid in range(70):
         assert gb.join_deal(ws, 7, user_id=1000 + oid, order_id=oid, ts=T0 + dt.timedelta(minutes=oid),
                             quantity=1 + oid % 2)
-    assert len(ws.event_files()) == 70 > gb.COMPACT_MIN_FILES
+    assert len(ws.event_files()) == 70 + gb.COMPACT_MIN_FILES
     plain = Workspace.open(shutil.copytree(ws.path, tmp_path / "plain"))
     before = gb.deal_status(ws, 7, as_of=D)
     assert (before.quantity, before.joined_orders, before.due) == (105, 70, True)  # 35 x 1 + 35 x 2
 
     settled = gb.settle_deal(ws, 7, as_of=D)
     reference = gb.settle_deal(plain, 7, as_of=D, compact=False)
-    assert len(plain.event_files()) == 71  # the joins' files and the refunds' file
-    assert [f.split("/")[1] for f in ws.manifest()["events"]] == ["day=2026-03-01"]  # all merged into one
+    assert len(plain.event_files()) == 71 + gb.COMPACT_MIN_FILES  # the joins' files and the refunds' file
+    # The deal's day merged into one file; the other day's files untouched.
+    assert [f.split("/")[1] for f in ws.manifest()["events"] if f not in other] == ["day=2026-03-01"]
+    assert other <= set(ws.manifest()["events"])
     assert settled == reference and (settled.state, settled.quantity, settled.orders,
                                      settled.refunds_written) == ("failed", 105, 70, 70)
     assert gb.deal_status(ws, 7) == gb.deal_status(plain, 7)
     key = [("event_id", "ascending")]
     assert ws.events_arrow().sort_by(key).equals(plain.events_arrow().sort_by(key))
     assert deal_refunds(ws) == deal_refunds(plain) == {o: (f"groupbuy:7:{o}", 9.5 * (1 + o % 2)) for o in range(70)}
-    assert gb.settle_deal(ws, 7) == settled and len(ws.event_files()) == 1  # settling again: nothing new
+    assert gb.settle_deal(ws, 7) == settled and len(ws.event_files()) == 1 + len(other)  # again: nothing new
+
+
+def test_deal_days_are_local_days_from_opening_to_deadline(tmp_path: Path) -> None:
+    # 15:00–17:00 UTC is 23:00–01:00 in Shanghai (UTC+8): two local days there, one in UTC.
+    deal = gb.Deal(7, 100, 55, 9.5, 5, opened_at=dt.datetime(2026, 3, 1, 15, tzinfo=dt.UTC),
+                   deadline=dt.datetime(2026, 3, 1, 17, tzinfo=dt.UTC))
+    assert gb.deal_days(Workspace.init(tmp_path / "sh", timezone="Asia/Shanghai"), deal) == ["2026-03-01", "2026-03-02"]
+    assert gb.deal_days(Workspace.init(tmp_path / "utc"), deal) == ["2026-03-01"]

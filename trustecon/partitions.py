@@ -14,7 +14,7 @@ every append, and :func:`compact` commits through :meth:`trustecon.store.Workspa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -206,7 +206,12 @@ def _replace(finals: list[str], merged: dict[str, str]) -> list[str]:
 
 
 def compact(
-    ws: Workspace, *, target_rows: int = TARGET_ROWS, min_files: int = 2, quarantine: bool = True
+    ws: Workspace,
+    *,
+    target_rows: int = TARGET_ROWS,
+    min_files: int = 2,
+    quarantine: bool = True,
+    days: Collection[str] | None = None,
 ) -> CompactResult:
     """Rewrite each day partition's small event files (fewer than ``target_rows`` rows) into as few files
     as hold ``target_rows`` each, in one transaction: readers see the old files or the new ones, and a
@@ -218,7 +223,9 @@ def compact(
     sorted by (ts, event_id) and its event_id range recorded, so deduplication works as before.
     Quarantine files are merged the same way (their rows in their order, so ``quarantine_arrow`` is
     unchanged). Derived ``tables/`` and ``truth/`` are not touched: their content depends on the
-    events, not on the files holding them. Compacting a compacted workspace does nothing."""
+    events, not on the files holding them. Compacting a compacted workspace does nothing. ``days``
+    (``YYYY-MM-DD``, local): only those day partitions (a group-buy settlement compacts the days its
+    deal wrote to, not every day that happens to hold small files)."""
     if target_rows < 1:
         raise ValueError(f"target_rows: must be >= 1, got {target_rows}")
     if min_files < 2:
@@ -231,7 +238,13 @@ def compact(
         merged: dict[str, str] = {}
         jobs: list[tuple[Callable[[], pa.Table], Path]] = []
         finals: list[str] = []
-        for group, rows in _plan(ws, m["events"], _day_of, target_rows, min_files):
+        only = None if days is None else set(days)
+
+        def day_key(final: str) -> str | None:
+            d = _day_of(final)
+            return d if only is None or d in only else None
+
+        for group, rows in _plan(ws, m["events"], day_key, target_rows, min_files):
             day = _day_of(group[0])
             res.rows_rewritten += rows
             finals.append(f"events/day={day}/part-{tx.tx}-{tx._n:06d}.parquet")

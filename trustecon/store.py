@@ -38,7 +38,7 @@ import time
 import tomllib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -297,11 +297,17 @@ class Workspace:
             tx.write_table(name, table, area=area)
 
     def compact(
-        self, *, target_rows: int = TARGET_ROWS, min_files: int = 2, quarantine: bool = True
+        self,
+        *,
+        target_rows: int = TARGET_ROWS,
+        min_files: int = 2,
+        quarantine: bool = True,
+        days: Collection[str] | None = None,
     ) -> CompactResult:
         """Merge each day's small event files (and quarantine's) into few, in one transaction; the stored
-        events stay exactly the same rows. See :func:`trustecon.partitions.compact`."""
-        return compact(self, target_rows=target_rows, min_files=min_files, quarantine=quarantine)
+        events stay exactly the same rows. ``days``: only those local days. See
+        :func:`trustecon.partitions.compact`."""
+        return compact(self, target_rows=target_rows, min_files=min_files, quarantine=quarantine, days=days)
 
     def purge_retired(self, retention: float | None = None) -> list[str]:
         """Delete the retired files retired at least ``retention`` seconds ago (default: the workspace's;

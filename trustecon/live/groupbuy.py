@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -60,6 +61,7 @@ __all__ = [
     "Deal",
     "DealStatus",
     "GroupBuyError",
+    "deal_days",
     "deal_status",
     "join_deal",
     "list_deals",
@@ -392,12 +394,22 @@ def settle_deal(ws: Workspace, deal_id: int, *, as_of: dt.datetime | None = None
 
     A succeeded deal is returned unchanged. A failed deal settled again refunds only on-time orders
     that reached the log after its settlement (none usually; never one twice). Settling an open deal
-    before its deadline is an error: orders may still come. ``compact``: then compact the days holding
-    :data:`COMPACT_MIN_FILES` small files or more, in a transaction of its own."""
+    before its deadline is an error: orders may still come. ``compact``: then compact the deal's days
+    (:func:`deal_days`) holding :data:`COMPACT_MIN_FILES` small files or more, in a transaction of its
+    own."""
     settled = _settle(ws, deal_id, as_of)
     if compact:
-        ws.compact(min_files=COMPACT_MIN_FILES)
+        ws.compact(min_files=COMPACT_MIN_FILES, days=deal_days(ws, settled))
     return settled
+
+
+def deal_days(ws: Workspace, deal: Deal) -> list[str]:
+    """The local days (``YYYY-MM-DD``, the workspace's time zone) a deal writes to: its joins fall
+    between its opening and its deadline, and its refunds are dated at the deadline, so these are
+    the days a settlement compacts — not every day of the log that holds small files."""
+    zone = ZoneInfo(ws.timezone)
+    first, last = _utc(deal.opened_at).astimezone(zone).date(), _utc(deal.deadline).astimezone(zone).date()
+    return [str(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)]
 
 
 def _settle(ws: Workspace, deal_id: int, as_of: dt.datetime | None) -> Deal:
@@ -445,5 +457,5 @@ def settle_due(ws: Workspace, *, as_of: dt.datetime | None = None, compact: bool
         if when is not None and when >= deal.deadline:
             out.append(settle_deal(ws, deal.deal_id, as_of=as_of, compact=False))
     if out and compact:
-        ws.compact(min_files=COMPACT_MIN_FILES)
+        ws.compact(min_files=COMPACT_MIN_FILES, days=sorted({d for deal in out for d in deal_days(ws, deal)}))
     return out
