@@ -458,6 +458,19 @@ def test_cli_compact(tiny: Callable[..., Workspace], tmp_path: Path) -> None:
         assert "Traceback" not in res.output and text.count("error:") == 1
 
 
+def test_cli_compact_some_days(tiny: Callable[..., Workspace]) -> None:
+    # --day: only those local days (5 small files each in the tiny workspace); the third day untouched.
+    ws = tiny()
+    args = ["compact", str(ws.path), "--json", "--day", "2024-03-01", "--day", "2024-03-03"]
+    out = json.loads(CliRunner().invoke(app, args).stdout)
+    assert (out["days"], out["files_before"], out["files_after"], out["rows_rewritten"]) == (
+        ["2024-03-01", "2024-03-03"], 15, 7, 10)
+    assert sum("day=2024-03-02" in f for f in ws.manifest()["events"]) == 5
+    for bad in ("2024-3-1", "20240301", "yesterday"):
+        res = CliRunner().invoke(app, ["compact", str(ws.path), "--day", bad])
+        assert res.exit_code == 2 and f"--day: {bad!r} is not a date YYYY-MM-DD" in " ".join(res.output.split())
+
+
 def test_cli_compact_purge_now(tiny: Callable[..., Workspace]) -> None:
     ws = tiny()
     res = CliRunner().invoke(app, ["compact", str(ws.path), "--json", "--purge-now"])

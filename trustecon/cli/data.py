@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import typer
@@ -173,6 +174,9 @@ def compact(
     purge_now: bool = typer.Option(
         False, "--purge-now", help="Then delete every retired file at once (only when nothing reads the workspace)."
     ),
+    day: list[str] | None = typer.Option(
+        None, "--day", help="Only this local day, YYYY-MM-DD (repeat for several; default: every day)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Merge each day's small event files (and quarantine's) into few, in one transaction; events unchanged.
@@ -183,9 +187,16 @@ def compact(
         fail(f"--target-rows: must be >= 1, got {target_rows}")
     if min_files < 2:
         fail(f"--min-files: must be >= 2 (one file has nothing to merge with), got {min_files}")
+    for d in day or []:
+        try:
+            ok = len(d) == 10 and dt.date.fromisoformat(d).isoformat() == d
+        except ValueError:
+            ok = False
+        if not ok:
+            fail(f"--day: {d!r} is not a date YYYY-MM-DD")
     ws = _open(workspace)
     opts = {"min_files": min_files} | ({"target_rows": target_rows} if target_rows is not None else {})
-    res = ws.compact(**opts)
+    res = ws.compact(**opts, days=day or None)
     purged = ws.purge_retired(0) if purge_now else []
     if as_json:
         print_json(res.as_dict() | {"purged_files": len(purged)})
