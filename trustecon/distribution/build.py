@@ -44,6 +44,20 @@ FEEDS_SCHEMA = pa.schema(
     ]
 )
 _DELIVERIES = pa.schema([("user_id", pa.int64()), ("notice_id", pa.string())])
+#: ``feed_creators`` as stored, whatever the log holds (its columns come from numpy arrays, whose
+#: dtypes would otherwise decide the stored types).
+_CREATORS = pa.schema(
+    [
+        ("creator_id", pa.int64()),
+        ("content_id", pa.int64()),
+        ("exposure", pa.int64()),
+        ("quota", pa.float64()),
+        ("capped", pa.bool_()),
+        ("credibility", pa.float64()),
+        ("popularity", pa.float64()),
+        ("novel", pa.bool_()),
+    ]
+)
 
 
 class UnknownCreatorError(KeyError):
@@ -257,7 +271,8 @@ def build_feeds(
             "credibility": world.credibility,
             "popularity": world.popularity,
             "novel": world.novel,
-        }
+        },
+        schema=_CREATORS,
     )
     report = {
         "as_of": world.as_of.isoformat(),
