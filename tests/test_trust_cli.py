@@ -243,11 +243,14 @@ def test_build_on_spark_equals_duckdb(tmp_path, spark_con) -> None:
     log.add("refund", at(3.5), order_id=2023, amount=30.0)
     log.add("complaint", at(8), order_id=2021)
     out = {}
+    types: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for eng, con in (("duckdb", None), ("spark", spark_con)):
         w = Workspace.init(tmp_path / eng)
         w.append(log.table())
         res = build(w, engine=eng, con=con)
         out[eng] = (res, {n: w.read_table(n).to_pandas() for n in TABLES})
+        types[eng] = {n: [(f.name, str(f.type)) for f in w.read_table(n).schema] for n in TABLES}
+    assert types["duckdb"] == types["spark"]  # one stored schema per table, whichever engine built it
     assert out["duckdb"][0].rows == out["spark"][0].rows and out["duckdb"][0].seed_rule == out["spark"][0].seed_rule
     for name in TABLES:
         a, b = out["duckdb"][1][name], out["spark"][1][name]
