@@ -25,3 +25,14 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["steps"]["simulate"]["reused"] is True
+
+
+def test_cli_version_is_the_installed_package_version() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from trustecon.cli import app
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output == f"trustecon {version('trustecon')}\n"

@@ -33,6 +33,23 @@ app.add_typer(experiment_app, name="experiment")
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from trustecon import __version__
+
+        console.print(f"trustecon {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Trust-economy engine for creator-led social commerce."""
+
 EngineOpt = typer.Option("duckdb", "--engine", help="duckdb (embedded) or spark (local PySpark).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
 
