@@ -436,6 +436,32 @@ def test_who_to_follow_features_and_exclusions():
     assert m.suggest(77, k=2)  # an unseen user still gets suggestions (popularity)
 
 
+def test_suggestions_say_why_by_hand():
+    # User 1 follows 2 and 3; 2, 3 and 4 follow 6; 6 follows 1 back; 4 follows 5 too.
+    src, dst = np.array([1, 1, 2, 3, 4, 6, 4]), np.array([2, 3, 6, 6, 6, 1, 5])
+    m = WhoToFollow().fit(src, dst)
+    got = m.suggest_explained(1, k=10)
+    assert [(g["creator_id"], g["score"]) for g in got] == m.suggest(1, k=10)  # the same ranking
+    for g in got:
+        assert sum(g["parts"].values()) == pytest.approx(g["score"])  # the parts add up to the score
+        raised = [f for f in sorted(g["parts"], key=lambda f: -g["parts"][f]) if g["parts"][f] > 0]
+        if raised:  # one clause per part that raised it
+            assert len(g["because"].split("; ")) == len(raised)
+        else:  # e.g. 4: nobody follows it and 1 cannot reach it
+            assert g["because"] == "no strong reason: the best left among few candidates"
+    by = {g["creator_id"]: g for g in got}
+    # 6: followed by both accounts 1 follows (2, 3), follows 1, three followers (2, 3, 4).
+    assert (by[6]["via"], by[6]["follows_you"], by[6]["trusters"]) == (2, True, 3)
+    assert {"2 of the accounts you follow or trust follow or trust them", "they follow or trust you",
+            "3 people follow or trust them"} <= set(by[6]["because"].split("; "))
+    # 5: reached by nobody 1 follows, one follower.
+    assert (by[5]["via"], by[5]["follows_you"], by[5]["trusters"]) == (0, False, 1)
+    assert "of the accounts you follow" not in by[5]["because"]
+    # A user the graph never saw: popularity only.
+    cold = m.suggest_explained(77, k=1)
+    assert cold[0]["creator_id"] == 6 and cold[0]["because"] == "3 people follow or trust them" and cold[0]["via"] == 0
+
+
 def test_tune_uses_validation_pairs_only_and_finds_the_signal():
     # Validation labels are exactly "v trusts u back": tuning must reach (AUC+AP)/2 = 1.
     src = np.array([1, 2, 3, 1, 4, 5, 6, 6])

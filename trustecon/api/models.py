@@ -67,6 +67,11 @@ class FeedResponse(BaseModel):
 class Suggestion(BaseModel):
     creator_id: int
     score: float
+    because: str = Field(description="The parts that raised it, largest first, in words.")
+    parts: dict[str, float] = Field(description="Feature -> weight x feature / scale; they add up to score.")
+    via: int = Field(description="How many of the accounts the user follows or trusts follow or trust it.")
+    follows_you: bool
+    trusters: int = Field(description="Accounts that follow or trust it (its in-degree).")
 
 
 class SuggestionsResponse(BaseModel):

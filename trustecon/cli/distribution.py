@@ -18,6 +18,7 @@ from trustecon.cli._app import (
     fail,
     new_folder,
     print_json,
+    rows_view,
 )
 
 __all__: list[str] = []
@@ -138,14 +139,11 @@ def suggest(
     if as_json:
         print_json({"user_id": user, "suggestions": got})
         return
-    from rich.table import Table
-
-    t = Table(title=f"creators for user {user} to follow")
-    t.add_column("creator", justify="right")
-    t.add_column("score", justify="right")
-    for g in got:
-        t.add_row(str(g["creator_id"]), f"{g['score']:.3f}")
-    console.print(t)
+    if not got:
+        console.print(f"no creator to suggest to user {user}: they follow every creator the log names")
+        return
+    rows = [{"creator": g["creator_id"], "score": f"{g['score']:.3f}", "why": g["because"]} for g in got]
+    console.print(rows_view(rows, console.width, title=f"creators for user {user} to follow", right=["score"]))
 
 
 # ----------------------------------------------------------------------------- experiment policies

@@ -231,7 +231,12 @@ class WhoToFollow:
     def suggest(self, user: int, k: int = 10, candidates: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-``k`` (id, score) to follow for ``user``: not the user, not already followed, and among
         ``candidates`` when given (e.g. creators only). An unseen user gets the popular ones."""
-        s = self.score_matrix(np.array([user]))[0].copy()
+        s = self.score_matrix(np.array([user]))[0]
+        return [(int(self.nodes_[i]), float(s[i])) for i in self._top(s, user, k, candidates)]
+
+    def _top(self, score: np.ndarray, user: int, k: int, candidates: np.ndarray | None) -> list[int]:
+        """Positions of the top-``k`` finite scores, the user and whom they already follow left out."""
+        s = score.copy()
         ui = self.index(np.array([user]))[0]
         if ui >= 0:
             s[ui] = -np.inf
@@ -242,7 +247,42 @@ class WhoToFollow:
             keep[ci[ci >= 0]] = True
             s[~keep] = -np.inf
         order = np.argsort(-s, kind="stable")[:k]
-        return [(int(self.nodes_[i]), float(s[i])) for i in order if np.isfinite(s[i])]
+        return [int(i) for i in order if np.isfinite(s[i])]
+
+    def suggest_explained(
+        self, user: int, k: int = 10, candidates: np.ndarray | None = None
+    ) -> list[dict[str, object]]:
+        """:meth:`suggest` with each suggestion's reasons: ``parts`` (feature → ``w_f · feature / scale_f``;
+        they add up to ``score``), ``via`` (how many of the accounts ``user`` follows or trusts follow
+        or trust it: the paths personalized PageRank walks first), ``follows_you``, ``trusters`` (its
+        in-degree) and ``because`` (the parts that raised it, largest first, in words)."""
+        fm = self.feature_matrices(np.array([user]))
+        score = self.blend(fm)[0]
+        ui = self.index(np.array([user]))[0]
+        mine = self._bin[ui] if ui >= 0 else None
+        out: list[dict[str, object]] = []
+        for i in self._top(score, user, k, candidates):
+            parts = {f: float(self.weights_.get(f, 0.0) * fm[f][0, i] / self.scale_[f]) for f in FEATURES}
+            via = int(mine.multiply(self._bin[:, [i]].T).sum()) if mine is not None else 0
+            facts = {"via": via, "follows_you": bool(parts["reciprocity"] > 0),
+                     "trusters": int(self.indegree_[i])}
+            out.append({"creator_id": int(self.nodes_[i]), "score": float(score[i]), "parts": parts, **facts,
+                        "because": _because(parts, facts)})
+        return out
+
+
+def _because(parts: dict[str, float], facts: dict[str, int | bool]) -> str:
+    """The parts that raised a suggestion, largest first, in a user's words."""
+    words = {
+        "ppr": (f"{facts['via']:,} of the accounts you follow or trust follow or trust them" if facts["via"]
+                else "close to you in the trust graph"),
+        "cofollow": "people who follow the creators you follow also follow them",
+        "reciprocity": "they follow or trust you",
+        "popularity": f"{facts['trusters']:,} people follow or trust them",
+        "behaviour": "they behave like you",
+    }
+    up = sorted((f for f in FEATURES if parts[f] > 0), key=lambda f: -parts[f])
+    return "; ".join(words[f] for f in up) or "no strong reason: the best left among few candidates"
 
 
 def trust_edges(ws: object, con: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,8 +310,9 @@ def trust_edges(ws: object, con: object) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def suggest_creators(
     ws: object, con: object, user: int, k: int = 10, model: WhoToFollow | None = None
-) -> list[dict[str, float | int]]:
-    """Creators ``user`` may want to follow next, best first: ``[{creator_id, score}]``.
+) -> list[dict[str, object]]:
+    """Creators ``user`` may want to follow next, best first: ``[{creator_id, score, parts, via,
+    follows_you, trusters, because}]`` (:meth:`WhoToFollow.suggest_explained`).
 
     Fits :class:`WhoToFollow` on the workspace's trust graph (follows ∪ pair trust) unless a fitted
     ``model`` is given; candidates are every creator the log names (published, went live or was
@@ -283,4 +324,4 @@ def suggest_creators(
     if model is None:
         s, d, w = trust_edges(ws, con)
         model = WhoToFollow().fit(s, d, w, nodes=creators)
-    return [{"creator_id": c, "score": sc} for c, sc in model.suggest(user, k, candidates=creators)]
+    return model.suggest_explained(user, k, candidates=creators)
