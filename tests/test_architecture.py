@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "dedup": 0,
     "order_integrity": 0,
     "retention": 0,
+    "verify": 0,
     "engine": 0,
     "stats": 0,
     "kpis": 1,

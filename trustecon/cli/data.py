@@ -1,4 +1,4 @@
-"""Data commands: ``init``, ``ingest``, ``stats``, ``quarantine``, ``compact``."""
+"""Data commands: ``init``, ``ingest``, ``stats``, ``quarantine``, ``compact``, ``check``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from trustecon.cli._app import (
     fail,
     open_workspace,
     print_json,
+    rows_view,
 )
 
 __all__: list[str] = []
@@ -217,3 +218,31 @@ def compact(
 
 
 _open = open_workspace
+
+
+@app.command()
+def check(
+    workspace: Path = typer.Argument(..., help="Workspace folder."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the workspace against its invariants (files, counts, id ranges, duplicates, days, order
+    owners, stray files); reads only. Exit 1 when an error is found (warnings alone exit 0)."""
+    from trustecon.verify import verify
+
+    ws = _open(workspace)
+    res = verify(ws)
+    if as_json:
+        print_json(res.as_dict())
+    elif res.findings:
+        rows = [{"severity": f.severity, "check": f.check, "where": f.where, "why": f.message} for f in res.findings]
+        console.print(rows_view(rows, console.width, title=f"check of {workspace}"))
+    errors = sum(f.severity == "error" for f in res.findings)
+    if not as_json:
+        warnings = len(res.findings) - errors
+        console.print(
+            f"{'ok' if res.ok else 'NOT OK'}: {res.files:,} files and {res.events:,} events checked in "
+            f"{res.seconds:.2f} s; {errors:,} error{'s' * (errors != 1)}, {warnings:,} warning{'s' * (warnings != 1)}",
+            highlight=False,
+        )
+    if errors:
+        raise typer.Exit(1)
