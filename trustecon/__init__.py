@@ -55,6 +55,8 @@ _LAZY: dict[str, str] = {
     "Market": "trustecon.simulate",
     "build_report": "trustecon.report",
     "run_demo": "trustecon.demo",
+    "verify": "trustecon.verify",
+    "VerifyResult": "trustecon.verify",
 }
 _RENAMED = {"load_dataset": "load", "build_trust": "build"}
 
