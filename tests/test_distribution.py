@@ -362,6 +362,49 @@ def test_workspace_feed_private_first_cold_start_and_unknown_creator(ws, duck_co
     server.check_creator(103)
 
 
+def test_feed_items_say_why(ws, duck_con):
+    # Each item carries `because`: the private domain names the follow and the trust, a discovery
+    # slot the parts that raised it (which add up to its score), an exploration slot the fair-chance rule.
+    from trustecon.distribution.feed import FeedInputs, _discovery_scores, discovery_parts, feed_because
+
+    ws.append(small_log().table())
+    cfg = FeedConfig(k=4, als_factors=4, als_iterations=3, private_share=0.25)
+    build_feeds(ws, duck_con, cfg)
+    items = FeedServer(ws, duck_con, cfg).feed(2)
+    first = next(i for i in items if i["source"] == "follow")
+    assert first["creator_id"] == 100 and first["because"].startswith("you follow them")  # even users follow 100
+    for i in items:
+        if i["source"] == "explore":
+            assert i["because"] == "a new or long-tail creator, shown so every creator gets a chance"
+        if i["source"] == "discover":
+            assert i["because"] and i["because"] != "you follow them"
+    # Known answers of the wording.
+    assert feed_because("follow", True, 0.734, {}) == "you follow them; your trust in them 0.73"
+    assert feed_because("follow", False, 0.92, {}) == "you trust them (0.92)"
+    assert feed_because("follow", True, None, {}) == "you follow them"
+    parts = {"als": 0.5, "credibility": 0.2, "popularity": 0.04, "neighbour": 0.0, "novelty": -0.3}
+    # popularity is under a tenth of the largest part: left unsaid; zero and negative parts too.
+    assert feed_because("discover", False, None, parts) == (
+        "people who watch what you watch also watch them; credible: vouched for by trusted users")
+    assert feed_because("discover", False, None, {"novelty": -0.1}) == "discovery: the best left among few creators"
+    # The parts add up to the discovery score bit for bit (the scores were summed in this order before).
+    rng = np.random.default_rng(3)
+    n, m = 5, 7
+    inp = FeedInputs(
+        user_ids=np.arange(n), creator_ids=np.arange(100, 100 + m),
+        follows=sp.csr_matrix((n, m)), trust=sp.random(n, m, density=0.4, random_state=1, format="csr"),
+        credibility=rng.random(m), popularity=rng.random(m), novel=np.zeros(m, bool),
+        creator_trust=sp.random(m, m, density=0.3, random_state=2, format="csr"), live=rng.random(m),
+        shown=sp.random(n, m, density=0.5, random_state=3, format="csr"),
+    )
+    c2 = FeedConfig(w_live=0.3, w_novelty=0.2)
+    rows = np.arange(n)
+    got = discovery_parts(inp, c2, rows, inp.trust[rows])
+    assert set(got) == {"neighbour", "credibility", "popularity", "live", "novelty"}
+    total = sum(np.broadcast_to(v, (n, m)) for v in got.values())
+    assert np.allclose(total, _discovery_scores(inp, c2, rows, inp.trust[rows]), rtol=0, atol=1e-12)
+
+
 def _pipeline_outputs(ws, con):
     e = ws.events(con)
     as_of = T0 + dt.timedelta(hours=6)

@@ -56,6 +56,8 @@ class FeedItem(BaseModel):
     source: str = Field(description="notice, follow, trust, discovery, explore or cold start source.")
     score: float
     notice_id: str | None
+    because: str = Field(description="Why the item is there, in words (the follow and trust, the discovery "
+                         "parts that raised it, or the fair-chance rule).")
 
 
 class FeedResponse(BaseModel):

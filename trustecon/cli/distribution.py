@@ -107,14 +107,11 @@ def feed(
             out["creator"] = {"creator_id": creator, "rank": where}
         print_json(out)
         return
-    from rich.table import Table
 
-    t = Table(title=f"feed of user {user}" + ("" if known else " (cold start: never seen)"))
-    for col in ("rank", "creator", "content", "source", "score"):
-        t.add_column(col, justify="right" if col != "source" else "left")
-    for i in items:
-        t.add_row(str(i["rank"]), str(i["creator_id"]), str(i["content_id"] or "—"), i["source"], f"{i['score']:.3f}")
-    console.print(t)
+    rows = [{"rank": i["rank"], "creator": i["creator_id"], "content": i["content_id"], "source": i["source"],
+             "score": f"{i['score']:.3f}", "why": i["because"]} for i in items]
+    title = f"feed of user {user}" + ("" if known else " (cold start: never seen)")
+    console.print(rows_view(rows, console.width, title=title, right=["score"]))
     if creator is not None:
         console.print(f"creator {creator}: " + (f"rank {where}" if where is not None else f"not in the top {cfg.k}"))
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from trustecon.distribution import pipelines as P
 from trustecon.distribution.discovery import CreatorALS, interaction_weights
-from trustecon.distribution.feed import SOURCES, FeedConfig, FeedInputs, rank_feeds
+from trustecon.distribution.feed import SOURCES, FeedConfig, FeedInputs, discovery_parts, feed_because, rank_feeds
 
 __all__ = ["FEEDS_SCHEMA", "FeedServer", "UnknownCreatorError", "build_feeds"]
 
@@ -352,7 +352,8 @@ class FeedServer:
 
     def feed(self, user_id: int, k: int | None = None) -> list[dict[str, Any]]:
         """The ranked feed of ``user_id``: dicts with rank, creator_id, content_id, source, score,
-        notice_id. Pending notices come first and are marked delivered."""
+        notice_id and ``because`` (why the item is there, in words: :func:`feed_because`). Pending
+        notices come first and are marked delivered."""
         cfg = self.config if k is None else FeedConfig(**{**self.config.as_dict(), "k": k})
         m = self.world.creator_ids.size
         uid = np.array([user_id], dtype=np.int64)
@@ -374,6 +375,8 @@ class FeedServer:
         )
         rng = np.random.default_rng([cfg.random_state, user_id & 0x7FFFFFFF])
         b = rank_feeds(inp, cfg, rng, apply_cap=False)
+        parts = discovery_parts(inp, cfg, np.zeros(1, np.int64), inp.trust.tocsr()[[0]]) if b.rank.size else {}
+        followed, trust_of = set(f.tolist()), dict(zip(tc.tolist(), tv.tolist(), strict=True))
         out: list[dict[str, Any]] = []
         nc, nid = self._notices.get(user_id, (np.zeros(0, np.int64), np.zeros(0, object)))
         for c, i in sorted(zip(nc.tolist(), nid.tolist(), strict=True), key=lambda r: r[1]):
@@ -389,20 +392,24 @@ class FeedServer:
                     "source": "notice",
                     "score": 0.0,
                     "notice_id": i,
+                    "because": "a notice from a creator you follow (shown once)",
                 }
             )
         base = len(out)
         for r, c, s, sc in zip(
             b.rank.tolist(), b.creator_index.tolist(), b.source.tolist(), b.score.tolist(), strict=True
         ):
+            cid = int(self.world.creator_ids[c])
             out.append(
                 {
                     "rank": base + r,
-                    "creator_id": int(self.world.creator_ids[c]),
+                    "creator_id": cid,
                     "content_id": int(self.world.content_ids[c]),
                     "source": SOURCES[s],
                     "score": float(sc),
                     "notice_id": None,
+                    "because": feed_because(SOURCES[s], cid in followed, trust_of.get(cid),
+                                            {k: float(v[0, c]) for k, v in parts.items()}),
                 }
             )
         return out

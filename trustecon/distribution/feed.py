@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from trustecon.distribution.discovery import CreatorALS
 from trustecon.distribution.exposure import assign_with_capacity, cap_exposure, gini, topk_per_user
 
-__all__ = ["SOURCES", "FeedBatch", "FeedConfig", "FeedInputs", "rank_feeds"]
+__all__ = ["SOURCES", "FeedBatch", "FeedConfig", "FeedInputs", "discovery_parts", "feed_because", "rank_feeds"]
 
 SOURCES: tuple[str, ...] = ("follow", "discover", "explore", "notice")
 _FOLLOW, _DISCOVER, _EXPLORE = 0, 1, 2
@@ -175,33 +175,84 @@ class FeedBatch:
         return np.bincount(self.creator_index, minlength=n_creators)
 
 
-def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_rows: sp.csr_matrix) -> np.ndarray:
-    """Dense discovery score block for users ``rows`` (see module doc)."""
-    m = inp.creator_ids.size
-    s = np.zeros((rows.size, m), dtype=np.float64)
+def discovery_parts(
+    inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_rows: sp.csr_matrix
+) -> dict[str, np.ndarray]:
+    """The terms of the discovery score for users ``rows`` (module doc), each a dense block (or a row
+    broadcast over users): ``als``, ``match``, ``neighbour``, ``credibility``, ``popularity``,
+    ``live``, ``novelty`` (≤ 0), present only when their input and weight are. They explain a
+    discovery slot (:meth:`FeedServer.feed`'s ``because``) and add up to its score."""
+    parts: dict[str, np.ndarray] = {}
     aff = None
     if inp.als is not None and (cfg.w_als or (cfg.live_affinity and inp.affinity is None)):
         aff = np.clip(inp.als.score_matrix(inp.user_ids[rows], inp.creator_ids), 0.0, 1.0)
-        s += cfg.w_als * aff
+        parts["als"] = cfg.w_als * aff
     if inp.affinity is not None:
         aff = inp.affinity[rows]
         if cfg.w_match:
-            s += cfg.w_match * aff
+            parts["match"] = cfg.w_match * aff
     if inp.creator_trust is not None and cfg.w_neighbour and inp.creator_trust.nnz:
         tot = np.asarray(trust_rows.sum(axis=1)).ravel()
         nb = (trust_rows @ inp.creator_trust).toarray()
-        s += cfg.w_neighbour * nb / np.maximum(tot, 1e-12)[:, None]
-    s += cfg.w_credibility * inp.credibility[None, :] + cfg.w_popularity * inp.popularity[None, :]
+        parts["neighbour"] = cfg.w_neighbour * nb / np.maximum(tot, 1e-12)[:, None]
+    parts["credibility"] = cfg.w_credibility * inp.credibility[None, :]
+    parts["popularity"] = cfg.w_popularity * inp.popularity[None, :]
     if inp.live is not None and cfg.w_live:
         gain = 1.0 if inp.user_live_gain is None else 1.0 + inp.user_live_gain[rows][:, None]
         if cfg.live_affinity and aff is not None:
             # A live room is worth showing to a user who would enter and need its products: weigh it by
             # the user's co-behaviour affinity, relative to her best creator (1 for the best match).
             gain = gain * aff / np.maximum(aff.max(axis=1, keepdims=True), 1e-12)
-        s += cfg.w_live * gain * inp.live[None, :]
+        parts["live"] = cfg.w_live * gain * inp.live[None, :]
     if inp.shown is not None and cfg.w_novelty:
-        s -= cfg.w_novelty * inp.shown[rows].log1p().toarray()
+        parts["novelty"] = -cfg.w_novelty * inp.shown[rows].log1p().toarray()
+    return parts
+
+
+def _discovery_scores(inp: FeedInputs, cfg: FeedConfig, rows: np.ndarray, trust_rows: sp.csr_matrix) -> np.ndarray:
+    """Dense discovery score block for users ``rows``: the sum of :func:`discovery_parts`, added in the
+    order (and with the pairing, credibility + popularity first) the scores have always been, so a
+    feed does not change in its last bits."""
+    parts = discovery_parts(inp, cfg, rows, trust_rows)
+    s = np.zeros((rows.size, inp.creator_ids.size), dtype=np.float64)
+    for name in ("als", "match", "neighbour"):
+        if name in parts:
+            s += parts[name]
+    s += parts["credibility"] + parts["popularity"]
+    if "live" in parts:
+        s += parts["live"]
+    if "novelty" in parts:
+        s += parts["novelty"]
     return s
+
+
+#: How a user reads each discovery part (in :func:`feed_because`).
+_PART_WORDS: dict[str, str] = {
+    "als": "people who watch what you watch also watch them",
+    "match": "their products match what you buy",
+    "neighbour": "creators you trust trust them",
+    "credibility": "credible: vouched for by trusted users",
+    "popularity": "widely followed",
+    "live": "likely live now",
+}
+
+
+def feed_because(source: str, followed: bool, trust: float | None, parts: dict[str, float]) -> str:
+    """Why an item is in a feed, in words: the private domain names the follow and the trust, a
+    discovery slot the parts of its score that raised it (largest first, at most three), an
+    exploration slot the fair-chance rule. A part under a tenth of the largest is left unsaid."""
+    if source == "follow":
+        if trust is None:
+            return "you follow them"
+        return f"you follow them; your trust in them {trust:.2f}" if followed else f"you trust them ({trust:.2f})"
+    if source == "explore":
+        return "a new or long-tail creator, shown so every creator gets a chance"
+    if source == "notice":
+        return "a notice from a creator you follow (shown once)"
+    top = max((v for k, v in parts.items() if k in _PART_WORDS), default=0.0)
+    up = sorted((k for k, v in parts.items() if k in _PART_WORDS and v > 0 and v >= top / 10),
+                key=lambda k: -parts[k])[:3]
+    return "; ".join(_PART_WORDS[k] for k in up) or "discovery: the best left among few creators"
 
 
 def _gumbel_topk(keys_logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
