@@ -4,7 +4,9 @@ With an admin key the page shows the headline KPIs equal to ``GET /kpis`` and th
 ``GET /creators``; the trust explorer shows a creator's credibility and creator trust (equal to the built
 tables, with the channels that moved it most), the pair's explanation, and the API's one-line reason for
 an id with no score; a workspace with no commerce or no events shows what can be computed and why the
-rest cannot; a bad key shows an error and no data. Every request the page makes must go to the server
+rest cannot; who to follow lists the library's suggestions with their reasons and parts (a user's own, an
+admin's pick, a new user's popularity reasons) and a user key's refusal for someone else's; a bad key
+shows an error and no data. Every request the page makes must go to the server
 itself (no CDN: the machine is offline).
 Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh installs them).
 """
@@ -12,6 +14,7 @@ Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh ins
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import subprocess
@@ -232,6 +235,79 @@ def test_trust_explorer_shows_the_explanation(server, browser):
     page.close()
 
 
+def _suggest_on_page(page, user: int) -> list[tuple[int, str]]:
+    """Asks the who-to-follow panel for ``user``; the rendered (creator, reasons) rows, in order."""
+    page.fill("#suggest-user", str(user))
+    page.click("#suggest-go")
+    page.wait_for_selector("#suggest[data-state='done']", timeout=20_000)
+    return _suggestions_shown(page)
+
+
+def _suggestions_shown(page) -> list[tuple[int, str]]:
+    got = page.locator("#suggestions tbody tr").evaluate_all(
+        "rs => rs.map(r => [Number(r.dataset.creator), r.querySelector('td.because').textContent])")
+    return [(c, why) for c, why in got]
+
+
+def _assert_suggestions_equal(page, want: list[dict]) -> None:
+    """The panel shows ``want`` (``suggest_creators``'s answer): creators in order with their reasons, and
+    for each the non-zero parts (feature → contribution, adding up to the score) beside its score."""
+    assert _suggestions_shown(page) == [(s["creator_id"], s["because"]) for s in want] and want
+    assert page.locator("#suggestions").is_visible()
+    for i, s in enumerate(want):
+        tr = page.locator("#suggestions tbody tr").nth(i)
+        parts = dict(tr.locator("ul.parts li[data-part]").evaluate_all(
+            "ls => ls.map(l => [l.dataset.part, Number(l.dataset.value)])"))
+        nonzero = {f: v for f, v in s["parts"].items() if v != 0}
+        assert parts == pytest.approx(nonzero, abs=1e-12)
+        assert float(tr.get_attribute("data-score")) == pytest.approx(s["score"], abs=1e-12)
+        assert sum(parts.values()) == pytest.approx(s["score"], abs=1e-9)
+
+
+def test_who_to_follow_shows_the_library_suggestions(server, browser):
+    """A user's key: the panel loads by itself with ``suggest_creators`` for that user (creators in order,
+    the reasons in words, the parts); asking for another user shows the API's refusal and no rows. An
+    admin picks users: another user's list, and a never-seen user's most followed creators with popularity
+    reasons only and the note that says so."""
+    from trustecon.distribution.suggest import suggest_creators
+    from trustecon.engine import connect
+
+    base, ws, me = server["base"], server["ws"], server["pair"]["user_id"]
+    con = connect("duckdb")
+    outside: list[str] = []
+    page = _page(browser, base, outside)
+    _sign_in(page, server["user"])
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    page.wait_for_selector("#suggest[data-state='done']", timeout=20_000)
+    assert page.input_value("#suggest-user") == str(me)
+    _assert_suggestions_equal(page, suggest_creators(ws, con, me, 10))
+    assert page.inner_text("#suggest-note") == ""  # a known user's own graph: no cold-start note
+    assert page.locator("#suggest h2").inner_text() == "Who to follow"
+    heads = page.locator("#suggestions th[scope='col']").evaluate_all("hs => hs.map(h => h.textContent)")
+    assert heads == ["#", "creator", "why", "score by part"]
+    assert _suggest_on_page(page, me + 1) == []
+    assert page.inner_text("#suggest-note") == \
+        f"user {me + 1}: this key may not read this resource (a user key sees only its own suggestions)"
+    assert page.locator("#suggestions").is_hidden() and page.inner_text("#error") == ""
+    page.close()
+
+    page = _page(browser, base, outside)
+    _sign_in(page, server["admin"])
+    page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+    assert page.locator("#suggestions tbody tr").count() == 0  # an admin picks a user first
+    _suggest_on_page(page, me + 1)
+    _assert_suggestions_equal(page, suggest_creators(ws, con, me + 1, 10))
+    new = 987654321
+    want = suggest_creators(ws, con, new, 10)
+    _suggest_on_page(page, new)
+    _assert_suggestions_equal(page, want)
+    assert all(re.fullmatch(r"[\d,]+ people follow or trust them", why) for _, why in _suggestions_shown(page))
+    assert page.inner_text("#suggest-note") == (f"user {new} follows and trusts no one yet (a new user): the most "
+                                               "followed creators, by how many people follow or trust them")
+    assert "NaN" not in page.inner_text("#suggest") and outside == []
+    page.close()
+
+
 @contextlib.contextmanager
 def _serve_in_thread(ws) -> Iterator[str]:
     """The API over ``ws`` under uvicorn in a thread of this process (starts in well under a second, where a
@@ -306,6 +382,14 @@ def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_pa
                                (999, "creator 999: not in the event log (no event names this creator)")):
                     _explain_on_page(page, c)
                     assert page.inner_text("#error") == why and page.locator("#creator-view").is_hidden()
+                # Who to follow with views only: user 1 trusts creator 100, so only 102 is left, with nothing
+                # behind it; a new user gets 100 by its 12 trusters, then 102.
+                assert _suggest_on_page(page, 1) == [(102, "no strong reason: the best left among few candidates")]
+                assert page.inner_text("#suggest-note").startswith("nothing to go on for user 1 yet")
+                assert _suggest_on_page(page, 999) == [
+                    (100, "12 people follow or trust them"),
+                    (102, "no strong reason: the best left among few candidates")]
+                assert "(a new user)" in page.inner_text("#suggest-note")
             else:
                 assert "the event log is empty" in page.inner_text("#kpis-note")
                 assert "the event log is empty" in page.inner_text("#rooms-note")
@@ -313,6 +397,8 @@ def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_pa
                 assert page.inner_text("#error") == ""
                 _explain_on_page(page, 1)
                 assert page.inner_text("#error") == "creator 1: not in the event log (the log is empty)"
+                assert _suggest_on_page(page, 1) == []
+                assert page.inner_text("#suggest-note") == "the event log is empty; ingest, load or simulate first"
             assert "NaN" not in page.inner_text("body") and "undefined" not in page.inner_text("body")
             page.close()
         assert outside == []
@@ -358,7 +444,7 @@ def test_bad_key_shows_an_error_not_data(server, browser):
     _sign_in(page, server["admin"] + "-wrong")
     page.wait_for_selector("#error", state="visible", timeout=20_000)
     assert "invalid API key" in page.inner_text("#error")
-    for table in ("#kpis", "#creators", "#rooms", "#pair-channels", "#plan-rows"):
+    for table in ("#kpis", "#creators", "#rooms", "#pair-channels", "#plan-rows", "#suggestions"):
         assert page.locator(f"{table} tbody tr").count() == 0
     assert page.get_attribute("body", "data-loaded") is None
     assert outside == []
