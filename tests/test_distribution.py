@@ -500,6 +500,7 @@ def test_suggestions_say_why_by_hand():
     # 5: reached by nobody 1 follows, one follower.
     assert (by[5]["via"], by[5]["follows_you"], by[5]["trusters"]) == (0, False, 1)
     assert "of the accounts you follow" not in by[5]["because"]
+    assert "1 person follows or trusts them" in by[5]["because"].split("; ")  # one follower: singular
     # A user the graph never saw: popularity only.
     cold = m.suggest_explained(77, k=1)
     assert cold[0]["creator_id"] == 6 and cold[0]["because"] == "3 people follow or trust them" and cold[0]["via"] == 0

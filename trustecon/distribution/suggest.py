@@ -273,12 +273,14 @@ class WhoToFollow:
 
 def _because(parts: dict[str, float], facts: dict[str, int | bool]) -> str:
     """The parts that raised a suggestion, largest first, in a user's words."""
+    via, n = int(facts["via"]), int(facts["trusters"])
     words = {
-        "ppr": (f"{facts['via']:,} of the accounts you follow or trust follow or trust them" if facts["via"]
+        "ppr": ("one of the accounts you follow or trust follows or trusts them" if via == 1
+                else f"{via:,} of the accounts you follow or trust follow or trust them" if via
                 else "close to you in the trust graph"),
         "cofollow": "people who follow the creators you follow also follow them",
         "reciprocity": "they follow or trust you",
-        "popularity": f"{facts['trusters']:,} people follow or trust them",
+        "popularity": "1 person follows or trusts them" if n == 1 else f"{n:,} people follow or trust them",
         "behaviour": "they behave like you",
     }
     up = sorted((f for f in FEATURES if parts[f] > 0), key=lambda f: -parts[f])
