@@ -5,7 +5,9 @@ With an admin key the page shows the headline KPIs equal to ``GET /kpis`` and th
 tables, with the channels that moved it most), the pair's explanation, and the API's one-line reason for
 an id with no score; a workspace with no commerce or no events shows what can be computed and why the
 rest cannot; who to follow lists the library's suggestions with their reasons and parts (a user's own, an
-admin's pick, a new user's popularity reasons) and a user key's refusal for someone else's; a bad key
+admin's pick, a new user's popularity reasons) and a user key's refusal for someone else's; the feed panel
+lists the library's feed (positions, creators, sources, reasons; a pending notice once, then not again), a
+new user's cold-start feed, a refusal and the API's reason where no feed is built; a bad key
 shows an error and no data. Every request the page makes must go to the server
 itself (no CDN: the machine is offline).
 Skips with a reason where Chromium or Playwright is absent (scripts/setup.sh installs them).
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pyarrow.compute as pc
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx is in the test extra")
@@ -309,6 +312,103 @@ def test_who_to_follow_shows_the_library_suggestions(server, browser):
     page.close()
 
 
+#: The page's short words for the feed's sources (dashboard.html SOURCE_WORDS).
+SOURCE_WORDS = {"notice": "notice", "follow": "you follow/trust", "discover": "discovery", "explore": "exploration"}
+
+
+def _feed_on_page(page, user: int) -> list[tuple[str, int, str, str]]:
+    """Asks the feed panel for ``user``; the rendered rows (see :func:`_feed_shown`)."""
+    page.fill("#feed-user", str(user))
+    page.click("#feed-go")
+    page.wait_for_selector("#feed[data-state='done']", timeout=20_000)
+    return _feed_shown(page)
+
+
+def _feed_shown(page) -> list[tuple[str, int, str, str]]:
+    """The feed panel's rows as people read them: (position, creator, source words, reason)."""
+    got = page.locator("#feed-rows tbody tr").evaluate_all(
+        "rs => rs.map(r => Array.from(r.querySelectorAll('td')).map(t => t.textContent))")
+    return [(pos, int(creator), source, why) for pos, creator, _content, source, why in got]
+
+
+def _feed_rows(items: list[dict]) -> list[tuple[str, int, str, str]]:
+    """What the panel should show for the library's ``items``: positions counted from 1, in order."""
+    return [(str(i["rank"] + 1), i["creator_id"], SOURCE_WORDS[i["source"]], i["because"]) for i in items]
+
+
+def _assert_feed_equals(page, items: list[dict]) -> None:
+    """The panel shows ``items`` (``FeedServer.feed``'s answer): every row in order, and each item's content
+    (a dash for a notice) and source as the API names it."""
+    assert _feed_shown(page) == _feed_rows(items) and items
+    assert page.locator("#feed-rows").is_visible()
+    rows = page.locator("#feed-rows tbody tr")
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.source)") == [i["source"] for i in items]
+    content = rows.locator("td.content").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert content == ["—" if i["content_id"] is None else str(i["content_id"]) for i in items]
+
+
+def test_feed_shows_the_library_feed(browser, tmp_path_factory):
+    """A user with a pending notice signs in: the panel loads by itself and equals ``FeedServer.feed`` for
+    that user (k=20) — the notice first, then the private domain, discovery and exploration, each with the
+    library's reason. The API marked the notice delivered, so the next look (an admin's) shows the rest,
+    equal to a new ``FeedServer`` over the saved deliveries. A user key asking for someone else's feed gets
+    the refusal in the panel; a never-seen user gets the library's cold-start feed and the note."""
+    from trustecon.distribution import FeedServer
+    from trustecon.engine import connect
+
+    ws = built_world(tmp_path_factory, "dash-feed")
+    con = connect("duckdb")
+    # The build delivered every notice of the log; one user's is made pending again (as if posted since).
+    d = ws.read_table("notice_deliveries")
+    me = min(d["user_id"].to_pylist())
+    ws.write_table("notice_deliveries", d.filter(pc.not_equal(d["user_id"], me)))
+    want = FeedServer(ws, con).feed(me, 20)  # not saved: the API delivers the notice itself
+    assert want[0]["source"] == "notice" and {"follow", "discover", "explore"} <= {i["source"] for i in want}
+    store = KeyStore.load(ws)
+    admin, _ = store.add("admin")
+    user, _ = store.add("user", me)
+    store.save(ws)
+    outside: list[str] = []
+    with _serve_in_thread(ws) as base:
+        page = _page(browser, base, outside)
+        _sign_in(page, user)
+        page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+        page.wait_for_selector("#feed[data-state='done']", timeout=20_000)
+        assert page.input_value("#feed-user") == str(me)
+        _assert_feed_equals(page, want)
+        assert page.inner_text("#feed-note") == "1 notice shown once: now marked delivered"
+        assert page.locator("#feed h2").inner_text() == "Feed"
+        heads = page.locator("#feed-rows th[scope='col']").evaluate_all("hs => hs.map(h => h.textContent)")
+        assert heads == ["#", "creator", "content", "source", "why"]
+        assert _feed_on_page(page, me + 1) == []
+        assert page.inner_text("#feed-note") == \
+            f"user {me + 1}: this key may not read this resource (a user key sees only its own feed)"
+        assert page.locator("#feed-rows").is_hidden() and page.inner_text("#error") == ""
+        page.close()
+
+        page = _page(browser, base, outside)
+        _sign_in(page, admin)
+        page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+        assert page.locator("#feed-rows tbody tr").count() == 0  # an admin's look waits for an id
+        assert "delivers their pending notices" in page.inner_text("#feed-note")
+        again = FeedServer(ws, con).feed(me, 20)  # over the deliveries the API saved: no notice left
+        assert again == [{**i, "rank": i["rank"] - 1} for i in want[1:]]
+        _feed_on_page(page, me)
+        _assert_feed_equals(page, again)
+        assert page.inner_text("#feed-note") == ""  # a known user, no notice: nothing to add
+        new = 987654321
+        cold = FeedServer(ws, con).feed(new, 20)
+        _feed_on_page(page, new)
+        _assert_feed_equals(page, cold)
+        assert page.get_attribute("#feed", "data-cold-start") == "true"
+        assert page.inner_text("#feed-note") == (f"user {new} is new to the engine (cold start): credible and "
+                                                "popular creators and exploration, nothing from their own "
+                                                "follows or trust yet")
+        assert "NaN" not in page.inner_text("#feed") and "undefined" not in page.inner_text("#feed")
+        page.close()
+    assert outside == []
+
+
 @contextlib.contextmanager
 def _serve_in_thread(ws) -> Iterator[str]:
     """The API over ``ws`` under uvicorn in a thread of this process (starts in well under a second, where a
@@ -340,11 +440,16 @@ def _explain_on_page(page, creator: int) -> None:
     page.wait_for_selector("#explorer[data-state='done']", timeout=20_000)
 
 
+#: The API's 409 for a feed where none is built (trustecon/api/service.py feed_server).
+NO_FEEDS = "no feeds built yet; run 'trustecon feed WORKSPACE --all' first"
+
+
 def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_path_factory):
     """Views only: the KPIs without their events are dashes with the reason, a known creator shows its
     credibility and creator trust with the note that seller reliability needs orders, a creator with no
     evidence and an unknown one show the API's one-line reason. An empty log: each panel says why it is
-    empty, an id says it is not in the log. Never a NaN on the page."""
+    empty, an id says it is not in the log. Neither has feeds built: the feed panel says so (the API's 409).
+    Never a NaN on the page."""
     from views_world import AS_OF, views_world
 
     from trustecon.store import Workspace
@@ -391,6 +496,10 @@ def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_pa
                     (100, "12 people follow or trust them"),
                     (102, "no strong reason: the best left among few candidates")]
                 assert "(a new user)" in page.inner_text("#suggest-note")
+                # No feeds built: the API's 409 reason (with the command), in the panel only, no rows.
+                before = page.inner_text("#error")  # the explorer's last reason stays as it was
+                assert _feed_on_page(page, 1) == []
+                assert page.inner_text("#feed-note") == NO_FEEDS and page.inner_text("#error") == before
             else:
                 assert "the event log is empty" in page.inner_text("#kpis-note")
                 assert "the event log is empty" in page.inner_text("#rooms-note")
@@ -400,6 +509,9 @@ def test_dashboard_on_commerce_free_and_empty_workspaces(server, browser, tmp_pa
                 assert page.inner_text("#error") == "creator 1: not in the event log (the log is empty)"
                 assert _suggest_on_page(page, 1) == []
                 assert page.inner_text("#suggest-note") == "the event log is empty; ingest, load or simulate first"
+                before = page.inner_text("#error")
+                assert _feed_on_page(page, 1) == [] and page.inner_text("#feed-note") == NO_FEEDS
+                assert page.inner_text("#error") == before
             assert "NaN" not in page.inner_text("body") and "undefined" not in page.inner_text("body")
             page.close()
         assert outside == []
@@ -445,7 +557,7 @@ def test_bad_key_shows_an_error_not_data(server, browser):
     _sign_in(page, server["admin"] + "-wrong")
     page.wait_for_selector("#error", state="visible", timeout=20_000)
     assert "invalid API key" in page.inner_text("#error")
-    for table in ("#kpis", "#creators", "#rooms", "#pair-channels", "#plan-rows", "#suggestions"):
+    for table in ("#kpis", "#creators", "#rooms", "#pair-channels", "#plan-rows", "#suggestions", "#feed-rows"):
         assert page.locator(f"{table} tbody tr").count() == 0
     assert page.get_attribute("body", "data-loaded") is None
     assert outside == []
