@@ -673,6 +673,9 @@ SPARK_CASES: dict[str, tuple[Any, dict[str, Any]]] = {
     "refund_rate": (kpis.refund_rate, {"period": "all"}),
     "private_domain_gmv": (kpis.private_domain_gmv_share, {"period": "all", "by_creator": True}),
     "creator_income": (kpis.creator_income, {"period": "month", "min_followers": 2}),
+    # Every period kind in one expression, as compute_all builds its per-period tables: the labels'
+    # EXPLODE and follower_counts' per-kind spells.
+    "creator_income_all_kinds": (kpis.creator_income, {"period": ("all", "month", "day"), "min_followers": 2}),
     "exposure_gini": (kpis.exposure_gini, {"period": "day"}),
     "exposure_lorenz": (kpis.exposure_lorenz, {"period": "all"}),
     "campaigns": (kpis.campaign_metrics, {"period": "all"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from trustecon.kpis._base import Zone, ratio, reason_if, with_period, zone_for
+from trustecon.kpis._base import PeriodSpec, Zone, ratio, reason_if, with_period, zone_for
 
 __all__ = ["campaign_metrics", "campaign_order_lines"]
 
@@ -19,7 +19,7 @@ def campaign_order_lines(events: ir.Table) -> ir.Table:
     return lines.left_join(ref, lines.order_id == ref.r_order).select(lines, kept=ref.r_order.isnull())
 
 
-def campaign_metrics(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
+def campaign_metrics(events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all") -> ir.Table:
     """Per (period, campaign_id), each event in the period of its own time.
 
     - spend = Σ ``amount`` of ``spend`` events; brand_id = the spend events' brand;

@@ -157,11 +157,18 @@ def compute_all(
     timezone: str | Zone = "UTC",
     periods: tuple[str, ...] = ("all", "month", "day"),
     min_followers: int = 10_000,
+    stack_periods: bool = False,
 ) -> dict[str, ir.Table]:
     """Every KPI table, keyed by the name it is stored under (``tables/kpis_<name>``).
 
     Per-period tables carry a ``period`` column holding ``all``, months (``YYYY-MM``) and days
     (``YYYY-MM-DD``) stacked; per-creator and per-session tables are over the whole log.
+
+    Each per-period table is one expression over all ``periods`` (a :data:`~trustecon.kpis._base.PeriodSpec`
+    tuple: every row labelled once per kind). ``stack_periods=True`` builds one expression per kind
+    and stacks them with ``union`` instead: the same rows, kept as the plain reference the tests hold
+    the one-expression path to. Why one expression: on a 20k-event log three per table made Ibis's
+    building and compiling cost ~3× what DuckDB spent executing; on a 3M-event log the two run alike.
     """
     timezone = zone_for(events, timezone)  # one look at the log's span for every table
     per_period: dict[str, tuple[Callable[..., ir.Table], dict[str, Any]]] = {
@@ -180,8 +187,10 @@ def compute_all(
     }
     out: dict[str, ir.Table] = {}
     for name, (fn, kw) in per_period.items():
-        parts = [fn(events, timezone=timezone, period=p, **kw) for p in periods]
-        out[name] = _stack(parts)
+        if stack_periods or len(periods) == 1:
+            out[name] = _stack([fn(events, timezone=timezone, period=p, **kw) for p in periods])
+        else:
+            out[name] = fn(events, timezone=timezone, period=tuple(periods), **kw)
     out["monthly_repurchase"] = _stack(
         [commerce.monthly_repurchase(events, timezone=timezone, period=p) for p in periods if p != "day"]
     )

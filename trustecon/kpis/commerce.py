@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    PeriodSpec,
     Zone,
     check_period,
     follow_spells,
@@ -118,7 +119,7 @@ def order_value(
     events: ir.Table,
     *,
     timezone: str | Zone = "UTC",
-    period: str = "all",
+    period: PeriodSpec = "all",
     by_creator: bool = False,
     top_share: float | None = None,
 ) -> ir.Table:
@@ -160,7 +161,7 @@ def order_value(
 
 
 def refund_rate(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Refund rate: refunded orders / orders.
 
@@ -194,7 +195,7 @@ def refund_rate(
 
 
 def private_domain_gmv_share(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Private-domain GMV share.
 

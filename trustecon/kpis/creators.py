@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    PeriodSpec,
     Zone,
     follow_spells,
     on_spine,
+    period_kinds,
     period_label,
     period_spine,
     ratio,
@@ -19,7 +22,7 @@ from trustecon.kpis._base import (
 __all__ = ["creator_income", "follower_counts"]
 
 
-def follower_counts(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
+def follower_counts(events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all") -> ir.Table:
     """Followers of each creator at the end of each period of the log: (period, creator_id, followers).
 
     A user follows c at a period's end when a follow spell (:func:`trustecon.kpis.follow_spells`)
@@ -27,17 +30,30 @@ def follower_counts(events: ir.Table, *, timezone: str | Zone = "UTC", period: s
     """
     timezone = zone_for(events, timezone)
     spells = follow_spells(events)
-    spells = spells.mutate(
-        s_label=period_label(spells.start, timezone, period),
-        e_label=period_label(spells.end, timezone, period),
-    )
     spine = period_spine(events, timezone, period)
-    j = spine.join(spells, [spells.s_label <= spine.period, spells.end.isnull() | (spells.e_label > spine.period)])
+    if isinstance(period, str):
+        spells = spells.mutate(
+            s_label=period_label(spells.start, timezone, period),
+            e_label=period_label(spells.end, timezone, period),
+        )
+        preds = []
+    else:
+        # Several kinds at once: each spell once per kind, labelled for it, and matched only with the
+        # spine's labels of that kind (kinds differ in label length: all, YYYY-MM, YYYY-MM-DD).
+        kinds = period_kinds(period)
+        spells = spells.mutate(kind=ibis.array(list(kinds)).unnest())
+        spells = spells.mutate(
+            s_label=ibis.cases(*((spells.kind == k, period_label(spells.start, timezone, k)) for k in kinds)),
+            e_label=ibis.cases(*((spells.kind == k, period_label(spells.end, timezone, k)) for k in kinds)),
+        )
+        preds = [spells.s_label.length() == spine.period.length()]
+    preds += [spells.s_label <= spine.period, spells.end.isnull() | (spells.e_label > spine.period)]
+    j = spine.join(spells, preds)
     return j.group_by([j.period, j.creator_id]).aggregate(followers=j.user_id.nunique())
 
 
 def creator_income(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", min_followers: int = 10_000
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", min_followers: int = 10_000
 ) -> ir.Table:
     """Share of creators with ≥ ``min_followers`` followers who earn.
 

@@ -6,7 +6,16 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
-from trustecon.kpis._base import Zone, on_spine, period_spine, ratio, reason_if, with_period, zone_for
+from trustecon.kpis._base import (
+    PeriodSpec,
+    Zone,
+    on_spine,
+    period_spine,
+    ratio,
+    reason_if,
+    with_period,
+    zone_for,
+)
 
 __all__ = ["creator_exposure", "exposure_gini", "exposure_lorenz", "gini"]
 
@@ -25,7 +34,7 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * x).sum() / (n * s))
 
 
-def creator_exposure(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
+def creator_exposure(events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all") -> ir.Table:
     """Per (period, creator) among creators who published or went live (``publish`` or
     ``live_start``) in the period: exposure = their ``impression`` events in the period (0 if none)."""
     timezone = zone_for(events, timezone)
@@ -38,7 +47,7 @@ def creator_exposure(events: ir.Table, *, timezone: str | Zone = "UTC", period: 
     return j.mutate(exposure=j.exposure.cast("int64"))
 
 
-def exposure_gini(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
+def exposure_gini(events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all") -> ir.Table:
     """Exposure Gini and share of creators exposed.
 
     Over the creators active in the period (published or went live), zero exposure included:
@@ -73,7 +82,7 @@ def exposure_gini(events: ir.Table, *, timezone: str | Zone = "UTC", period: str
     )
 
 
-def exposure_lorenz(events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all") -> ir.Table:
+def exposure_lorenz(events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all") -> ir.Table:
     """Lorenz curve of exposure: per period, creators sorted by exposure ascending (ties by id);
     creator_share = i / n and exposure_share = Σ_{j≤i} x_j / Σ x (null when Σ x = 0)."""
     timezone = zone_for(events, timezone)

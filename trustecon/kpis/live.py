@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
     INTERACTION_KINDS,
+    PeriodSpec,
     Zone,
     follow_spells,
     is_follower_at,
@@ -82,7 +83,7 @@ def _visit_reason(visits: ir.Table, closed: ir.Table) -> ir.StringValue:
 
 
 def live_watch_time(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Live watch time per visit, in minutes.
 
@@ -132,7 +133,7 @@ def visit_products(events: ir.Table) -> ir.Table:
 
 
 def products_seen_per_visit(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Products seen per live visit.
 
@@ -163,7 +164,7 @@ def products_seen_per_visit(
 
 
 def interactions_per_minute(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Interactions per minute watched, live vs short video, and their ratio.
 
@@ -243,7 +244,7 @@ def live_sessions(events: ir.Table) -> ir.Table:
 
 
 def live_room_metrics(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by: str = "period"
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by: str = "period"
 ) -> ir.Table:
     """Live-room money metrics, per session, per (period, host) or per period (``by``).
 

@@ -7,6 +7,7 @@ import ibis
 import ibis.expr.types as ir
 
 from trustecon.kpis._base import (
+    PeriodSpec,
     Zone,
     follow_spells,
     is_follower_at,
@@ -27,7 +28,7 @@ def fan_content_reach(
     events: ir.Table,
     *,
     timezone: str | Zone = "UTC",
-    period: str = "all",
+    period: PeriodSpec = "all",
     by_creator: bool = False,
     window_days: int = 7,
 ) -> ir.Table:
@@ -96,7 +97,7 @@ def fan_content_reach(
 
 
 def follow_conversion(
-    events: ir.Table, *, timezone: str | Zone = "UTC", period: str = "all", by_creator: bool = False
+    events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by_creator: bool = False
 ) -> ir.Table:
     """Follow conversion of short-video viewers (the private-domain funnel's last step).
 
