@@ -24,6 +24,7 @@ from trustecon.kpis._base import (
     ratio,
     reason_if,
     share_of,
+    shared,
     with_period,
     zone_for,
 )
@@ -205,22 +206,7 @@ def private_domain_gmv_share(
     when there are no such lines (or their GMV is 0).
     """
     timezone = zone_for(events, timezone)
-    o = events.filter((events.kind == "order") & events.creator_id.notnull())
-    o = o.select("event_id", "user_id", "creator_id", "ts", "amount")
-    spells = follow_spells(events)
-    fan = (
-        o.join(
-            spells,
-            [
-                spells.user_id == o.user_id,
-                spells.creator_id == o.creator_id,
-                is_follower_at(spells.start, spells.end, o.ts),
-            ],
-        )
-        .select(f_event=o.event_id)
-        .distinct()
-    )
-    o = o.left_join(fan, o.event_id == fan.f_event).select(o, private=fan.f_event.notnull())
+    o = _private_lines(events)
     o = with_period(o, timezone, period)
     keys = ["period", "creator_id"] if by_creator else ["period"]
     agg = o.group_by(keys).aggregate(gmv=o.amount.sum(), private_gmv=ibis.ifelse(o.private, o.amount, 0.0).sum())
@@ -233,3 +219,29 @@ def private_domain_gmv_share(
         value=ratio(agg.private_gmv, agg.gmv),
         reason=reason_if((agg.gmv == 0, "no order lines with a creator")),
     )
+
+
+def _private_lines(events: ir.Table) -> ir.Table:
+    """Order lines with a creator: event_id, user_id, creator_id, ts, amount, ``private`` (the buyer
+    followed the creator at ``ts``) — the rows of :func:`private_domain_gmv_share`, period-free, so its
+    per-period and per-creator tables share them (:func:`~trustecon.kpis._base.shared`)."""
+
+    def build() -> ir.Table:
+        o = events.filter((events.kind == "order") & events.creator_id.notnull())
+        o = o.select("event_id", "user_id", "creator_id", "ts", "amount")
+        spells = follow_spells(events)
+        fan = (
+            o.join(
+                spells,
+                [
+                    spells.user_id == o.user_id,
+                    spells.creator_id == o.creator_id,
+                    is_follower_at(spells.start, spells.end, o.ts),
+                ],
+            )
+            .select(f_event=o.event_id)
+            .distinct()
+        )
+        return o.left_join(fan, o.event_id == fan.f_event).select(o, private=fan.f_event.notnull())
+
+    return shared("private_lines", (events.op(),), build)

@@ -243,6 +243,60 @@ def live_sessions(events: ir.Table) -> ir.Table:
     )
 
 
+#: The per-session counts of :func:`live_room_metrics`.
+_COUNTS = ("visits", "unique_viewers", "orders", "buyers", "new_followers", "old_fan_buyers")
+
+
+def _session_money(events: ir.Table) -> ir.Table:
+    """One row per live session: session_id, creator_id, start, end, gmv and the :data:`_COUNTS` of
+    :func:`live_room_metrics` (rules there). Period-free, so the per-period, per-creator and
+    per-session tables share it (:func:`~trustecon.kpis._base.shared`)."""
+
+    def build() -> ir.Table:
+        sessions = live_sessions(events)
+        v = live_visits(events)
+        vs = v.group_by(vs_id=v.session_id).aggregate(visits=v.count(), unique_viewers=v.user_id.nunique())
+        first = v.group_by(f_user=v.user_id, f_session=v.session_id).aggregate(first_enter=v.enter.min())
+
+        lines = events.filter((events.kind == "order") & events.session_id.notnull())
+        oa = lines.group_by(o_id=lines.session_id).aggregate(
+            gmv=lines.amount.sum(), orders=lines.order_id.nunique(), buyers=lines.user_id.nunique()
+        )
+        # New followers: viewers' follows of the host inside [first enter, session end].
+        follows = events.filter(events.kind == "follow").select(fu=events.user_id, fc=events.creator_id, fts=events.ts)
+        fj = first.join(sessions, first.f_session == sessions.session_id).join(
+            follows,
+            [
+                follows.fu == first.f_user,
+                follows.fc == sessions.creator_id,
+                follows.fts >= first.first_enter,
+                follows.fts <= sessions.end,
+            ],
+        )
+        nf = fj.group_by(nf_id=fj.f_session).aggregate(new_followers=fj.f_user.nunique())
+        # Old fans: buyers who followed the host at the session's start.
+        buyers = lines.select(b_user=lines.user_id, b_session=lines.session_id).distinct()
+        spells = follow_spells(events)
+        bj = buyers.join(sessions, buyers.b_session == sessions.session_id).join(
+            spells,
+            [
+                spells.user_id == buyers.b_user,
+                spells.creator_id == sessions.creator_id,
+                is_follower_at(spells.start, spells.end, sessions.start),
+            ],
+        )
+        of = bj.group_by(of_id=bj.b_session).aggregate(old_fan_buyers=bj.b_user.nunique())
+
+        s = sessions
+        s = s.left_join(vs, s.session_id == vs.vs_id).select(s, vs.visits, vs.unique_viewers)
+        s = s.left_join(oa, s.session_id == oa.o_id).select(s, oa.gmv, oa.orders, oa.buyers)
+        s = s.left_join(nf, s.session_id == nf.nf_id).select(s, nf.new_followers)
+        s = s.left_join(of, s.session_id == of.of_id).select(s, of.old_fan_buyers)
+        return s.mutate(gmv=s.gmv.fill_null(0.0), **{c: s[c].fill_null(0).cast("int64") for c in _COUNTS})
+
+    return shared("live_session_money", (events.op(),), build)
+
+
 def live_room_metrics(
     events: ir.Table, *, timezone: str | Zone = "UTC", period: PeriodSpec = "all", by: str = "period"
 ) -> ir.Table:
@@ -263,47 +317,8 @@ def live_room_metrics(
     timezone = zone_for(events, timezone)
     if by not in ("session", "creator", "period"):
         raise ValueError(f"by must be session, creator or period, not {by!r}")
-    sessions = live_sessions(events)
-    v = live_visits(events)
-    vs = v.group_by(vs_id=v.session_id).aggregate(visits=v.count(), unique_viewers=v.user_id.nunique())
-    first = v.group_by(f_user=v.user_id, f_session=v.session_id).aggregate(first_enter=v.enter.min())
-
-    lines = events.filter((events.kind == "order") & events.session_id.notnull())
-    oa = lines.group_by(o_id=lines.session_id).aggregate(
-        gmv=lines.amount.sum(), orders=lines.order_id.nunique(), buyers=lines.user_id.nunique()
-    )
-    # New followers: viewers' follows of the host inside [first enter, session end].
-    follows = events.filter(events.kind == "follow").select(fu=events.user_id, fc=events.creator_id, fts=events.ts)
-    fj = first.join(sessions, first.f_session == sessions.session_id).join(
-        follows,
-        [
-            follows.fu == first.f_user,
-            follows.fc == sessions.creator_id,
-            follows.fts >= first.first_enter,
-            follows.fts <= sessions.end,
-        ],
-    )
-    nf = fj.group_by(nf_id=fj.f_session).aggregate(new_followers=fj.f_user.nunique())
-    # Old fans: buyers who followed the host at the session's start.
-    buyers = lines.select(b_user=lines.user_id, b_session=lines.session_id).distinct()
-    spells = follow_spells(events)
-    bj = buyers.join(sessions, buyers.b_session == sessions.session_id).join(
-        spells,
-        [
-            spells.user_id == buyers.b_user,
-            spells.creator_id == sessions.creator_id,
-            is_follower_at(spells.start, spells.end, sessions.start),
-        ],
-    )
-    of = bj.group_by(of_id=bj.b_session).aggregate(old_fan_buyers=bj.b_user.nunique())
-
-    s = sessions
-    s = s.left_join(vs, s.session_id == vs.vs_id).select(s, vs.visits, vs.unique_viewers)
-    s = s.left_join(oa, s.session_id == oa.o_id).select(s, oa.gmv, oa.orders, oa.buyers)
-    s = s.left_join(nf, s.session_id == nf.nf_id).select(s, nf.new_followers)
-    s = s.left_join(of, s.session_id == of.of_id).select(s, of.old_fan_buyers)
-    counts = ["visits", "unique_viewers", "orders", "buyers", "new_followers", "old_fan_buyers"]
-    s = s.mutate(gmv=s.gmv.fill_null(0.0), **{c: s[c].fill_null(0).cast("int64") for c in counts})
+    s = _session_money(events)
+    counts = list(_COUNTS)
     s = with_period(s, timezone, period, ts="start")
     if by == "session":
         t = s
