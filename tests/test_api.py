@@ -601,3 +601,26 @@ def test_caches_survive_a_compaction_and_refit_after_an_append(ingest_client):
     assert svc._who[1] is not model and svc._who[0] == key2
     ws.write_table("pair_trust", pa.table({"user_id": [1], "creator_id": [9], "trust": [0.5]}))
     assert svc.cache_key("pair_trust") != key2 and svc.cache_key() == key2[:1]
+
+
+def test_an_admin_looking_at_a_feed_does_not_use_up_the_users_notice(tmp_path):
+    # A notice is shown once, to the user; an admin (or the dashboard's admin view) looking at that
+    # user's feed sees it too, but only the user's own request marks it delivered.
+    from test_distribution import small_log
+
+    from trustecon.distribution import FeedConfig, build_feeds
+
+    ws = Workspace.init(tmp_path / "n")
+    log = small_log()
+    ws.append(log.table())
+    build_feeds(ws, connect("duckdb"), FeedConfig())
+    log.add(6, "notice", creator_id=100)  # even users follow 100
+    ws.append(log.table())
+    client = TestClient(create_app(ws, {"a": Principal("admin"), "u": Principal("user", 2)}))
+
+    def notices(key: str) -> int:
+        items = client.get("/users/2/feed", headers=_h(key)).json()["items"]
+        return sum(i["source"] == "notice" for i in items)
+
+    assert (notices("a"), notices("a")) == (1, 1)
+    assert (notices("u"), notices("u"), notices("a")) == (1, 0, 0)

@@ -333,8 +333,13 @@ def test_notice_once_per_user_in_process(ws, duck_con):
     log.add(6, "notice", creator_id=100)  # posted after the build: even users follow 100
     ws.append(log.table())
     server = FeedServer(ws, duck_con, cfg)
+    # Someone else looking (deliver=False) sees the notice without using up the user's one showing.
+    for _ in range(2):
+        peek = server.feed(2, deliver=False)
+        assert [x["source"] for x in peek].count("notice") == 1 and server.save_deliveries() == 0
     first = server.feed(2)
     assert [x["source"] for x in first].count("notice") == 1 and first[0]["creator_id"] == 100
+    assert first[0]["because"] == "a notice from a creator you follow (shown once)"
     assert all(x["source"] != "notice" for x in server.feed(2))
     assert server.save_deliveries() == 1
     assert all(x["source"] != "notice" for x in FeedServer(ws, duck_con, cfg).feed(2))
@@ -635,6 +640,16 @@ def test_cli_feed_suggest_and_unknown_creator(ws, tmp_path):
     assert r.exit_code == 2 and "unknown creator 555" in r.output
     r = run.invoke(app, ["suggest", str(ws.path), "--user", "2", "--k", "2", "--json"])
     assert r.exit_code == 0 and len(json.loads(r.output)["suggestions"]) == 2
+    # A notice posted after the build: --peek shows it without using up the user's one showing.
+    log = small_log()
+    log.add(6, "notice", creator_id=100)
+    ws.append(log.table())
+
+    def shown(*extra: str) -> int:
+        out = json.loads(run.invoke(app, ["feed", str(ws.path), "--user", "2", "--k", "4", "--json", *extra]).output)
+        return sum(i["source"] == "notice" for i in out["items"])
+
+    assert (shown("--peek"), shown("--peek"), shown(), shown(), shown("--peek")) == (1, 1, 1, 0, 0)
 
 
 def test_simulate_cli_runs_the_platform_on_the_engine_feed(tmp_path):

@@ -145,9 +145,10 @@ def create_app(
              summary="A user's feed (that user or admin)", tags=["distribution"])
     def feed(user_id: int, p: Who, k: int = KQ) -> dict[str, Any]:
         """The trust-first feed from the built tables (``FeedServer``); a never-seen user gets the
-        cold-start feed. Pending creator notices come first and are marked delivered."""
+        cold-start feed. Pending creator notices come first; they are marked delivered only when the
+        user asks (an admin looking at a user's feed sees them without using up the user's showing)."""
         allow(p.role == "admin" or (p.role == "user" and p.id == user_id))
-        return svc.feed(user_id, k)
+        return svc.feed(user_id, k, deliver=p.role == "user")
 
     @app.get("/users/{user_id}/suggestions", response_model=m.SuggestionsResponse, responses=_ERR,
              summary="Creators to follow next (that user or admin)", tags=["distribution"])

@@ -137,11 +137,12 @@ class Service:
             self._feed = (stamp, FeedServer(self.ws, self.con, FeedConfig()))
         return self._feed[1]
 
-    def feed(self, user: int, k: int) -> dict[str, Any]:
-        """``FeedServer.feed`` as ``trustecon feed --user``: a never-seen user gets the cold-start feed."""
+    def feed(self, user: int, k: int, *, deliver: bool = True) -> dict[str, Any]:
+        """``FeedServer.feed`` as ``trustecon feed --user``: a never-seen user gets the cold-start feed;
+        ``deliver=False`` shows pending notices without marking them delivered."""
         with self.lock:
             server = self.feed_server()
-            items = server.feed(user, k)
+            items = server.feed(user, k, deliver=deliver)
             server.save_deliveries()
             return {"user_id": user, "cold_start": not server.is_known_user(user), "items": items}
 

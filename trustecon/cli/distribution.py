@@ -59,6 +59,9 @@ def feed(
     user: int | None = typer.Option(None, "--user", help="Show this user's feed (from the built tables)."),
     all_users: bool = typer.Option(False, "--all", help="Build every active user's feed into tables/feeds."),
     creator: int | None = typer.Option(None, "--creator", help="Also say where this creator stands in the feed."),
+    peek: bool = typer.Option(
+        False, "--peek", help="Show pending notices without marking them delivered (looking at someone's feed)."
+    ),
     k: int = KOpt,
     private_share: float = PrivOpt,
     gini_cap: float = CapOpt,
@@ -97,7 +100,7 @@ def feed(
             server.check_creator(creator)
         except UnknownCreatorError as exc:
             fail(str(exc))
-    items = server.feed(user)
+    items = server.feed(user, deliver=not peek)
     server.save_deliveries()
     known = server.is_known_user(user)
     where = next((i["rank"] for i in items if i["creator_id"] == creator and i["source"] != "notice"), None)

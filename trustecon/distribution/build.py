@@ -350,10 +350,11 @@ class FeedServer:
         if _index(self.world.known_creators, np.array([creator_id]))[0] < 0:
             raise UnknownCreatorError(creator_id)
 
-    def feed(self, user_id: int, k: int | None = None) -> list[dict[str, Any]]:
+    def feed(self, user_id: int, k: int | None = None, *, deliver: bool = True) -> list[dict[str, Any]]:
         """The ranked feed of ``user_id``: dicts with rank, creator_id, content_id, source, score,
         notice_id and ``because`` (why the item is there, in words: :func:`feed_because`). Pending
-        notices come first and are marked delivered."""
+        notices come first and are marked delivered — unless ``deliver=False``: someone else looking
+        at the user's feed (an admin, an operator) sees them without using up the user's one showing."""
         cfg = self.config if k is None else FeedConfig(**{**self.config.as_dict(), "k": k})
         m = self.world.creator_ids.size
         uid = np.array([user_id], dtype=np.int64)
@@ -382,8 +383,9 @@ class FeedServer:
         for c, i in sorted(zip(nc.tolist(), nid.tolist(), strict=True), key=lambda r: r[1]):
             if (user_id, i) in self.delivered:
                 continue
-            self.delivered.add((user_id, i))
-            self._new_deliveries.append((user_id, i))
+            if deliver:
+                self.delivered.add((user_id, i))
+                self._new_deliveries.append((user_id, i))
             out.append(
                 {
                     "rank": len(out),
