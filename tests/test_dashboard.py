@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -351,19 +352,22 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
     """A user with a pending notice signs in: the panel loads by itself and equals ``FeedServer.feed`` for
     that user (k=20) — the notice first, then the private domain, discovery and exploration, each with the
     library's reason. The API marked the notice delivered, so the next look (an admin's) shows the rest,
-    equal to a new ``FeedServer`` over the saved deliveries. A user key asking for someone else's feed gets
-    the refusal in the panel; a never-seen user gets the library's cold-start feed and the note."""
+    equal to a new ``FeedServer`` over the saved deliveries. Enter while a feed is loading sends no
+    second request (its answer would have replaced the notice unseen). A user key asking for someone
+    else's feed gets the refusal in the panel; a never-seen user gets the library's cold-start feed."""
     from trustecon.distribution import FeedServer
     from trustecon.engine import connect
 
     ws = built_world(tmp_path_factory, "dash-feed")
     con = connect("duckdb")
-    # The build delivered every notice of the log; one user's is made pending again (as if posted since).
+    # The build delivered every notice of the log; two users' are made pending again (as if posted since).
     d = ws.read_table("notice_deliveries")
-    me = min(d["user_id"].to_pylist())
-    ws.write_table("notice_deliveries", d.filter(pc.not_equal(d["user_id"], me)))
-    want = FeedServer(ws, con).feed(me, 20)  # not saved: the API delivers the notice itself
+    me, other = sorted(set(d["user_id"].to_pylist()))[:2]
+    ws.write_table("notice_deliveries", d.filter(pc.invert(pc.is_in(d["user_id"], pa.array([me, other])))))
+    lib = FeedServer(ws, con)  # not saved: the API delivers the notices itself
+    want, want_other = lib.feed(me, 20), lib.feed(other, 20)
     assert want[0]["source"] == "notice" and {"follow", "discover", "explore"} <= {i["source"] for i in want}
+    assert [i["source"] for i in want_other].count("notice") == 1
     store = KeyStore.load(ws)
     admin, _ = store.add("admin")
     user, _ = store.add("user", me)
@@ -391,6 +395,14 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
         page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
         assert page.locator("#feed-rows tbody tr").count() == 0  # an admin's look waits for an id
         assert "delivers their pending notices" in page.inner_text("#feed-note")
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/feed" in r.url else None)
+        page.fill("#feed-user", str(other))
+        page.evaluate("() => { document.querySelector('#feed-go').click(); document.querySelector('#feed-user')"
+                      ".dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); }")  # click, then Enter
+        page.wait_for_selector("#feed[data-state='done']", timeout=20_000)
+        _assert_feed_equals(page, want_other)
+        assert asked == [f"{base}/users/{other}/feed?k=20"] and not page.is_disabled("#feed-go")
         again = FeedServer(ws, con).feed(me, 20)  # over the deliveries the API saved: no notice left
         assert again == [{**i, "rank": i["rank"] - 1} for i in want[1:]]
         _feed_on_page(page, me)
@@ -405,6 +417,17 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
                                                 "popular creators and exploration, nothing from their own "
                                                 "follows or trust yet")
         assert "NaN" not in page.inner_text("#feed") and "undefined" not in page.inner_text("#feed")
+        # Signed in again while a feed is out: that answer belongs to the previous sign-in and is not shown.
+        held: list = []
+        page.route("**/users/*/feed*", lambda r: held.append(r))
+        page.click("#feed-go")
+        page.wait_for_function("() => feedPending === 1")
+        _sign_in(page, admin)
+        page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+        page.unroute("**/users/*/feed*")
+        held[0].continue_()
+        page.wait_for_function("() => feedPending === 0", timeout=20_000)
+        assert page.locator("#feed-rows tbody tr").count() == 0 and page.locator("#feed-rows").is_hidden()
         page.close()
     assert outside == []
 
