@@ -352,9 +352,10 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
     """A user with a pending notice signs in: the panel loads by itself and equals ``FeedServer.feed`` for
     that user (k=20) — the notice first, then the private domain, discovery and exploration, each with the
     library's reason. The API marked the notice delivered, so the next look (an admin's) shows the rest,
-    equal to a new ``FeedServer`` over the saved deliveries. Enter while a feed is loading sends no
-    second request (its answer would have replaced the notice unseen). A user key asking for someone
-    else's feed gets the refusal in the panel; a never-seen user gets the library's cold-start feed."""
+    equal to a new ``FeedServer`` over the saved deliveries. An admin's look at another user shows that
+    user's notice and leaves it pending. Enter while a feed is loading sends no second request (for a user's
+    own feed its answer would replace the notice unseen). A user key asking for someone else's feed gets the
+    refusal in the panel; a never-seen user gets the library's cold-start feed."""
     from trustecon.distribution import FeedServer
     from trustecon.engine import connect
 
@@ -380,7 +381,8 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
         page.wait_for_selector("#feed[data-state='done']", timeout=20_000)
         assert page.input_value("#feed-user") == str(me)
         _assert_feed_equals(page, want)
-        assert page.inner_text("#feed-note") == "1 notice shown once: now marked delivered"
+        assert page.inner_text("#feed-note") == \
+            "1 notice from creators they follow (shown to the user once: their own look marks a notice delivered)"
         assert page.locator("#feed h2").inner_text() == "Feed"
         heads = page.locator("#feed-rows th[scope='col']").evaluate_all("hs => hs.map(h => h.textContent)")
         assert heads == ["#", "creator", "content", "source", "why"]
@@ -394,7 +396,7 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
         _sign_in(page, admin)
         page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
         assert page.locator("#feed-rows tbody tr").count() == 0  # an admin's look waits for an id
-        assert "delivers their pending notices" in page.inner_text("#feed-note")
+        assert "pending notices show without being used up" in page.inner_text("#feed-note")
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/feed" in r.url else None)
         page.fill("#feed-user", str(other))
@@ -403,6 +405,7 @@ def test_feed_shows_the_library_feed(browser, tmp_path_factory):
         page.wait_for_selector("#feed[data-state='done']", timeout=20_000)
         _assert_feed_equals(page, want_other)
         assert asked == [f"{base}/users/{other}/feed?k=20"] and not page.is_disabled("#feed-go")
+        assert FeedServer(ws, con).feed(other, 20, deliver=False) == want_other  # the admin used nothing up
         again = FeedServer(ws, con).feed(me, 20)  # over the deliveries the API saved: no notice left
         assert again == [{**i, "rank": i["rank"] - 1} for i in want[1:]]
         _feed_on_page(page, me)
