@@ -84,7 +84,7 @@ class Service:
         self.engine = engine
         self.con: ibis.BaseBackend = connect(engine)
         self.lock = threading.RLock()
-        self._feed: tuple[Any, FeedServer] | None = None
+        self._feed: tuple[Any, FeedServer, int] | None = None  # (tables stamp, server, events_version)
         self._who: tuple[tuple[Any, ...], WhoToFollow] | None = None
         self._planner: tuple[tuple[Any, ...], Any, dict[int, int]] | None = None
         self._config_mtime = (ws.path / "trustecon.toml").stat().st_mtime_ns
@@ -132,9 +132,15 @@ class Service:
         self.refresh()
         if not self.ws.has_table("feed_creators"):
             raise NotReady("no feeds built yet; run 'trustecon feed WORKSPACE --all' first")
-        stamp = (self.ws.manifest()["tables"].get("feed_creators"), self.ws.config.get("feeds"))
+        m = self.ws.manifest()
+        stamp = (m["tables"].get("feed_creators"), self.ws.config.get("feeds"))
         if self._feed is None or self._feed[0] != stamp:
-            self._feed = (stamp, FeedServer(self.ws, self.con, FeedConfig()))
+            self._feed = (stamp, FeedServer(self.ws, self.con, FeedConfig()), m["events_version"])
+        elif self._feed[2] != m["events_version"]:
+            # New events since the server loaded: a notice may be due (the feed world itself changes
+            # only with the next `trustecon feed --all`).
+            self._feed[1].refresh_notices()
+            self._feed = (stamp, self._feed[1], m["events_version"])
         return self._feed[1]
 
     def feed(self, user: int, k: int, *, deliver: bool = True) -> dict[str, Any]:

@@ -327,6 +327,18 @@ class FeedServer:
         d = ws.read_table("notice_deliveries") if ws.has_table("notice_deliveries") else _DELIVERIES.empty_table()
         self.delivered = set(zip(d["user_id"].to_pylist(), d["notice_id"].to_pylist(), strict=True))
         self._new_deliveries: list[tuple[int, str]] = []
+        self._con = con
+
+    def refresh_notices(self) -> None:
+        """Re-read the notices due from the log as it is now, and the deliveries persisted since: a
+        long-lived server (the API's) shows a notice posted after it loaded without reloading the
+        whole feed world. Deliveries this server made and has not saved yet are kept."""
+        e = self.ws.events(self._con)
+        self.world.notices = P.pending_notices(e, P.follow_state(e), None).to_pyarrow()
+        self._notices = self._group(self.world.notices, "creator_id", "notice_id")
+        if self.ws.has_table("notice_deliveries"):
+            d = self.ws.read_table("notice_deliveries")
+            self.delivered |= set(zip(d["user_id"].to_pylist(), d["notice_id"].to_pylist(), strict=True))
 
     @staticmethod
     def _group(t: pa.Table, *cols: str) -> dict[int, tuple[np.ndarray, ...]]:
