@@ -130,6 +130,8 @@ class Service:
     # ------------------------------------------------------------------ distribution
     def feed_server(self) -> FeedServer:
         self.refresh()
+        if not self.ws.event_files():  # as the other endpoints say it: nothing to build feeds from
+            raise NotReady("the event log is empty; ingest, load or simulate first")
         if not self.ws.has_table("feed_creators"):
             raise NotReady("no feeds built yet; run 'trustecon feed WORKSPACE --all' first")
         m = self.ws.manifest()
