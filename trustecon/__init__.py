@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "compute_all": "trustecon.kpis",
     "PairTrust": "trustecon.trust",
     "OnlineTrust": "trustecon.trust",
+    "OnlineReliability": "trustecon.trust",
     "CreatorCredibility": "trustecon.trust",
     "CreatorTrust": "trustecon.trust",
     "SellerReliability": "trustecon.trust",
