@@ -36,7 +36,12 @@ O(Σ k over their groups); τ passing a maturity or a cap crossing costs the sam
 would cause it, plus O(log n) for the heap. Heaps are cleaned lazily and rebuilt when stale entries
 outnumber the live ones, so memory stays O(orders): one ``_Order`` per order (its lines' buyer,
 creator, latest time, amount, brands; its refund sum and counts), one ``_Group`` per (seller,
-buyer), one ``_Seller`` per seller, the first engagement per (user, creator) pair.
+buyer), one ``_Seller`` per seller, the first engagement per (user, creator) pair. Measured
+(tracemalloc, CPython 3.11, 100 k one-line orders each its own creator and brand group): ≈ 1.5 kB
+per order. Time: ≈ 4 µs per event replaying the simulator's ``default`` log (1.46 M commerce and
+engagement events), ≈ 12 µs for a late complaint with its re-scoring; a brushing buyer's k-th order
+with one seller costs O(k) (4 000 such orders: 0.75 s in all) — the groups' sums could be kept
+incrementally if that matters.
 
 **No resume from a build (yet).** ``seller_ledger`` stores per (seller, order) the refunded fraction,
 not the refunded amount (lost when clipped at 1), nor the pair's first engagement time: a later line
@@ -86,7 +91,7 @@ class _Order:
         self.creator: int | None = None  # min creator_id of its lines
         self.t = -math.inf  # its latest line: when it was complete
         self.amount = 0.0
-        self.brands: set[int] = set()
+        self.brands: tuple[int, ...] = ()  # distinct; a tuple (not a set): most orders have one brand
         self.lines = 0
         self.refunded = 0.0
         self.n_ref = 0
@@ -101,12 +106,12 @@ class _Order:
 class _Group:
     """One (seller, buyer) vote: its orders and what it last registered with its seller."""
 
-    __slots__ = ("oids", "reg_a", "reg_c", "until_a", "until_c")
+    __slots__ = ("oids", "val_a", "val_c", "capped_a", "capped_c", "until_a", "until_c")
 
     def __init__(self) -> None:
-        self.oids: set[int] = set()
-        self.reg_a: tuple[bool, float] | None = None  # (capped, value): value is B if capped, else S
-        self.reg_c: tuple[bool, float] | None = None
+        self.oids: list[int] = []  # a list, not a set: k is small and regrouping is O(k) anyway
+        self.val_a = self.val_c = 0.0  # what it registered: its cap if capped, else its sum at t_ref
+        self.capped_a = self.capped_c = False
         self.until_a: float | None = None  # τ* of its live cap-heap entries (capped sides only)
         self.until_c: float | None = None
 
@@ -139,8 +144,10 @@ class OnlineReliability:
         self._groups: dict[GroupKey, _Group] = {}
         self._sellers: dict[tuple[str, int], _Seller] = {}
         self._first: dict[tuple[int, int], float] = {}  # first engagement per (user, creator)
-        self._by_buyer: dict[int, set[int]] = {}
-        self._by_pair: dict[tuple[int, int], set[int]] = {}
+        # Orders by buyer (for vetting flips) and by (buyer, creator) (for a first engagement); lists,
+        # re-indexed only when an order's owner moves (rare), so removal by scan is fine.
+        self._by_buyer: dict[int, list[int]] = {}
+        self._by_pair: dict[tuple[int, int], list[int]] = {}
         self._vet: dict[int, dict[int, int]] = {}  # buyer → creator → matured orders
         self._mheap: list[tuple[float, int]] = []  # (t_order, order_id) of pending orders
         # (τ*, sequence, group) of capped groups; the sequence breaks ties (a key may hold None)
@@ -202,8 +209,8 @@ class OnlineReliability:
                 o.buyer, o.creator = _min(o.buyer, u), _min(o.creator, c)
                 o.t = max(o.t, t)
                 o.amount += amount
-                if row.get("brand_id") is not None:
-                    o.brands.add(row["brand_id"])
+                if row.get("brand_id") is not None and row["brand_id"] not in o.brands:
+                    o.brands = (*o.brands, row["brand_id"])
             elif kind == "refund":
                 o.refunded += amount
                 o.n_ref += 1
@@ -263,23 +270,26 @@ class OnlineReliability:
         new = (o.buyer, o.creator, matured) if o.lines else None
         old = o.reg
         if new != old:
+            owner_moved = (old and old[:2]) != (new and new[:2])
             for reg, sign in ((old, -1), (new, 1)):
                 if reg is None:
                     continue
                 b, c, m = reg
-                if b is not None:
+                if b is None:
+                    continue
+                if owner_moved:
                     _move(self._by_buyer, b, oid, sign)
                     if c is not None:
                         _move(self._by_pair, (b, c), oid, sign)
-                        if m:
-                            if b not in before:
-                                before[b] = self._vetted(b)
-                            per = self._vet.setdefault(b, {})
-                            per[c] = per.get(c, 0) + sign
-                            if not per[c]:
-                                del per[c]
-                            if not per:
-                                del self._vet[b]
+                if c is not None and m:  # a matured order counts toward its buyer's vetting
+                    if b not in before:
+                        before[b] = self._vetted(b)
+                    per = self._vet.setdefault(b, {})
+                    per[c] = per.get(c, 0) + sign
+                    if not per[c]:
+                        del per[c]
+                    if not per:
+                        del self._vet[b]
             o.reg = new
         if o.lines and not matured and o.queued != o.t:
             o.queued = o.t
@@ -310,7 +320,7 @@ class OnlineReliability:
         for key in old_groups:
             self._sellers[key[:2]].counts[old_outcome] -= 1
             if key not in new_groups:
-                self._groups[key].oids.discard(oid)
+                self._groups[key].oids.remove(oid)
         for key in new_groups:
             s = self._sellers.get(key[:2])
             if s is None:
@@ -321,7 +331,7 @@ class OnlineReliability:
                 if g is None:
                     g = self._groups[key] = _Group()
                     s.n_groups += 1
-                g.oids.add(oid)
+                g.oids.append(oid)
         o.groups = new_groups
         groups_dirty.update(old_groups)
         groups_dirty.update(new_groups)
@@ -331,11 +341,9 @@ class OnlineReliability:
         g, s = self._groups.get(key), self._sellers[key[:2]]
         if g is None:
             return
-        for reg, side in ((g.reg_a, "a"), (g.reg_c, "c")):
-            if reg is not None:
-                capped, v = reg
-                attr = ("cap_" if capped else "unc_") + side
-                setattr(s, attr, getattr(s, attr) - v)
+        for capped, v, side in ((g.capped_a, g.val_a, "a"), (g.capped_c, g.val_c, "c")):
+            attr = ("cap_" if capped else "unc_") + side
+            setattr(s, attr, getattr(s, attr) - v)
         if not g.oids:
             del self._groups[key]
             s.n_groups -= 1
@@ -346,11 +354,11 @@ class OnlineReliability:
         big_b = max(o.b for o in orders)
         worst = big_b * (self.model.refund_weight + self.model.complaint_weight)
         sa, sc = sum(o.a for o in orders), sum(o.c for o in orders)
-        g.reg_a, g.until_a = self._register(s, key, "a", sa, big_b)
-        g.reg_c, g.until_c = self._register(s, key, "c", sc, worst)
+        g.capped_a, g.val_a, g.until_a = self._register(s, key, "a", sa, big_b)
+        g.capped_c, g.val_c, g.until_c = self._register(s, key, "c", sc, worst)
 
     def _register(self, s: _Seller, key: GroupKey, side: str, total: float,
-                  cap: float) -> tuple[tuple[bool, float], float | None]:
+                  cap: float) -> tuple[bool, float, float | None]:
         """Count min(total·F, cap) for the seller: the cap while τ < τ*, else ``total`` at t_ref."""
         assert self._t_ref is not None
         if total <= 0:
@@ -366,8 +374,8 @@ class OnlineReliability:
         if capped and math.isfinite(until):
             self._seq += 1
             heapq.heappush(self._cheap, (until, self._seq, key))
-            return (True, v), until
-        return (capped, v), None
+            return True, v, until
+        return capped, v, None
 
     def _compact(self) -> None:
         """Rebuild a heap once its stale entries outnumber the live ones (memory stays O(state))."""
@@ -424,12 +432,12 @@ def _min(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _move(index: dict[Any, set[int]], key: Any, oid: int, sign: int) -> None:
-    """Add (sign 1) or remove (sign −1) ``oid`` under ``key``; empty sets are dropped."""
+def _move(index: dict[Any, list[int]], key: Any, oid: int, sign: int) -> None:
+    """Add (sign 1) or remove (sign −1) ``oid`` under ``key``; empty lists are dropped."""
     if sign > 0:
-        index.setdefault(key, set()).add(oid)
+        index.setdefault(key, []).append(oid)
         return
     ids = index[key]
-    ids.discard(oid)
+    ids.remove(oid)
     if not ids:
         del index[key]
