@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trust_helpers import Log, at, events_table
+from test_trust_reliability import known_ledger_log
 
 from trustecon.trust.online_reliability import OnlineReliability
 from trustecon.trust.reliability import SellerReliability
@@ -38,12 +39,7 @@ def _assert_equal(online: OnlineReliability, batch: dict, as_of=None) -> None:
 
 def test_known_answers_replayed_online() -> None:
     """tests/test_trust_reliability.py's hand-computed ledgers, fed online (shuffled)."""
-    log = Log()
-    log.add("order", at(0), user_id=10, creator_id=1, order_id=1, amount=100.0, brand_id=7, product_id=70)
-    log.add("order", at(0), user_id=10, creator_id=2, order_id=2, amount=10.0)
-    log.add("order", at(0), user_id=11, creator_id=1, order_id=3, amount=40.0)
-    log.add("refund", at(2), order_id=3, amount=40.0)
-    log.add("order", at(89), user_id=10, creator_id=1, order_id=4, amount=5.0)
+    log = known_ledger_log()
     rows = list(reversed(log.rows))  # the refund before its order, the fresh order first
     online = OnlineReliability().update(rows[:2]).update(rows[2:])
     r1 = online.score(1, as_of=at(90))

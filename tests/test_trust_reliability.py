@@ -20,7 +20,8 @@ def _run(con, log: Log, as_of, **kw):
     )
 
 
-def test_known_answer_ledger(duck_con) -> None:
+def known_ledger_log() -> Log:
+    """The hand-computed ledger's log (also replayed online in test_trust_online_reliability.py)."""
     log = Log()
     # Buyer 10 is vetted: kept, matured orders from creators 1 and 2.
     log.add("order", at(0), user_id=10, creator_id=1, order_id=1, amount=100.0, brand_id=7, product_id=70)
@@ -30,6 +31,11 @@ def test_known_answer_ledger(duck_con) -> None:
     log.add("refund", at(2), order_id=3, amount=40.0)
     # A fresh order: pending, moves nothing.
     log.add("order", at(89), user_id=10, creator_id=1, order_id=4, amount=5.0)
+    return log
+
+
+def test_known_answer_ledger(duck_con) -> None:
+    log = known_ledger_log()
     rel, led = _run(duck_con, log, at(90))  # one half-life (90 days) after day 0
     r1 = rel[("creator", 1)]
     # alpha = 1 + 1·0.5 (order 1), beta = 1 + 0.1·0.5·1 (order 3)
