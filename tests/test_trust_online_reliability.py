@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_trust_helpers import Log, at, events_table
-from test_trust_reliability import known_ledger_log
+from test_trust_reliability import known_ledger_log, refund_case_log
 
 from trustecon.trust.online_reliability import OnlineReliability
 from trustecon.trust.reliability import SellerReliability
@@ -65,17 +65,7 @@ def test_known_answers_replayed_online() -> None:
     assert r["beta"] == pytest.approx(1.3) and r["alpha"] == pytest.approx(1.075)
 
     # A refund never raises R (session 9's hand case): no refund, R = α/(α+β) with δ's by hand.
-    lg = Log()
-    for u in range(100, 110):
-        lg.add("view", at(0), user_id=u, creator_id=10, content_id=1, duration_ms=1000, watch_ms=1000)
-        lg.add("order", at(1), user_id=u, creator_id=10, order_id=1000 + u, amount=10.0)
-    lg.add("order", at(1), user_id=1, creator_id=10, order_id=1, amount=10.0)
-    lg.add("complaint", at(3), order_id=1)
-    lg.add("order", at(58), user_id=1, creator_id=10, order_id=2, amount=10.0)
-    lg.add("order", at(1), user_id=2, creator_id=10, order_id=3, amount=10.0)
-    lg.add("order", at(1), user_id=2, creator_id=11, order_id=4, amount=10.0)
-    lg.add("order", at(2), user_id=2, creator_id=10, order_id=5, amount=10.0)
-    lg.add("complaint", at(5), order_id=5)
+    lg = refund_case_log()
     d1, d2 = 2 ** (-59 / 90), 2 ** (-58 / 90)
     alpha, beta = 1 + 10 * d1 + d1, 1 + 0.1 * d1 * 2 + 2 * d2
     got = OnlineReliability.from_events(lg.table(), as_of=at(60)).score(10)["reliability"]

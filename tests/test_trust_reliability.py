@@ -197,6 +197,22 @@ def _reliabilities(con, rows: list[dict], as_of) -> dict[tuple[str, int], float]
     return {(r["seller_kind"], r["seller_id"]): r["reliability"] for r in con.to_pyarrow(rel).to_pylist()}
 
 
+def refund_case_log() -> Log:
+    """Session 9's hand case of a refund that raised R (also replayed online)."""
+    lg = Log()
+    for u in range(100, 110):
+        lg.add("view", at(0), user_id=u, creator_id=10, content_id=1, duration_ms=1000, watch_ms=1000)
+        lg.add("order", at(1), user_id=u, creator_id=10, order_id=1000 + u, amount=10.0)
+    lg.add("order", at(1), user_id=1, creator_id=10, order_id=1, amount=10.0)
+    lg.add("complaint", at(3), order_id=1)
+    lg.add("order", at(58), user_id=1, creator_id=10, order_id=2, amount=10.0)  # pending at day 60
+    lg.add("order", at(1), user_id=2, creator_id=10, order_id=3, amount=10.0)
+    lg.add("order", at(1), user_id=2, creator_id=11, order_id=4, amount=10.0)
+    lg.add("order", at(2), user_id=2, creator_id=10, order_id=5, amount=10.0)
+    lg.add("complaint", at(5), order_id=5)
+    return lg
+
+
 def test_a_refund_never_raises_reliability_by_hand(duck_con) -> None:
     """The two ways a refund used to raise R (session 9), each by hand. Seller 10 has ten engaged
     buyers with kept orders (α = 1 + 10·δ). (a) Buyer 1 (no engagement) complained about one order
@@ -204,20 +220,7 @@ def test_a_refund_never_raises_reliability_by_hand(duck_con) -> None:
     settled orders halved the complaint. (b) Buyer 2 was vetted by kept orders from 10 and 11 and
     complained about another order of 10; refunding the order with 10 (or the one with 11) un-vetted
     them, and the old weight 0.1 shrank the complaint."""
-    def log() -> Log:
-        lg = Log()
-        for u in range(100, 110):
-            lg.add("view", at(0), user_id=u, creator_id=10, content_id=1, duration_ms=1000, watch_ms=1000)
-            lg.add("order", at(1), user_id=u, creator_id=10, order_id=1000 + u, amount=10.0)
-        lg.add("order", at(1), user_id=1, creator_id=10, order_id=1, amount=10.0)
-        lg.add("complaint", at(3), order_id=1)
-        lg.add("order", at(58), user_id=1, creator_id=10, order_id=2, amount=10.0)  # pending at day 60
-        lg.add("order", at(1), user_id=2, creator_id=10, order_id=3, amount=10.0)
-        lg.add("order", at(1), user_id=2, creator_id=11, order_id=4, amount=10.0)
-        lg.add("order", at(2), user_id=2, creator_id=10, order_id=5, amount=10.0)
-        lg.add("complaint", at(5), order_id=5)
-        return lg
-
+    log = refund_case_log
     base = _reliabilities(duck_con, log().rows, at(60))
     for oid in (2, 3, 4):
         lg = log().add("refund", at(20 if oid != 2 else 59), order_id=oid, amount=10.0)
