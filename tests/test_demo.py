@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +22,17 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     assert report.is_file() and report.stat().st_size > 10_000
     # The calibrated live figures come out of the small world too (the simulator targets them).
     assert abs(out["headline"]["live_watch_minutes_per_visit"]["value"] - 24) < 24 * 0.25
-    # Running again reuses the simulated log and rebuilds the derived tables.
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # Running again (the table output this time) reuses the simulated log — no event written — and
+    # rebuilds the derived tables; a money KPI's unit is the workspace's currency.
+    from trustecon.store import Workspace
+
+    before = Workspace.open(ws).manifest()["events_version"]
+    env = {**os.environ, "COLUMNS": "100"}
+    again = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert json.loads(again.stdout)["steps"]["simulate"]["reused"] is True
+    assert Workspace.open(ws).manifest()["events_version"] == before
+    aov = next(line for line in again.stdout.splitlines() if "aov_top10_creators" in line)
+    assert "CNY" in aov and "currency" not in aov, aov
 
 
 def test_cli_version_is_the_installed_package_version() -> None:

@@ -58,12 +58,15 @@ def demo(
     if as_json:
         print_json(res.as_dict())
         return
+    from trustecon.store import Workspace
+
+    currency = Workspace.open(res.workspace).currency  # a money KPI's unit is the workspace's currency
     rows = [
         (
             name,
             "—" if v["value"] is None else f"{v['value']:,.3f}",
             "—" if v["article"] is None else f"{v['article']:,.3f}",
-            v["reason"] or v["unit"],
+            v["reason"] or (currency if v["unit"] == "currency" else v["unit"]),
         )
         for name, v in res.headline.items()
     ]
